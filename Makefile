@@ -1,0 +1,40 @@
+# The same commands people and CI use. Each target installs what it needs into .venv.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install run test check lint typecheck pytest bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test,uvloop]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# Quick start 1: the demo app, served on http://127.0.0.1:8080/
+run: $(STAMP)
+	$(BIN)/python -m runtime examples.demo:create_app --host 127.0.0.1 --port 8080
+
+# Quick start 2: the whole suite (lint, types, tests)
+test: check pytest
+
+check: lint typecheck
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check runtime middlewares
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+pytest: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+bench: $(STAMP)
+	$(BIN)/python bench/run.py
+
+clean:
+	rm -rf $(VENV) bench/.venv

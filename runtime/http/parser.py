@@ -1,0 +1,277 @@
+"""httptools (llhttp) adapter: bytes in, request events out to a sink.
+
+llhttp already refuses most malformed input (bare CR/LF, obs-fold, NUL and CTLs, whitespace
+before the colon, non-token names, bad chunk sizes, Content-Length with Transfer-Encoding,
+non-decimal or duplicate Content-Length). This module adds what llhttp leaves to the server:
+size limits that hold across TCP segments, Host rules, the exact Transfer-Encoding rule, the
+HTTP version check, and framing of an upgrade request that carries a body.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Protocol
+
+import httptools
+
+from .errors import (
+    BadHttpMessage,
+    BadStatusLine,
+    HeadersTooLarge,
+    HttpProcessingError,
+    LineTooLong,
+    VersionNotSupported,
+)
+from .message import HttpVersion10, HttpVersion11, RequestMessage
+
+__all__ = ["Limits", "ParserSink", "RequestParser"]
+
+_VERSIONS = {"1.1": HttpVersion11, "1.0": HttpVersion10}
+# RFC 9110 7.2 / RFC 3986 3.2: uri-host [ ":" port ] -- reg-name, IPv4 or IP-literal.
+_HOST_RE = re.compile(
+    rb"(?:\[[0-9A-Fa-f:.vV!$&'()*+,;=_~-]+\]|[A-Za-z0-9!$&'()*+,;=._~%-]*)(?::[0-9]*)?"
+)
+_OWS = b" \t"
+# Room for the method, the version and the CRLFs around a request line or a field.
+_SLACK = 64
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Size limits for a request head. ``max_line_size=0`` means no limit (gunicorn's 0)."""
+
+    max_line_size: int = 8190
+    max_field_size: int = 8190
+    max_headers: int = 100
+
+
+class ParserSink(Protocol):
+    def on_request(self, message: RequestMessage) -> None: ...
+
+    def on_body(self, data: bytes) -> None: ...
+
+    def on_request_complete(self) -> None: ...
+
+
+class RequestParser:
+    """Feeds bytes to llhttp and reports whole request heads, body chunks and completions.
+
+    ``feed`` returns the bytes that follow an upgrade request (``message.upgrade``), where
+    HTTP parsing stops until the caller either switches protocols or feeds them back.
+    Errors raise :class:`HttpProcessingError` subclasses carrying the status to answer.
+    """
+
+    __slots__ = (
+        "_accounted",
+        "_began_in_feed",
+        "_chunked",
+        "_content_length",
+        "_expect",
+        "_head_bytes",
+        "_headers",
+        "_host_seen",
+        "_in_head",
+        "_limits",
+        "_message",
+        "_parser",
+        "_reframe",
+        "_sink",
+        "_synthetic",
+        "_te_seen",
+        "_url",
+        "_url_len",
+    )
+
+    def __init__(self, sink: ParserSink, limits: Limits | None = None) -> None:
+        self._sink = sink
+        self._limits = limits or Limits()
+        self._parser = httptools.HttpRequestParser(self)
+        self._message: RequestMessage | None = None
+        self._synthetic = False
+        self._reframe = False
+        self._in_head = False
+        self._began_in_feed = False
+        self._head_bytes = 0
+        self._accounted = 0
+        self._reset_head()
+
+    def _reset_head(self) -> None:
+        self._url: list[bytes] = []
+        self._url_len = 0
+        self._headers: list[tuple[bytes, bytes]] = []
+        self._content_length: int | None = None
+        self._chunked = False
+        self._te_seen = False
+        self._host_seen = False
+        self._expect = False
+
+    @property
+    def in_head(self) -> bool:
+        """True while a request head has begun but is not complete (slowloris deadline)."""
+        return self._in_head
+
+    def feed(self, data: bytes) -> bytes | None:
+        """Parse ``data``; return the unparsed tail when an upgrade request stopped parsing."""
+        self._began_in_feed = False
+        try:
+            self._parser.feed_data(data)
+        except httptools.HttpParserUpgrade as exc:
+            return self._after_upgrade(data[exc.args[0] :])
+        except httptools.HttpParserCallbackError as exc:
+            if isinstance(exc.__context__, HttpProcessingError):
+                raise exc.__context__ from None
+            raise
+        except httptools.HttpParserInvalidMethodError as exc:
+            raise BadStatusLine(f"Invalid method: {exc}") from None
+        except httptools.HttpParserInvalidURLError as exc:
+            raise BadStatusLine(f"Invalid request target: {exc}") from None
+        except httptools.HttpParserError as exc:
+            raise BadHttpMessage(str(exc)) from None
+        if self._in_head:
+            self._check_pending(len(data))
+        return None
+
+    def _check_pending(self, fed: int) -> None:
+        # llhttp buffers a partial field inside httptools until it is complete, so an endless
+        # field would grow memory unseen. Count bytes fed against bytes reported (RFC 9112 5
+        # leaves limits to the server; we answer 431 once a field cannot fit any more).
+        if self._began_in_feed:
+            self._head_bytes = self._accounted
+            return
+        self._head_bytes += fed
+        limits = self._limits
+        if self._head_bytes - self._accounted > limits.max_field_size + _SLACK:
+            if not self._headers and limits.max_line_size:
+                raise LineTooLong(f"Request line is longer than {limits.max_line_size} bytes")
+            raise HeadersTooLarge(f"A header field is longer than {limits.max_field_size} bytes")
+
+    def _after_upgrade(self, tail: bytes) -> bytes | None:
+        if not self._reframe:
+            return tail
+        # httptools skips the body of any upgrade request, but the body belongs to HTTP
+        # framing whatever becomes of the upgrade (RFC 9110 7.8). Re-frame it with a fresh
+        # parser primed by a synthetic head that carries only the framing header.
+        self._reframe = False
+        framing = (
+            b"Transfer-Encoding: chunked"
+            if self._chunked
+            else b"Content-Length: %d" % (self._content_length or 0)
+        )
+        self._parser = httptools.HttpRequestParser(self)
+        self._synthetic = True
+        try:
+            self._parser.feed_data(b"POST / HTTP/1.1\r\n" + framing + b"\r\n\r\n")
+        finally:
+            self._synthetic = False
+        return self.feed(tail) if tail else None
+
+    # -- httptools callbacks -------------------------------------------------------------
+
+    def on_message_begin(self) -> None:
+        if self._synthetic:
+            return
+        self._in_head = True
+        self._began_in_feed = True
+        self._accounted = 0
+        self._head_bytes = 0
+        self._reset_head()
+
+    def on_url(self, url: bytes) -> None:
+        if self._synthetic:
+            return
+        self._url.append(url)
+        self._url_len += len(url)
+        self._accounted += len(url) + 1
+        limit = self._limits.max_line_size
+        if limit and self._url_len > limit:
+            raise LineTooLong(f"Request line is longer than {limit} bytes")
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        if self._synthetic:
+            return
+        limits = self._limits
+        size = len(name) + len(value)
+        if size > limits.max_field_size:
+            raise HeadersTooLarge(f"A header field is longer than {limits.max_field_size} bytes")
+        self._accounted += size + 4
+        value = value.rstrip(_OWS)  # llhttp keeps trailing OWS (RFC 9112 5.1 excludes it)
+        headers = self._headers
+        if len(headers) >= limits.max_headers:
+            raise HeadersTooLarge(f"More than {limits.max_headers} header fields")
+        if not self._in_head:  # a trailer field (RFC 9112 7.1.2): bounded like headers
+            headers.append((name, value))
+            return
+        headers.append((name, value))
+        length = len(name)
+        if length in (4, 6, 14, 17):
+            self._framing_header(name.lower(), value)
+
+    def _framing_header(self, lname: bytes, value: bytes) -> None:
+        # bytes.lower() folds ASCII only, so non-ASCII that str.lower() would fold into ASCII
+        # (the Kelvin sign in "chun\u212aed") never matches a framing header name or value.
+        if lname == b"host":
+            # RFC 9112 3.2: more than one Host, or an invalid Host, is a 400.
+            if self._host_seen:
+                raise BadHttpMessage("Duplicate Host header")
+            if _HOST_RE.fullmatch(value) is None:
+                raise BadHttpMessage("Invalid Host header")
+            self._host_seen = True
+        elif lname == b"content-length":
+            # llhttp has already refused duplicates and anything but ASCII digits.
+            self._content_length = int(value)
+        elif lname == b"transfer-encoding":
+            # RFC 9112 6.1/6.3: a request whose final coding is not chunked cannot be framed;
+            # we accept exactly one coding, chunked, and nothing else (no gzip, chunked).
+            if self._te_seen or value.strip(_OWS).lower() != b"chunked":
+                raise BadHttpMessage(f"Unsupported Transfer-Encoding: {value!r}")
+            self._te_seen = True
+            self._chunked = True
+        elif lname == b"expect":
+            self._expect = value.lower() == b"100-continue"
+
+    def on_headers_complete(self) -> None:
+        if self._synthetic:
+            return
+        parser = self._parser
+        version = _VERSIONS.get(parser.get_http_version())
+        if version is None:
+            raise VersionNotSupported(f"HTTP/{parser.get_http_version()} is not supported")
+        if version is HttpVersion11 and not self._host_seen:
+            raise BadHttpMessage("Missing Host header")  # RFC 9112 3.2
+        method = parser.get_method().decode("ascii")
+        upgrade = parser.should_upgrade()
+        has_body = self._chunked or bool(self._content_length)
+        if upgrade and has_body and method != "CONNECT":
+            self._reframe = True
+            upgrade = False
+        target = b"".join(self._url).decode("ascii", "surrogateescape")
+        self._accounted = 0
+        message = RequestMessage(
+            method,
+            target,
+            version,
+            tuple(self._headers),
+            keep_alive=parser.should_keep_alive() and method != "CONNECT",
+            upgrade=upgrade,
+            chunked=self._chunked,
+            content_length=self._content_length,
+            expect_continue=self._expect and version is HttpVersion11,
+        )
+        self._message = message
+        self._in_head = False
+        self._headers = []
+        self._sink.on_request(message)
+
+    def on_body(self, data: bytes) -> None:
+        self._sink.on_body(data)
+
+    def on_message_complete(self) -> None:
+        if self._synthetic or self._reframe:
+            return
+        message = self._message
+        if message is not None and self._headers:
+            message.trailers = tuple(self._headers)
+            self._headers = []
+        self._message = None
+        self._sink.on_request_complete()

@@ -1,0 +1,497 @@
+"""The HTTP/1.1 connection: keep-alive, pipelining, timeouts, upgrades and shutdown.
+
+One ``HttpProtocol`` per connection. It parses requests, runs each one as a task of its own
+through a :class:`RequestService` (the application layer), answers them strictly in order,
+and decides when the connection ends. It knows nothing of applications: it hands over a
+:class:`RequestMessage`, a body :class:`StreamReader` and a :class:`ResponseWriter`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from .errors import HttpProcessingError, RequestTimeout
+from .flow import FlowControl
+from .message import HttpVersion11, RequestMessage
+from .parser import Limits, RequestParser
+from .streams import EMPTY_PAYLOAD, StreamReader
+from .writer import ResponseWriter
+
+__all__ = ["Clock", "HttpProtocol", "ProtocolConfig", "RequestService", "TimerHandle"]
+
+server_logger = logging.getLogger("runtime.server")
+
+_CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+# An unread body at most this large is read and dropped to keep the connection alive;
+# a larger one costs less to close over.
+_DISCARD_LIMIT = 2**16
+_EAGER = sys.version_info >= (3, 12)
+
+
+class TimerHandle(Protocol):
+    def cancel(self) -> None: ...
+
+
+class Clock(Protocol):
+    """What the protocol needs of time: an event loop, or a manual clock in tests."""
+
+    def time(self) -> float: ...
+
+    def call_later(self, delay: float, callback: Callable[[], object]) -> TimerHandle: ...
+
+
+@dataclass(slots=True)
+class ProtocolConfig:
+    """Per-server connection settings (aiohttp's names where it has them)."""
+
+    limits: Limits = field(default_factory=Limits)
+    keepalive_timeout: float = 75.0  # longer than nginx's upstream keepalive_timeout (60 s)
+    head_timeout: float = 10.0  # whole request head, from its first byte (slowloris)
+    body_timeout: float | None = 60.0  # each wait for more body bytes
+    max_pipeline: int = 16  # requests read ahead of the one being answered
+    handler_cancellation: bool = False
+    server_header: str | None = "Berth"
+    read_high_water: int = 2**16
+    lingering_time: float = 2.0
+    logger: logging.Logger = server_logger
+
+
+class RequestService(Protocol):
+    """The application side of a connection (``web.Server`` implements it)."""
+
+    def connection_made(self, conn: HttpProtocol) -> None: ...
+
+    def connection_lost(self, conn: HttpProtocol) -> None: ...
+
+    async def handle_request(
+        self,
+        conn: HttpProtocol,
+        message: RequestMessage,
+        payload: StreamReader,
+        writer: ResponseWriter,
+    ) -> None: ...
+
+    async def handle_error(
+        self, conn: HttpProtocol, error: HttpProcessingError, writer: ResponseWriter
+    ) -> None: ...
+
+
+_Item = tuple[RequestMessage, StreamReader, ResponseWriter] | HttpProcessingError
+_UpgradeSink = tuple[Callable[[bytes], None], Callable[[BaseException | None], None]]
+
+
+class HttpProtocol(asyncio.Protocol):
+    """Serves HTTP/1.x on one connection."""
+
+    def __init__(
+        self,
+        service: RequestService,
+        config: ProtocolConfig | None = None,
+        *,
+        loop: asyncio.AbstractEventLoop | None = None,
+        clock: Clock | None = None,
+    ) -> None:
+        self._service = service
+        self.config = config = config or ProtocolConfig()
+        self._loop = loop or asyncio.get_running_loop()
+        self._clock: Clock = clock or self._loop
+        self.server_header = config.server_header
+        self.transport: asyncio.Transport | None = None
+        self.flow: FlowControl | None = None
+        self.peername: Any = None
+        self.requests_count = 0
+        self._parser = RequestParser(self, config.limits)
+        self._task: asyncio.Task[None] | None = None
+        self._queue: deque[_Item] = deque()
+        self._parsing: StreamReader | None = None  # the body being received
+        self._current: RequestMessage | None = None  # the request being answered
+        self._timer: TimerHandle | None = None
+        self._timer_kind = ""
+        self._closing = False  # graceful shutdown asked for
+        self._lost = False
+        self._lingering = False
+        self._refusing = False  # a parse error ended reading
+        self._continue_sent = False
+        self._upgrade_tail: bytes | None = None
+        self._upgraded: _UpgradeSink | None = None
+
+    def __repr__(self) -> str:
+        return f"<HttpProtocol {self.peername!r} requests={self.requests_count}>"
+
+    # -- state for others ---------------------------------------------------------------
+
+    @property
+    def idle(self) -> bool:
+        """No request being answered, queued or half received."""
+        return self._task is None and not self._queue and not self._parser.in_head
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        return self._loop
+
+    @property
+    def closing(self) -> bool:
+        return self._closing
+
+    def should_close(self) -> bool:
+        """Whether the response being written must carry ``Connection: close``."""
+        if self._closing or self._refusing:
+            return not self._queue  # requests read before the stop are still answered
+        parsing = self._parsing
+        if parsing is None or parsing is EMPTY_PAYLOAD or self._queue:
+            return False
+        # Answering while the request body is still arriving: if the rest may never come
+        # (the client waits for a 100 we did not send) or is large or of unknown size, the
+        # connection cannot be reused after this response.
+        message = self._current
+        if message is None or (message.expect_continue and not self._continue_sent):
+            return True
+        remaining = (message.content_length or 0) - parsing.total_bytes
+        return message.chunked or remaining > _DISCARD_LIMIT
+
+    async def drain(self) -> None:
+        flow = self.flow
+        if flow is None:
+            raise ConnectionResetError("Connection lost")
+        await flow.drain()
+
+    # -- asyncio.Protocol ---------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        self.flow = FlowControl(transport)
+        self.peername = transport.get_extra_info("peername")
+        self._set_timer("head", self.config.head_timeout)
+        self._service.connection_made(self)
+
+    def connection_lost(self, exc: BaseException | None) -> None:
+        self._lost = True
+        self._cancel_timer()
+        if self.flow is not None:
+            self.flow.connection_lost(exc)
+        error = ConnectionResetError("Connection lost")
+        parsing = self._parsing
+        if parsing is not None and parsing is not EMPTY_PAYLOAD and not parsing.is_eof():
+            parsing.set_exception(error)
+        for item in self._queue:
+            if not isinstance(item, HttpProcessingError) and item[1] is not EMPTY_PAYLOAD:
+                item[1].set_exception(error)
+        self._queue.clear()
+        if self._upgraded is not None:
+            self._upgraded[1](exc)
+        task = self._task
+        if task is not None and self.config.handler_cancellation and self._upgraded is None:
+            task.cancel()
+        self._service.connection_lost(self)
+        self.transport = None
+
+    def pause_writing(self) -> None:
+        if self.flow is not None:
+            self.flow.pause_writing()
+
+    def resume_writing(self) -> None:
+        if self.flow is not None:
+            self.flow.resume_writing()
+
+    def eof_received(self) -> bool:
+        if self._upgraded is not None:
+            self._upgraded[1](None)
+            return True
+        parsing = self._parsing
+        if parsing is not None and not parsing.is_eof() and parsing is not EMPTY_PAYLOAD:
+            parsing.set_exception(ConnectionResetError("Client closed before the body ended"))
+        # Keep the write side open while a response is still owed (half-close).
+        return self._task is not None or bool(self._queue)
+
+    def data_received(self, data: bytes) -> None:
+        upgraded = self._upgraded
+        if upgraded is not None:
+            upgraded[0](data)
+            return
+        if self._lingering or self._refusing:
+            return
+        if self._upgrade_tail is not None:
+            self._upgrade_tail += data
+            return
+        if self._timer_kind in ("idle", "grace"):
+            self._cancel_timer()
+        self._feed(data)
+
+    def _feed(self, data: bytes) -> None:
+        try:
+            tail = self._parser.feed(data)
+        except HttpProcessingError as exc:
+            self._on_parse_error(exc)
+            return
+        if tail is not None:
+            # Parsing stops at an upgrade until the handler accepts it or answers normally.
+            self._upgrade_tail = tail
+            assert self.flow is not None
+            self.flow.pause_reading(FlowControl.UPGRADE)
+        elif self._parser.in_head and self._timer_kind != "head":
+            self._set_timer("head", self.config.head_timeout)
+
+    # -- parser sink --------------------------------------------------------------------
+
+    def on_request(self, message: RequestMessage) -> None:
+        if self._timer_kind == "head":
+            self._cancel_timer()
+        self.requests_count += 1
+        payload: StreamReader
+        if message.has_body:
+            flow = self.flow
+            assert flow is not None
+            payload = StreamReader(
+                high_water=self.config.read_high_water,
+                on_pause=lambda: flow.pause_reading(FlowControl.BODY),
+                on_resume=lambda: flow.resume_reading(FlowControl.BODY),
+                on_first_read=self._send_continue if message.expect_continue else None,
+                read_timeout=self.config.body_timeout,
+            )
+        else:
+            payload = EMPTY_PAYLOAD
+        self._parsing = payload
+        writer = ResponseWriter(self, message)
+        if self._task is None and not self._queue:
+            self._start(message, payload, writer)
+        else:
+            self._enqueue((message, payload, writer))
+
+    def on_body(self, data: bytes) -> None:
+        parsing = self._parsing
+        if parsing is not None:
+            parsing.feed_data(data)
+
+    def on_request_complete(self) -> None:
+        parsing = self._parsing
+        if parsing is not None:
+            self._parsing = None
+            if parsing is not EMPTY_PAYLOAD:
+                parsing.feed_eof()
+
+    # -- running requests ---------------------------------------------------------------
+
+    def _enqueue(self, item: _Item) -> None:
+        self._queue.append(item)
+        if len(self._queue) >= self.config.max_pipeline and self.flow is not None:
+            self.flow.pause_reading(FlowControl.PIPELINE)
+
+    def _start(self, message: RequestMessage, payload: StreamReader, w: ResponseWriter) -> None:
+        self._continue_sent = False
+        self._current = message
+        coro = self._run(message, payload, w)
+        if _EAGER:  # pragma: no cover - Python 3.12+
+            self._task = asyncio.Task(coro, loop=self._loop, eager_start=True)  # type: ignore[call-arg]
+        else:
+            self._task = self._loop.create_task(coro)
+
+    def _start_error(self, error: HttpProcessingError) -> None:
+        message = RequestMessage("GET", "", HttpVersion11, (), keep_alive=False)
+        writer = ResponseWriter(self, message)
+        self._task = self._loop.create_task(self._run_error(error, writer))
+
+    async def _run(self, message: RequestMessage, payload: StreamReader, w: ResponseWriter) -> None:
+        try:
+            await self._service.handle_request(self, message, payload, w)
+        except asyncio.CancelledError:
+            # Cancelled by the application (the seed's logout pattern), by a client gone
+            # with handler_cancellation, or by the end of a graceful shutdown.
+            w.force_close()
+        except Exception:
+            self.config.logger.exception(
+                "Unhandled error serving %s %s", message.method, message.target
+            )
+            w.force_close()
+        finally:
+            self._finish(message, payload, w)
+
+    async def _run_error(self, error: HttpProcessingError, writer: ResponseWriter) -> None:
+        try:
+            await self._service.handle_error(self, error, writer)
+        except Exception:
+            self.config.logger.exception("Error while answering a bad request")
+        finally:
+            self._task = None
+            self._close()
+
+    def _finish(self, message: RequestMessage, payload: StreamReader, w: ResponseWriter) -> None:
+        self._task = None
+        if self._lost:
+            return
+        if not w.eof_sent:
+            if w.head_sent:
+                try:
+                    w.write_eof()
+                except (ConnectionError, RuntimeError):
+                    w.force_close()
+            else:
+                w.force_close()  # nothing was answered; closing is the only honest reply
+        linger = False
+        if payload is not EMPTY_PAYLOAD and not payload.is_eof():
+            # The handler answered without reading the whole body.
+            remaining = (message.content_length or 0) - payload.total_bytes
+            if message.chunked or remaining > _DISCARD_LIMIT:
+                w.force_close()
+                linger = True
+            if message.expect_continue and not self._continue_sent:
+                # The client may be waiting for 100 before sending it (RFC 9110 10.1.1).
+                w.force_close()
+            payload.discard()
+        if self._upgraded is not None:
+            return  # the new protocol owns the connection until the handler ends
+        if not w.keep_alive or not w.head_sent:
+            self._close(linger=linger)
+            return
+        if self._upgrade_tail is not None:
+            # The handler answered an upgrade request normally: carry on with HTTP.
+            tail, self._upgrade_tail = self._upgrade_tail, None
+            assert self.flow is not None
+            self.flow.resume_reading(FlowControl.UPGRADE)
+            if tail:
+                self._feed(tail)
+            if self._task is not None or self._lost:
+                return
+        self._next()
+
+    def _next(self) -> None:
+        queue = self._queue
+        if queue:
+            item = queue.popleft()
+            if len(queue) < self.config.max_pipeline and self.flow is not None:
+                self.flow.resume_reading(FlowControl.PIPELINE)
+            if isinstance(item, HttpProcessingError):
+                self._start_error(item)
+            else:
+                self._start(*item)
+        elif self._closing:
+            self._close()
+        elif self._parser.in_head:
+            if self._timer_kind != "head":
+                self._set_timer("head", self.config.head_timeout)
+        else:
+            self._set_timer("idle", self.config.keepalive_timeout)
+
+    def _send_continue(self) -> None:
+        # RFC 9110 10.1.1: 100 goes out only once the handler asks for the body.
+        transport = self.transport
+        if transport is not None and not transport.is_closing() and not self._continue_sent:
+            self._continue_sent = True
+            transport.write(_CONTINUE)
+
+    # -- errors, timers, closing --------------------------------------------------------
+
+    def _on_parse_error(self, error: HttpProcessingError) -> None:
+        self._refusing = True
+        self.config.logger.info(
+            "Bad request from %s: %s %s", _peer(self.peername), error.status, error.message
+        )
+        parsing = self._parsing
+        if parsing is not None and parsing is not EMPTY_PAYLOAD and not parsing.is_eof():
+            # The error is inside a body: its handler hears of it through the stream.
+            parsing.set_exception(error)
+            self._parsing = None
+            if self._task is not None:
+                return
+        if self._task is None and not self._queue:
+            self._start_error(error)
+        else:
+            self._enqueue(error)
+
+    def _set_timer(self, kind: str, delay: float | None) -> None:
+        self._cancel_timer()
+        if delay:
+            self._timer_kind = kind
+            self._timer = self._clock.call_later(delay, self._on_timer)
+
+    def _cancel_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._timer_kind = ""
+
+    def _on_timer(self) -> None:
+        kind = self._timer_kind
+        self._timer = None
+        self._timer_kind = ""
+        if kind == "head" and self._parser.in_head and not self._refusing:
+            self._on_parse_error(RequestTimeout("Request head not received in time"))
+        elif kind == "head" and (self._task is not None or self._queue):
+            return
+        else:
+            self._close(abort=kind == "linger")
+
+    def _close(self, *, linger: bool = False, abort: bool = False) -> None:
+        transport = self.transport
+        if transport is None or self._lost:
+            return
+        if abort:
+            transport.abort()
+            return
+        if linger and transport.can_write_eof():
+            # Lingering close: stop sending, read and drop what the client still sends, so
+            # the response is not destroyed by a reset (RFC 9112 9.6).
+            self._lingering = True
+            transport.write_eof()
+            if self.flow is not None:
+                self.flow.resume_reading(FlowControl.BODY | FlowControl.PIPELINE)
+            self._set_timer("linger", self.config.lingering_time)
+            return
+        self._cancel_timer()
+        transport.close()
+
+    def shutdown(self, grace: float = 0.0) -> None:
+        """Begin a graceful close: in-flight responses carry ``Connection: close``.
+
+        An idle connection closes after ``grace`` seconds; a request that arrives in that
+        window is still answered, with ``Connection: close`` (RFC 9112 9.6).
+        """
+        if self._closing:
+            return
+        self._closing = True
+        if self._lost or not self.idle or self._upgraded is not None:
+            return
+        if grace > 0:
+            self._set_timer("grace", grace)
+        else:
+            self._close()
+
+    def upgrade(
+        self,
+        on_data: Callable[[bytes], None],
+        on_eof: Callable[[BaseException | None], None],
+    ) -> bytes:
+        """Hand the connection to another protocol after a 101 response.
+
+        Returns the bytes that arrived after the upgrade request; later bytes go to
+        ``on_data``, and ``on_eof`` hears when the peer closes or the connection is lost.
+        """
+        self._upgraded = (on_data, on_eof)
+        self._cancel_timer()
+        tail, self._upgrade_tail = self._upgrade_tail or b"", None
+        if self.flow is not None:
+            self.flow.resume_reading(FlowControl.UPGRADE)
+        return tail
+
+    def close(self) -> None:
+        """Close the connection now."""
+        self._close()
+
+    def abort(self) -> None:
+        """End of a graceful shutdown: cancel the running handler and close."""
+        if self._task is not None:
+            self._task.cancel()
+        self._queue.clear()
+        self._close()
+
+
+def _peer(peername: Any) -> str:
+    if isinstance(peername, tuple) and len(peername) >= 2:
+        return f"{peername[0]}:{peername[1]}"
+    return str(peername or "unix socket")

@@ -1,0 +1,242 @@
+"""Response serialisation: status line and headers, framing, chunked encoding, cached Date."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from email.utils import formatdate
+from http import HTTPStatus
+from typing import TYPE_CHECKING, Protocol
+
+from multidict import CIMultiDict
+
+if TYPE_CHECKING:
+    from .message import RequestMessage
+
+__all__ = ["ResponseWriter", "WriterOwner", "http_date", "reason_phrase", "serialize_head"]
+
+_REASONS = {s.value: s.phrase for s in HTTPStatus}
+_STATUS_LINES: dict[tuple[int, str], str] = {}
+_date_second = 0
+_date_text = ""
+
+
+def reason_phrase(status: int) -> str:
+    return _REASONS.get(status, "")
+
+
+def http_date() -> str:
+    """The current time as an IMF-fixdate (RFC 9110 5.6.7), formatted once a second."""
+    global _date_second, _date_text  # noqa: PLW0603 - a process-wide one-second cache
+    now = int(time.time())
+    if now != _date_second:
+        _date_second = now
+        _date_text = formatdate(now, usegmt=True)
+    return _date_text
+
+
+def _status_line(status: int, reason: str | None) -> str:
+    key = (status, reason or "")
+    line = _STATUS_LINES.get(key)
+    if line is None:
+        phrase = reason if reason is not None else reason_phrase(status)
+        line = f"HTTP/1.1 {status} {phrase}\r\n"
+        if len(_STATUS_LINES) < 512:
+            _STATUS_LINES[key] = line
+    return line
+
+
+def serialize_head(status: int, reason: str | None, headers: CIMultiDict[str]) -> bytes:
+    """Encode a response head, refusing CR, LF or NUL inside a reason, name or value.
+
+    Response splitting (RFC 9110 5.5, RFC 9112 2.2): we count the line breaks in the
+    joined text once instead of scanning every value, then look for the culprit only when
+    the count is off.
+    """
+    parts = [_status_line(status, reason)]
+    parts += [f"{name}: {value}\r\n" for name, value in headers.items()]
+    parts.append("\r\n")
+    text = "".join(parts)
+    lines = len(parts)
+    if text.count("\r") != lines or text.count("\n") != lines or "\x00" in text:
+        _raise_for_bad_field(status, reason, headers)
+    return text.encode("utf-8", "surrogateescape")
+
+
+def _raise_for_bad_field(status: int, reason: str | None, headers: CIMultiDict[str]) -> None:
+    bad = ("\r", "\n", "\x00")
+    if reason is not None and any(c in reason for c in bad):
+        raise ValueError(f"Reason phrase for status {status} contains CR, LF or NUL")
+    for name, value in headers.items():
+        if any(c in name for c in bad) or ":" in name or not name:
+            raise ValueError(f"Invalid response header name {name!r}")
+        if any(c in value for c in bad):
+            raise ValueError(f"Response header {name!r} has CR, LF or NUL in its value")
+    raise ValueError("Invalid response head")
+
+
+class WriterOwner(Protocol):
+    """What a writer needs from its connection."""
+
+    transport: asyncio.Transport | None
+    server_header: str | None
+
+    def should_close(self) -> bool: ...
+
+    async def drain(self) -> None: ...
+
+
+class ResponseWriter:
+    """Writes one response: decides its framing (RFC 9112 6) and keep-alive (RFC 9112 9.3).
+
+    The head is held back until the first body write, so a small response goes out in one
+    ``transport.write``; ``drain()`` flushes it for streaming responses.
+    """
+
+    __slots__ = (
+        "_chunked",
+        "_length",
+        "_no_body",
+        "_owner",
+        "_pending",
+        "buffer_size",
+        "bytes_sent",
+        "eof_sent",
+        "head_sent",
+        "keep_alive",
+        "message",
+        "status",
+    )
+
+    def __init__(self, owner: WriterOwner, message: RequestMessage) -> None:
+        self._owner = owner
+        self.message = message
+        self.keep_alive = message.keep_alive
+        self.status = 0
+        self.head_sent = False
+        self.eof_sent = False
+        self.bytes_sent = 0  # body bytes, as access logs report them
+        self.buffer_size = 0
+        self._pending = b""
+        self._chunked = False
+        self._no_body = False
+        self._length: int | None = None
+
+    def force_close(self) -> None:
+        """Answer with ``Connection: close`` and close after this response."""
+        self.keep_alive = False
+
+    def write_head(self, status: int, reason: str | None, headers: CIMultiDict[str]) -> None:
+        """Complete ``headers`` with framing, Date and Server fields, and queue the head.
+
+        ``headers`` is the response's own mapping and is updated in place (as aiohttp does),
+        so middlewares and logs see what was sent. A ``Content-Length`` in it is honoured;
+        without one the body is chunked on HTTP/1.1 and close-delimited on HTTP/1.0.
+        """
+        if self.head_sent:
+            raise RuntimeError("Response head already sent")
+        owner = self._owner
+        message = self.message
+        if not self.keep_alive or owner.should_close() or headers.get("Connection") == "close":
+            self.keep_alive = False
+        self.status = status
+        if status < 200 or status == 204:
+            # RFC 9110 8.6, 6.4.1: no content and no Content-Length in 1xx and 204.
+            self._no_body = True
+            headers.popall("Content-Length", None)
+            headers.popall("Transfer-Encoding", None)
+        elif status == 304 or message.method == "HEAD":
+            # RFC 9110 9.3.2, 15.4.5: the length a GET would have had may be sent.
+            self._no_body = True
+            headers.popall("Transfer-Encoding", None)
+        else:
+            length = headers.get("Content-Length")
+            if length is not None:
+                self._length = int(length)
+                headers.popall("Transfer-Encoding", None)
+            elif message.version[1] >= 1:
+                self._chunked = True
+                headers["Transfer-Encoding"] = "chunked"
+            else:
+                self.keep_alive = False  # HTTP/1.0: the body ends when we close
+        if status == 101:
+            self.keep_alive = True  # the connection now belongs to the new protocol
+        elif not self.keep_alive:
+            headers["Connection"] = "close"
+        elif message.version[1] == 0:
+            headers["Connection"] = "keep-alive"
+        if "Date" not in headers:
+            headers["Date"] = http_date()
+        server = owner.server_header
+        if server and "Server" not in headers:
+            headers["Server"] = server
+        self._pending = serialize_head(status, reason, headers)
+        self.head_sent = True
+
+    def _transport(self) -> asyncio.Transport:
+        transport = self._owner.transport
+        if transport is None or transport.is_closing():
+            raise ConnectionResetError("Cannot write to closing transport")
+        return transport
+
+    def write(self, data: bytes) -> None:
+        """Send a piece of the body; raises ``ConnectionResetError`` once the peer is gone."""
+        if self.eof_sent:
+            raise RuntimeError("Cannot write after write_eof()")
+        transport = self._transport()
+        pending = self._pending
+        if data and not self._no_body:
+            size = len(data)
+            if self._length is not None:
+                if self.bytes_sent + size > self._length:
+                    raise RuntimeError(
+                        f"Response body exceeds its Content-Length of {self._length} bytes"
+                    )
+            elif self._chunked:
+                data = b"%x\r\n%b\r\n" % (size, data)
+            self.bytes_sent += size
+            if pending:
+                self._pending = b""
+                transport.write(pending + data)
+            else:
+                transport.write(data)
+        elif pending:
+            self._pending = b""
+            transport.write(pending)
+
+    def write_eof(self, data: bytes = b"") -> None:
+        """Send the last piece of the body and the chunked terminator."""
+        if self.eof_sent:
+            return
+        if data and not self._no_body:
+            size = len(data)
+            if self._length is not None and self.bytes_sent + size > self._length:
+                raise RuntimeError(
+                    f"Response body exceeds its Content-Length of {self._length} bytes"
+                )
+            self.bytes_sent += size
+            if self._chunked:
+                data = b"%x\r\n%b\r\n0\r\n\r\n" % (size, data)
+        elif self._chunked:
+            data = b"0\r\n\r\n"
+        else:
+            data = b""
+        self.eof_sent = True
+        if self._length is not None and self.bytes_sent != self._length:
+            # A short body leaves the client waiting for bytes that never come; closing is
+            # the only way to end the message (RFC 9112 6.3).
+            self.keep_alive = False
+        transport = self._owner.transport
+        if transport is None or transport.is_closing():
+            return
+        if self._pending:
+            data = self._pending + data
+            self._pending = b""
+        if data:
+            transport.write(data)
+
+    async def drain(self) -> None:
+        """Flush a held-back head and wait while the peer reads slowly."""
+        if self._pending:
+            self.write(b"")
+        await self._owner.drain()

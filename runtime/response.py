@@ -1,0 +1,577 @@
+"""Responses: ``StreamResponse`` for streaming, ``Response`` for whole bodies, JSON helpers."""
+
+from __future__ import annotations
+
+import datetime
+import enum
+import json
+import math
+import time
+from collections.abc import Callable, Iterable, Mapping
+from email.utils import format_datetime, parsedate_to_datetime
+from http.cookies import Morsel, SimpleCookie
+from typing import TYPE_CHECKING, Any, Literal
+
+from multidict import CIMultiDict, istr
+
+from .http.writer import ResponseWriter, reason_phrase
+
+if TYPE_CHECKING:
+    from .request import BaseRequest
+
+__all__ = [
+    "ContentCoding",
+    "Response",
+    "StreamResponse",
+    "json_bytes_response",
+    "json_response",
+]
+
+_CONTENT_TYPE = istr("Content-Type")
+_CONTENT_LENGTH = istr("Content-Length")
+_ETAG_VALID = frozenset(chr(c) for c in range(0x21, 0x7F)) | frozenset(
+    chr(c) for c in range(0x80, 0x100)
+)
+
+_BOTH_CONTENT_TYPES = (
+    "passing both Content-Type header and content_type or charset params is forbidden"
+)
+
+LooseHeaders = Mapping[str, str] | Iterable[tuple[str, str]] | CIMultiDict[str]
+
+
+class ContentCoding(enum.Enum):
+    deflate = "deflate"
+    gzip = "gzip"
+    identity = "identity"
+
+
+def _parse_content_type(value: str) -> tuple[str, dict[str, str]]:
+    mimetype, _, rest = value.partition(";")
+    params: dict[str, str] = {}
+    for part in rest.split(";"):
+        key, sep, val = part.partition("=")
+        if sep:
+            params[key.strip().lower()] = val.strip().strip('"')
+    return mimetype.strip().lower(), params
+
+
+class StreamResponse:
+    """A response whose body is written piece by piece after :meth:`prepare`."""
+
+    _length_check = True
+
+    def __init__(
+        self,
+        *,
+        status: int = 200,
+        reason: str | None = None,
+        headers: LooseHeaders | None = None,
+    ) -> None:
+        self._headers: CIMultiDict[str] = (
+            CIMultiDict(headers) if headers is not None else CIMultiDict()
+        )
+        self._cookies: SimpleCookie | None = None
+        self._writer: ResponseWriter | None = None
+        self._eof_sent = False
+        self._chunked = False
+        self._keep_alive: bool | None = None
+        self._req: BaseRequest | None = None
+        self._state: dict[str, Any] = {}
+        self.set_status(status, reason)
+
+    # -- status -------------------------------------------------------------------------
+
+    @property
+    def status(self) -> int:
+        return self._status
+
+    @property
+    def reason(self) -> str:
+        return self._reason
+
+    def set_status(self, status: int, reason: str | None = None) -> None:
+        if self._writer is not None:
+            raise RuntimeError(
+                "Cannot change the response status code after the headers have been sent"
+            )
+        if not 100 <= int(status) <= 999:
+            raise ValueError(f"Invalid status code {status!r}")
+        if reason is None:
+            reason = reason_phrase(status)
+        elif "\r" in reason or "\n" in reason:
+            raise ValueError("Reason cannot contain CR or LF")  # response splitting
+        self._status = int(status)
+        self._reason = reason
+
+    # -- state --------------------------------------------------------------------------
+
+    @property
+    def prepared(self) -> bool:
+        return self._writer is not None
+
+    @property
+    def task(self) -> Any:
+        return self._req.task if self._req is not None else None
+
+    @property
+    def keep_alive(self) -> bool | None:
+        return self._keep_alive
+
+    def force_close(self) -> None:
+        self._keep_alive = False
+        if self._writer is not None:
+            self._writer.force_close()
+
+    @property
+    def body_length(self) -> int:
+        return self._writer.bytes_sent if self._writer is not None else 0
+
+    @property
+    def chunked(self) -> bool:
+        return self._chunked
+
+    def enable_chunked_encoding(self) -> None:
+        """Send the body chunked even when its length could be known."""
+        if _CONTENT_LENGTH in self._headers:
+            raise RuntimeError("You can't enable chunked encoding when a content length is set")
+        self._chunked = True
+
+    # -- headers ------------------------------------------------------------------------
+
+    @property
+    def headers(self) -> CIMultiDict[str]:
+        return self._headers
+
+    @property
+    def cookies(self) -> SimpleCookie:
+        if self._cookies is None:
+            self._cookies = SimpleCookie()
+        return self._cookies
+
+    def set_cookie(
+        self,
+        name: str,
+        value: str,
+        *,
+        expires: str | None = None,
+        domain: str | None = None,
+        max_age: int | str | None = None,
+        path: str = "/",
+        secure: bool | None = None,
+        httponly: bool | None = None,
+        samesite: str | None = None,
+    ) -> None:
+        """Add a ``Set-Cookie`` header; ``max_age`` and ``expires`` as in RFC 6265 5.2."""
+        cookies = self.cookies
+        old = cookies.get(name)
+        if old is not None and old.coded_value == "":
+            cookies.pop(name, None)  # a del_cookie() earlier in this response
+        cookies[name] = value
+        morsel = cookies[name]
+        if expires is not None:
+            morsel["expires"] = expires
+        elif morsel.get("expires") == "Thu, 01 Jan 1970 00:00:00 GMT":
+            del morsel["expires"]
+        if domain is not None:
+            morsel["domain"] = domain
+        if max_age is not None:
+            morsel["max-age"] = str(max_age)
+        elif "max-age" in morsel:
+            del morsel["max-age"]
+        morsel["path"] = path
+        if secure is not None:
+            morsel["secure"] = secure
+        if httponly is not None:
+            morsel["httponly"] = httponly
+        if samesite is not None:
+            morsel["samesite"] = samesite
+
+    def del_cookie(
+        self,
+        name: str,
+        *,
+        domain: str | None = None,
+        path: str = "/",
+        secure: bool | None = None,
+        httponly: bool | None = None,
+        samesite: str | None = None,
+    ) -> None:
+        """Expire a cookie in the client."""
+        self.cookies.pop(name, None)
+        self.set_cookie(
+            name,
+            "",
+            max_age=0,
+            expires="Thu, 01 Jan 1970 00:00:00 GMT",
+            domain=domain,
+            path=path,
+            secure=secure,
+            httponly=httponly,
+            samesite=samesite,
+        )
+
+    @property
+    def content_length(self) -> int | None:
+        value = self._headers.get(_CONTENT_LENGTH)
+        return int(value) if value is not None else None
+
+    @content_length.setter
+    def content_length(self, value: int | None) -> None:
+        if value is None:
+            self._headers.popall(_CONTENT_LENGTH, None)
+            return
+        value = int(value)
+        if value < 0:
+            raise ValueError("Content-Length cannot be negative")
+        if self._chunked:
+            raise RuntimeError("You can't set content length when chunked encoding is enabled")
+        self._headers[_CONTENT_LENGTH] = str(value)
+
+    @property
+    def content_type(self) -> str:
+        value = self._headers.get(_CONTENT_TYPE)
+        return _parse_content_type(value)[0] if value else "application/octet-stream"
+
+    @content_type.setter
+    def content_type(self, value: str) -> None:
+        charset = self.charset
+        self._headers[_CONTENT_TYPE] = str(value)
+        if charset is not None:
+            self.charset = charset
+
+    @property
+    def charset(self) -> str | None:
+        value = self._headers.get(_CONTENT_TYPE)
+        return _parse_content_type(value)[1].get("charset") if value else None
+
+    @charset.setter
+    def charset(self, value: str | None) -> None:
+        ctype = self.content_type
+        if ctype == "application/octet-stream" and _CONTENT_TYPE not in self._headers:
+            if value is None:
+                return
+            raise RuntimeError(
+                "Setting charset for application/octet-stream doesn't make sense, setup content_type first"
+            )
+        self._headers[_CONTENT_TYPE] = (
+            ctype if value is None else f"{ctype}; charset={value.lower()}"
+        )
+
+    @property
+    def last_modified(self) -> datetime.datetime | None:
+        value = self._headers.get("Last-Modified")
+        if value is None:
+            return None
+        try:
+            return parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+
+    @last_modified.setter
+    def last_modified(self, value: int | float | datetime.datetime | str | None) -> None:
+        if value is None:
+            self._headers.popall("Last-Modified", None)
+        elif isinstance(value, (int, float)):
+            self._headers["Last-Modified"] = time.strftime(
+                "%a, %d %b %Y %H:%M:%S GMT", time.gmtime(math.ceil(value))
+            )
+        elif isinstance(value, datetime.datetime):
+            self._headers["Last-Modified"] = format_datetime(
+                value.astimezone(datetime.UTC), usegmt=True
+            )
+        else:
+            self._headers["Last-Modified"] = value
+
+    @property
+    def etag(self) -> ETag | None:
+        value = self._headers.get("ETag")
+        if not value:
+            return None
+        weak = value.startswith("W/")
+        tag = value[2:] if weak else value
+        if len(tag) < 2 or tag[0] != '"' or tag[-1] != '"':
+            return None
+        return ETag(value=tag[1:-1], is_weak=weak)
+
+    @etag.setter
+    def etag(self, value: ETag | str | None) -> None:
+        if value is None:
+            self._headers.popall("ETag", None)
+            return
+        if isinstance(value, str):
+            if value == "*":
+                self._headers["ETag"] = value
+                return
+            value = ETag(value=value)
+        if not set(value.value) <= _ETAG_VALID or '"' in value.value:
+            raise ValueError(f"Invalid ETag value {value.value!r}")  # RFC 9110 8.8.3
+        self._headers["ETag"] = f'W/"{value.value}"' if value.is_weak else f'"{value.value}"'
+
+    # -- sending ------------------------------------------------------------------------
+
+    async def prepare(self, request: BaseRequest) -> ResponseWriter | None:
+        """Send the status line and headers; returns the writer (``None`` after EOF)."""
+        if self._eof_sent:
+            return None
+        if self._writer is not None:
+            return self._writer
+        await request._prepare_hook(self)
+        writer = self._start(request)
+        await writer.drain()
+        return writer
+
+    def _start(self, request: BaseRequest) -> ResponseWriter:
+        self._req = request
+        writer = self._writer = request._writer
+        if self._keep_alive is False:
+            writer.force_close()
+        self._keep_alive = writer.keep_alive
+        headers = self._headers
+        if self._cookies:
+            for morsel in self._cookies.values():
+                headers.add("Set-Cookie", _cookie_header(morsel))
+        if self._chunked:
+            headers.popall(_CONTENT_LENGTH, None)
+        writer.write_head(self._status, self._reason, headers)
+        self._keep_alive = writer.keep_alive
+        return writer
+
+    async def write(self, data: bytes | bytearray | memoryview) -> None:
+        """Send a piece of the body; waits while the client reads slowly.
+
+        Raises ``ConnectionResetError`` once the client has gone, so streaming loops end.
+        """
+        writer = self._writer
+        if writer is None:
+            raise RuntimeError("Call prepare() before write()")
+        if self._eof_sent:
+            raise RuntimeError("Cannot call write() after write_eof()")
+        writer.write(bytes(data))
+        await writer.drain()
+
+    async def drain(self) -> None:
+        if self._writer is None:
+            raise RuntimeError("Call prepare() before drain()")
+        await self._writer.drain()
+
+    async def write_eof(self, data: bytes = b"") -> None:
+        if self._eof_sent:
+            return
+        writer = self._writer
+        if writer is None:
+            raise RuntimeError("Call prepare() before write_eof()")
+        writer.write_eof(bytes(data))
+        self._eof_sent = True
+
+    def __repr__(self) -> str:
+        state = "eof" if self._eof_sent else ("prepared" if self.prepared else "not prepared")
+        return f"<{type(self).__name__} {self._status} {self._reason} {state}>"
+
+    def __eq__(self, other: object) -> bool:
+        return self is other
+
+    def __hash__(self) -> int:
+        return id(self)
+
+    # A response is a mapping for per-response data (aiohttp's ``resp["key"]``).
+    def __getitem__(self, key: Any) -> Any:
+        return self._state[key]
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        self._state[key] = value
+
+    def __delitem__(self, key: Any) -> None:
+        del self._state[key]
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._state
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        return self._state.get(key, default)
+
+    def __len__(self) -> int:
+        return len(self._state)
+
+    def __iter__(self) -> Any:
+        return iter(self._state)
+
+    def __bool__(self) -> bool:
+        return True
+
+
+class ETag:
+    """An entity tag (RFC 9110 8.8.3)."""
+
+    __slots__ = ("is_weak", "value")
+
+    def __init__(self, value: str, is_weak: bool = False) -> None:
+        self.value = value
+        self.is_weak = is_weak
+
+    def __eq__(self, other: object) -> bool:
+        return (
+            isinstance(other, ETag) and other.value == self.value and other.is_weak == self.is_weak
+        )
+
+    def __hash__(self) -> int:
+        return hash((self.value, self.is_weak))
+
+    def __repr__(self) -> str:
+        return f"ETag(value={self.value!r}, is_weak={self.is_weak})"
+
+
+def _cookie_header(morsel: Morsel[str]) -> str:
+    return morsel.OutputString()
+
+
+class Response(StreamResponse):
+    """A response with its whole body known up front."""
+
+    def __init__(
+        self,
+        *,
+        body: Any = None,
+        status: int = 200,
+        reason: str | None = None,
+        text: str | None = None,
+        headers: LooseHeaders | None = None,
+        content_type: str | None = None,
+        charset: str | None = None,
+    ) -> None:
+        if body is not None and text is not None:
+            raise ValueError("body and text are not allowed together")
+        super().__init__(status=status, reason=reason, headers=headers)
+        hdrs = self._headers
+        if text is not None:
+            if not isinstance(text, str):
+                raise TypeError(f"text argument must be str ({type(text)!r})")
+            if _CONTENT_TYPE in hdrs:
+                if content_type or charset:
+                    raise ValueError(_BOTH_CONTENT_TYPES)
+            else:
+                if content_type is not None and ";" in content_type:
+                    raise ValueError("charset must not be in content_type argument")
+                hdrs[_CONTENT_TYPE] = (
+                    f"{content_type or 'text/plain'}; charset={charset or 'utf-8'}"
+                )
+            self._body: bytes | None = text.encode(charset or self.charset or "utf-8")
+        else:
+            if _CONTENT_TYPE in hdrs:
+                if content_type is not None or charset is not None:
+                    raise ValueError(_BOTH_CONTENT_TYPES)
+            elif content_type is not None:
+                if charset is not None:
+                    content_type += f"; charset={charset}"
+                hdrs[_CONTENT_TYPE] = content_type
+            self._body = None
+            self.body = body
+
+    @property
+    def body(self) -> bytes | None:
+        return self._body
+
+    @body.setter
+    def body(self, body: Any) -> None:
+        if body is None:
+            self._body = None
+        elif isinstance(body, (bytes, bytearray, memoryview)):
+            self._body = bytes(body)
+            if _CONTENT_TYPE not in self._headers:
+                self._headers[_CONTENT_TYPE] = "application/octet-stream"
+        else:
+            raise TypeError(f"Unsupported body type {type(body)!r}; pass bytes or use text=")
+
+    @property
+    def text(self) -> str | None:
+        if self._body is None:
+            return None
+        return self._body.decode(self.charset or "utf-8")
+
+    @text.setter
+    def text(self, text: str) -> None:
+        if not isinstance(text, str):
+            raise TypeError(f"text argument must be str ({type(text)!r})")
+        if _CONTENT_TYPE not in self._headers:
+            self._headers[_CONTENT_TYPE] = "text/plain; charset=utf-8"
+        self._body = text.encode(self.charset or "utf-8")
+
+    @property
+    def content_length(self) -> int | None:
+        if self._chunked:
+            return None
+        value = self._headers.get(_CONTENT_LENGTH)
+        if value is not None:
+            return int(value)
+        return len(self._body) if self._body is not None else 0
+
+    @content_length.setter
+    def content_length(self, value: int | None) -> None:
+        raise RuntimeError("Content length is set automatically")
+
+    def _start(self, request: BaseRequest) -> ResponseWriter:
+        if not self._chunked and _CONTENT_LENGTH not in self._headers:
+            body = self._body
+            self._headers[_CONTENT_LENGTH] = str(len(body)) if body is not None else "0"
+        return super()._start(request)
+
+    async def write_eof(self, data: bytes = b"") -> None:
+        if self._eof_sent:
+            return
+        body = self._body or b""
+        await super().write_eof(body + data if data else body)
+
+    def _send(self, request: BaseRequest) -> None:
+        """Prepare and finish in one step (no prepare hooks): one ``transport.write``."""
+        writer = self._start(request)
+        writer.write_eof(self._body or b"")
+        self._eof_sent = True
+
+
+def json_response(
+    data: Any = None,
+    *,
+    text: str | None = None,
+    body: bytes | None = None,
+    status: int = 200,
+    reason: str | None = None,
+    headers: LooseHeaders | None = None,
+    content_type: str = "application/json",
+    dumps: Callable[[Any], str] = json.dumps,
+) -> Response:
+    """A JSON response; ``dumps`` returns ``str`` (see :func:`json_bytes_response` for bytes)."""
+    if data is not None:
+        if text or body:
+            raise ValueError("only one of data, text, or body should be specified")
+        text = dumps(data)
+    return Response(
+        text=text,
+        body=body,
+        status=status,
+        reason=reason,
+        headers=headers,
+        content_type=content_type,
+    )
+
+
+def json_bytes_response(
+    data: Any = None,
+    *,
+    body: bytes | None = None,
+    status: int = 200,
+    reason: str | None = None,
+    headers: LooseHeaders | None = None,
+    content_type: str = "application/json",
+    dumps: Callable[[Any], bytes],
+) -> Response:
+    """A JSON response for ``dumps`` functions returning bytes (orjson's ``dumps``)."""
+    if data is not None:
+        if body:
+            raise ValueError("only one of data or body should be specified")
+        body = dumps(data)
+    return Response(
+        body=body, status=status, reason=reason, headers=headers, content_type=content_type
+    )
+
+
+CookieSameSite = Literal["Strict", "Lax", "None"]

@@ -316,12 +316,15 @@ class AppRunner(BaseRunner):
         return self._app
 
     async def _make_server(self) -> Server:
-        self._app.freeze()
+        # Routes, middlewares and signals lock now; state stays writable for startup hooks
+        # (cleanup_ctx opens the database here), then the whole app freezes.
+        self._app.pre_freeze()
         try:
             await self._app.startup()
         except Exception:
             runner_logger.exception("Application startup failed")
             raise
+        self._app.freeze()
         server: Server = self._app._make_handler(**self._kwargs)
         return server
 

@@ -1,0 +1,65 @@
+"""The demo app of the README: ``make run`` serves it.
+
+It shows the seed FAQ's answers at work: shared resources on the application, data a
+middleware stashes on the request, and a catch-all route for a URL prefix.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+from runtime import web
+
+routes = web.RouteTableDef()
+STARTED = web.AppKey("started", float)
+REQUEST_START = "request_start"
+
+
+@web.middleware
+async def timing(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    request[REQUEST_START] = time.perf_counter()  # the seed's "put data inside the request"
+    response = await handler(request)
+    elapsed = time.perf_counter() - request[REQUEST_START]
+    response.headers["Server-Timing"] = f"app;dur={elapsed * 1000:.2f}"
+    return response
+
+
+@routes.get("/")
+async def index(request: web.Request) -> web.StreamResponse:
+    return web.Response(text="Hello from Berth!\n")
+
+
+@routes.get("/hello/{name}")
+async def hello(request: web.Request) -> web.StreamResponse:
+    return web.json_response({"hello": request.match_info["name"]})
+
+
+@routes.get("/uptime")
+async def uptime(request: web.Request) -> web.StreamResponse:
+    return web.json_response({"uptime": round(time.monotonic() - request.app[STARTED], 3)})
+
+
+@routes.post("/echo")
+async def echo(request: web.Request) -> web.StreamResponse:
+    return web.Response(body=await request.read(), content_type=request.content_type)
+
+
+@routes.route("*", "/files/{tail:.+}")
+async def sink(request: web.Request) -> web.StreamResponse:
+    return web.json_response({"method": request.method, "tail": request.match_info["tail"]})
+
+
+async def started(app: web.Application) -> AsyncIterator[None]:
+    app[STARTED] = time.monotonic()
+    yield
+
+
+def create_app() -> web.Application:
+    """The factory gunicorn and ``python -m runtime`` call."""
+    app = web.Application(middlewares=[timing])
+    app.add_routes(routes)
+    app.cleanup_ctx.append(started)
+    return app

@@ -525,6 +525,10 @@ class BaseRequest(MutableMapping[str, Any]):
     async def _prepare_hook(self, response: StreamResponse) -> None:
         return None
 
+    def _needs_prepare_hook(self) -> bool:
+        """Whether :meth:`_prepare_hook` has anything to run (the fast path skips it)."""
+        return False
+
 
 class Request(BaseRequest):
     """A request routed inside an :class:`Application`."""
@@ -559,6 +563,10 @@ class Request(BaseRequest):
 
         apps = self.match_info.apps
         return ChainMapProxy(list(reversed(apps)))
+
+    def _needs_prepare_hook(self) -> bool:
+        match_info = self._match_info
+        return match_info is not None and any(app.on_response_prepare for app in match_info.apps)
 
     async def _prepare_hook(self, response: StreamResponse) -> None:
         match_info = self._match_info

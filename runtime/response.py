@@ -12,7 +12,7 @@ from email.utils import format_datetime, parsedate_to_datetime
 from http.cookies import Morsel, SimpleCookie
 from typing import TYPE_CHECKING, Any, Literal
 
-from multidict import CIMultiDict, istr
+from multidict import CIMultiDict, getversion, istr
 
 from .http.writer import ResponseWriter, reason_phrase
 
@@ -326,7 +326,6 @@ class StreamResponse:
         writer = self._writer = request._writer
         if self._keep_alive is False:
             writer.force_close()
-        self._keep_alive = writer.keep_alive
         headers = self._headers
         if self._cookies:
             for morsel in self._cookies.values():
@@ -449,13 +448,13 @@ class Response(StreamResponse):
             if _CONTENT_TYPE in hdrs:
                 if content_type or charset:
                     raise ValueError(_BOTH_CONTENT_TYPES)
+                encoding = self.charset or "utf-8"
             else:
                 if content_type is not None and ";" in content_type:
                     raise ValueError("charset must not be in content_type argument")
-                hdrs[_CONTENT_TYPE] = (
-                    f"{content_type or 'text/plain'}; charset={charset or 'utf-8'}"
-                )
-            self._body: bytes | None = text.encode(charset or self.charset or "utf-8")
+                encoding = charset or "utf-8"
+                hdrs[_CONTENT_TYPE] = f"{content_type or 'text/plain'}; charset={encoding}"
+            self._body: bytes | None = text.encode(encoding)
         else:
             if _CONTENT_TYPE in hdrs:
                 if content_type is not None or charset is not None:
@@ -466,6 +465,10 @@ class Response(StreamResponse):
                 hdrs[_CONTENT_TYPE] = content_type
             self._body = None
             self.body = body
+        # While the headers stay as built here (Content-Type at most), the head can be
+        # written without a mapping: see _send.
+        self._plain_version = getversion(hdrs) if headers is None else -1
+        self._plain_type = hdrs.get(_CONTENT_TYPE)
 
     @property
     def body(self) -> bytes | None:
@@ -521,10 +524,30 @@ class Response(StreamResponse):
         body = self._body or b""
         await super().write_eof(body + data if data else body)
 
+    async def prepare(self, request: BaseRequest) -> ResponseWriter | None:
+        """Run the prepare hooks and queue the head; it leaves with the body in one write."""
+        if self._eof_sent:
+            return None
+        if self._writer is not None:
+            return self._writer
+        await request._prepare_hook(self)
+        return self._start(request)
+
     def _send(self, request: BaseRequest) -> None:
         """Prepare and finish in one step (no prepare hooks): one ``transport.write``."""
-        writer = self._start(request)
-        writer.write_eof(self._body or b"")
+        if (
+            getversion(self._headers) == self._plain_version
+            and not self._cookies
+            and not self._chunked
+        ):
+            self._req = request
+            writer = self._writer = request._writer
+            if self._keep_alive is False:
+                writer.force_close()
+            writer.write_whole(self._status, self._reason, self._plain_type, self._body or b"")
+            self._keep_alive = writer.keep_alive
+        else:
+            self._start(request).write_eof(self._body or b"")
         self._eof_sent = True
 
 

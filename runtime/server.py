@@ -27,6 +27,8 @@ from .response import Response, StreamResponse
 
 __all__ = ["Server"]
 
+_RESPONSE_PREPARE = Response.prepare
+
 # The handler receives what ``request_factory`` builds (a BaseRequest or a subclass).
 Handler = Callable[[Any], Awaitable[StreamResponse]]
 RequestFactory = Callable[..., BaseRequest]
@@ -127,16 +129,11 @@ class Server:
         writer: ResponseWriter,
     ) -> None:
         loop = conn.loop
-        start = loop.time()
+        timed = self.access_logger is not None or self.on_request_done is not None
+        start = loop.time() if timed else 0.0
         self.requests_count += 1
         request = self.request_factory(
-            message,
-            payload,
-            conn,
-            writer,
-            asyncio.current_task(),
-            loop,
-            client_max_size=self.client_max_size,
+            message, payload, conn, writer, conn.task, loop, client_max_size=self.client_max_size
         )
         try:
             response = await self.request_handler(request)
@@ -157,11 +154,26 @@ class Server:
                     type(response).__name__,
                 )
                 response = HTTPInternalServerError()
-        await self._finish(request, response)
-        if self.access_logger is not None and self.access_logger.enabled:
-            self.access_logger.log(request, response, loop.time() - start)
-        if self.on_request_done is not None:
-            self.on_request_done(request, response, loop.time() - start)
+        if (
+            response._writer is None
+            and type(response).prepare is _RESPONSE_PREPARE
+            and not request._needs_prepare_hook()
+        ):
+            # Fast path: a whole-body response and no on_response_prepare receivers; the
+            # head and the body leave in one write without awaiting anything.
+            try:
+                response._send(request)  # type: ignore[attr-defined]
+            except ValueError as exc:
+                response = self._internal_error(request, exc)
+                await self._finish(request, response)
+        else:
+            await self._finish(request, response)
+        if timed:
+            elapsed = loop.time() - start
+            if self.access_logger is not None and self.access_logger.enabled:
+                self.access_logger.log(request, response, elapsed)
+            if self.on_request_done is not None:
+                self.on_request_done(request, response, elapsed)
 
     async def _finish(self, request: BaseRequest, response: StreamResponse) -> None:
         if response._eof_sent:

@@ -53,7 +53,6 @@ class RequestMessage:
         target: str,
         version: HttpVersion,
         raw_headers: RawHeaders,
-        *,
         keep_alive: bool = True,
         upgrade: bool = False,
         chunked: bool = False,

@@ -28,6 +28,7 @@ from .message import HttpVersion10, HttpVersion11, RequestMessage
 __all__ = ["Limits", "ParserSink", "RequestParser"]
 
 _VERSIONS = {"1.1": HttpVersion11, "1.0": HttpVersion10}
+_METHODS = {m.encode(): m for m in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")}
 # RFC 9110 7.2 / RFC 3986 3.2: uri-host [ ":" port ] -- reg-name, IPv4 or IP-literal.
 _HOST_RE = re.compile(
     rb"(?:\[[0-9A-Fa-f:.vV!$&'()*+,;=_~-]+\]|[A-Za-z0-9!$&'()*+,;=._~%-]*)(?::[0-9]*)?"
@@ -76,8 +77,10 @@ class RequestParser:
         "_message",
         "_parser",
         "_reframe",
+        "_max_field_size",
+        "_max_headers",
         "_sink",
-        "_synthetic",
+        "_valid_host",
         "_te_seen",
         "_url",
         "_url_len",
@@ -88,8 +91,10 @@ class RequestParser:
         self._limits = limits or Limits()
         self._parser = httptools.HttpRequestParser(self)
         self._message: RequestMessage | None = None
-        self._synthetic = False
         self._reframe = False
+        self._max_field_size = self._limits.max_field_size
+        self._max_headers = self._limits.max_headers
+        self._valid_host = b""
         self._in_head = False
         self._began_in_feed = False
         self._head_bytes = 0
@@ -158,19 +163,15 @@ class RequestParser:
             if self._chunked
             else b"Content-Length: %d" % (self._content_length or 0)
         )
-        self._parser = httptools.HttpRequestParser(self)
-        self._synthetic = True
-        try:
-            self._parser.feed_data(b"POST / HTTP/1.1\r\n" + framing + b"\r\n\r\n")
-        finally:
-            self._synthetic = False
+        forwarder = _Reframer(self)
+        self._parser = httptools.HttpRequestParser(forwarder)
+        self._parser.feed_data(b"POST / HTTP/1.1\r\n" + framing + b"\r\n\r\n")
+        forwarder.priming = False
         return self.feed(tail) if tail else None
 
     # -- httptools callbacks -------------------------------------------------------------
 
     def on_message_begin(self) -> None:
-        if self._synthetic:
-            return
         self._in_head = True
         self._began_in_feed = True
         self._accounted = 0
@@ -178,8 +179,6 @@ class RequestParser:
         self._reset_head()
 
     def on_url(self, url: bytes) -> None:
-        if self._synthetic:
-            return
         self._url.append(url)
         self._url_len += len(url)
         self._accounted += len(url) + 1
@@ -188,23 +187,17 @@ class RequestParser:
             raise LineTooLong(f"Request line is longer than {limit} bytes")
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        if self._synthetic:
-            return
-        limits = self._limits
         size = len(name) + len(value)
-        if size > limits.max_field_size:
-            raise HeadersTooLarge(f"A header field is longer than {limits.max_field_size} bytes")
+        if size > self._max_field_size:
+            raise HeadersTooLarge(f"A header field is longer than {self._max_field_size} bytes")
         self._accounted += size + 4
-        value = value.rstrip(_OWS)  # llhttp keeps trailing OWS (RFC 9112 5.1 excludes it)
         headers = self._headers
-        if len(headers) >= limits.max_headers:
-            raise HeadersTooLarge(f"More than {limits.max_headers} header fields")
-        if not self._in_head:  # a trailer field (RFC 9112 7.1.2): bounded like headers
-            headers.append((name, value))
-            return
+        if len(headers) >= self._max_headers:
+            # Trailer fields (RFC 9112 7.1.2) land here too and are bounded the same way.
+            raise HeadersTooLarge(f"More than {self._max_headers} header fields")
+        value = value.rstrip(_OWS)  # llhttp keeps trailing OWS (RFC 9112 5.1 excludes it)
         headers.append((name, value))
-        length = len(name)
-        if length in (4, 6, 14, 17):
+        if len(name) in (4, 6, 14, 17) and self._in_head:
             self._framing_header(name.lower(), value)
 
     def _framing_header(self, lname: bytes, value: bytes) -> None:
@@ -214,8 +207,10 @@ class RequestParser:
             # RFC 9112 3.2: more than one Host, or an invalid Host, is a 400.
             if self._host_seen:
                 raise BadHttpMessage("Duplicate Host header")
-            if _HOST_RE.fullmatch(value) is None:
-                raise BadHttpMessage("Invalid Host header")
+            if value != self._valid_host:  # keep-alive clients repeat the same Host
+                if _HOST_RE.fullmatch(value) is None:
+                    raise BadHttpMessage("Invalid Host header")
+                self._valid_host = value
             self._host_seen = True
         elif lname == b"content-length":
             # llhttp has already refused duplicates and anything but ASCII digits.
@@ -231,32 +226,32 @@ class RequestParser:
             self._expect = value.lower() == b"100-continue"
 
     def on_headers_complete(self) -> None:
-        if self._synthetic:
-            return
         parser = self._parser
         version = _VERSIONS.get(parser.get_http_version())
         if version is None:
             raise VersionNotSupported(f"HTTP/{parser.get_http_version()} is not supported")
         if version is HttpVersion11 and not self._host_seen:
             raise BadHttpMessage("Missing Host header")  # RFC 9112 3.2
-        method = parser.get_method().decode("ascii")
+        raw_method = parser.get_method()
+        method = _METHODS.get(raw_method) or raw_method.decode("ascii")
         upgrade = parser.should_upgrade()
         has_body = self._chunked or bool(self._content_length)
         if upgrade and has_body and method != "CONNECT":
             self._reframe = True
             upgrade = False
-        target = b"".join(self._url).decode("ascii", "surrogateescape")
+        url = self._url
+        target = (url[0] if len(url) == 1 else b"".join(url)).decode("ascii", "surrogateescape")
         self._accounted = 0
         message = RequestMessage(
             method,
             target,
             version,
             tuple(self._headers),
-            keep_alive=parser.should_keep_alive() and method != "CONNECT",
-            upgrade=upgrade,
-            chunked=self._chunked,
-            content_length=self._content_length,
-            expect_continue=self._expect and version is HttpVersion11,
+            parser.should_keep_alive() and method != "CONNECT",
+            upgrade,
+            self._chunked,
+            self._content_length,
+            self._expect and version is HttpVersion11,
         )
         self._message = message
         self._in_head = False
@@ -267,7 +262,7 @@ class RequestParser:
         self._sink.on_body(data)
 
     def on_message_complete(self) -> None:
-        if self._synthetic or self._reframe:
+        if self._reframe:
             return
         message = self._message
         if message is not None and self._headers:
@@ -275,3 +270,36 @@ class RequestParser:
             self._headers = []
         self._message = None
         self._sink.on_request_complete()
+
+
+class _Reframer:
+    """Callbacks for the parser that re-frames an upgrade request's body: it swallows the
+    synthetic head that primes it, then forwards everything to the real parser."""
+
+    __slots__ = ("priming", "target")
+
+    def __init__(self, target: RequestParser) -> None:
+        self.target = target
+        self.priming = True
+
+    def on_message_begin(self) -> None:
+        if not self.priming:
+            self.target.on_message_begin()
+
+    def on_url(self, url: bytes) -> None:
+        if not self.priming:
+            self.target.on_url(url)
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        if not self.priming:
+            self.target.on_header(name, value)
+
+    def on_headers_complete(self) -> None:
+        if not self.priming:
+            self.target.on_headers_complete()
+
+    def on_body(self, data: bytes) -> None:
+        self.target.on_body(data)
+
+    def on_message_complete(self) -> None:
+        self.target.on_message_complete()

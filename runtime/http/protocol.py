@@ -14,7 +14,7 @@ import sys
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from .errors import HttpProcessingError, RequestTimeout
 from .flow import FlowControl
@@ -113,6 +113,7 @@ class HttpProtocol(asyncio.Protocol):
         self._current: RequestMessage | None = None  # the request being answered
         self._timer: TimerHandle | None = None
         self._timer_kind = ""
+        self._idle_deadline = 0.0
         self._closing = False  # graceful shutdown asked for
         self._lost = False
         self._lingering = False
@@ -134,6 +135,11 @@ class HttpProtocol(asyncio.Protocol):
     @property
     def loop(self) -> asyncio.AbstractEventLoop:
         return self._loop
+
+    @property
+    def task(self) -> asyncio.Task[None] | None:
+        """The task answering the current request (the handler's task)."""
+        return self._task
 
     @property
     def closing(self) -> bool:
@@ -164,7 +170,8 @@ class HttpProtocol(asyncio.Protocol):
     # -- asyncio.Protocol ---------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
+        # uvloop's transports are not asyncio.Transport subclasses; they quack the same.
+        transport = cast(asyncio.Transport, transport)
         self.transport = transport
         self.flow = FlowControl(transport)
         self.peername = transport.get_extra_info("peername")
@@ -220,8 +227,10 @@ class HttpProtocol(asyncio.Protocol):
         if self._upgrade_tail is not None:
             self._upgrade_tail += data
             return
-        if self._timer_kind in ("idle", "grace"):
+        if self._timer_kind == "grace":
             self._cancel_timer()
+        # An armed idle timer stays: it checks the deadline when it fires, which costs less
+        # than re-arming a timer for every request.
         self._feed(data)
 
     def _feed(self, data: bytes) -> None:
@@ -376,7 +385,10 @@ class HttpProtocol(asyncio.Protocol):
             if self._timer_kind != "head":
                 self._set_timer("head", self.config.head_timeout)
         else:
-            self._set_timer("idle", self.config.keepalive_timeout)
+            keepalive = self.config.keepalive_timeout
+            self._idle_deadline = self._clock.time() + keepalive
+            if self._timer_kind != "idle":
+                self._set_timer("idle", keepalive)
 
     def _send_continue(self) -> None:
         # RFC 9110 10.1.1: 100 goes out only once the handler asks for the body.
@@ -420,6 +432,13 @@ class HttpProtocol(asyncio.Protocol):
         kind = self._timer_kind
         self._timer = None
         self._timer_kind = ""
+        if kind == "idle":
+            if not self.idle:
+                return  # busy again; the next idle period arms a timer
+            remaining = self._idle_deadline - self._clock.time()
+            if remaining > 0:
+                self._set_timer("idle", remaining)
+                return
         if kind == "head" and self._parser.in_head and not self._refusing:
             self._on_parse_error(RequestTimeout("Request head not received in time"))
         elif kind == "head" and (self._task is not None or self._queue):

@@ -35,6 +35,32 @@ def http_date() -> str:
     return _date_text
 
 
+def _has_line_break(text: str) -> bool:
+    return "\r" in text or "\n" in text or "\x00" in text
+
+
+_tail_second = 0
+_tail_cache: dict[str | None, str] = {}
+
+
+def _date_and_server(server: str | None) -> str:
+    """``Date`` and ``Server`` lines and the blank line ending the head, cached a second."""
+    global _tail_second  # noqa: PLW0603 - a process-wide one-second cache
+    now = int(time.time())
+    if now != _tail_second:
+        _tail_second = now
+        _tail_cache.clear()
+    tail = _tail_cache.get(server)
+    if tail is None:
+        tail = f"Date: {http_date()}\r\n"
+        if server:
+            if _has_line_break(server):
+                raise ValueError("Server header has CR, LF or NUL")
+            tail += f"Server: {server}\r\n"
+        tail = _tail_cache[server] = tail + "\r\n"
+    return tail
+
+
 def _status_line(status: int, reason: str | None) -> str:
     key = (status, reason or "")
     line = _STATUS_LINES.get(key)
@@ -126,6 +152,37 @@ class ResponseWriter:
         """Answer with ``Connection: close`` and close after this response."""
         self.keep_alive = False
 
+    def _frame(self, status: int, length: int | None) -> list[tuple[str, str]]:
+        """Decide framing and keep-alive; return the header fields that announce them."""
+        self.status = status
+        message = self.message
+        if not self.keep_alive or self._owner.should_close():
+            self.keep_alive = False
+        fields: list[tuple[str, str]] = []
+        if status < 200 or status == 204:
+            # RFC 9110 8.6, 6.4.1: no content and no Content-Length in 1xx and 204.
+            self._no_body = True
+        elif status == 304 or message.method == "HEAD":
+            # RFC 9110 9.3.2, 15.4.5: the length a GET would have had may be sent.
+            self._no_body = True
+            if length is not None:
+                fields.append(("Content-Length", str(length)))
+        elif length is not None:
+            self._length = length
+            fields.append(("Content-Length", str(length)))
+        elif message.version[1] >= 1:
+            self._chunked = True
+            fields.append(("Transfer-Encoding", "chunked"))
+        else:
+            self.keep_alive = False  # HTTP/1.0: the body ends when we close
+        if status == 101:
+            self.keep_alive = True  # the connection now belongs to the new protocol
+        elif not self.keep_alive:
+            fields.append(("Connection", "close"))
+        elif message.version[1] == 0:
+            fields.append(("Connection", "keep-alive"))
+        return fields
+
     def write_head(self, status: int, reason: str | None, headers: CIMultiDict[str]) -> None:
         """Complete ``headers`` with framing, Date and Server fields, and queue the head.
 
@@ -135,43 +192,43 @@ class ResponseWriter:
         """
         if self.head_sent:
             raise RuntimeError("Response head already sent")
-        owner = self._owner
-        message = self.message
-        if not self.keep_alive or owner.should_close() or headers.get("Connection") == "close":
+        if headers.get("Connection") == "close":
             self.keep_alive = False
-        self.status = status
-        if status < 200 or status == 204:
-            # RFC 9110 8.6, 6.4.1: no content and no Content-Length in 1xx and 204.
-            self._no_body = True
-            headers.popall("Content-Length", None)
-            headers.popall("Transfer-Encoding", None)
-        elif status == 304 or message.method == "HEAD":
-            # RFC 9110 9.3.2, 15.4.5: the length a GET would have had may be sent.
-            self._no_body = True
-            headers.popall("Transfer-Encoding", None)
-        else:
-            length = headers.get("Content-Length")
-            if length is not None:
-                self._length = int(length)
-                headers.popall("Transfer-Encoding", None)
-            elif message.version[1] >= 1:
-                self._chunked = True
-                headers["Transfer-Encoding"] = "chunked"
-            else:
-                self.keep_alive = False  # HTTP/1.0: the body ends when we close
-        if status == 101:
-            self.keep_alive = True  # the connection now belongs to the new protocol
-        elif not self.keep_alive:
-            headers["Connection"] = "close"
-        elif message.version[1] == 0:
-            headers["Connection"] = "keep-alive"
+        length = headers.popall("Content-Length", None)
+        headers.popall("Transfer-Encoding", None)
+        for name, value in self._frame(status, int(length[-1]) if length else None):
+            headers[name] = value
         if "Date" not in headers:
             headers["Date"] = http_date()
-        server = owner.server_header
+        server = self._owner.server_header
         if server and "Server" not in headers:
             headers["Server"] = server
         self._pending = serialize_head(status, reason, headers)
         self.head_sent = True
+
+    def write_whole(
+        self, status: int, reason: str | None, content_type: str | None, body: bytes
+    ) -> None:
+        """Send a complete response whose only own header is ``Content-Type``, in one write.
+
+        The fast path of ``Response``: no mapping to update, Date and Server come from a
+        per-second cache.
+        """
+        if self.head_sent:
+            raise RuntimeError("Response head already sent")
+        fields = self._frame(status, len(body))
+        if content_type is not None:
+            fields.append(("Content-Type", content_type))
+        head = _status_line(status, reason) + "".join([f"{n}: {v}\r\n" for n, v in fields])
+        if content_type is not None and _has_line_break(content_type):
+            raise ValueError("Response header 'Content-Type' has CR, LF or NUL in its value")
+        if reason is not None and _has_line_break(reason):
+            raise ValueError(f"Reason phrase for status {status} contains CR, LF or NUL")
+        self._pending = (head + _date_and_server(self._owner.server_header)).encode(
+            "utf-8", "surrogateescape"
+        )
+        self.head_sent = True
+        self.write_eof(body)
 
     def _transport(self) -> asyncio.Transport:
         transport = self._owner.transport

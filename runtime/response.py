@@ -252,7 +252,8 @@ class StreamResponse:
             if value is None:
                 return
             raise RuntimeError(
-                "Setting charset for application/octet-stream doesn't make sense, setup content_type first"
+                "Setting charset for application/octet-stream doesn't make sense, "
+                "setup content_type first"
             )
         self._headers[_CONTENT_TYPE] = (
             ctype if value is None else f"{ctype}; charset={value.lower()}"

@@ -74,16 +74,16 @@ class RequestParser:
         "_host_seen",
         "_in_head",
         "_limits",
+        "_max_field_size",
+        "_max_headers",
         "_message",
         "_parser",
         "_reframe",
-        "_max_field_size",
-        "_max_headers",
         "_sink",
-        "_valid_host",
         "_te_seen",
         "_url",
         "_url_len",
+        "_valid_host",
     )
 
     def __init__(self, sink: ParserSink, limits: Limits | None = None) -> None:

@@ -277,8 +277,6 @@ def _generate() -> str:
 
 
 # --- generated from STATUS_TABLE: do not edit by hand -----------------------------------
-
-
 class HTTPOk(HTTPSuccessful):
     status_code = 200
 
@@ -297,6 +295,7 @@ class HTTPNonAuthoritativeInformation(HTTPSuccessful):
 
 class HTTPNoContent(HTTPSuccessful):
     status_code = 204
+    empty_body = True
 
 
 class HTTPResetContent(HTTPSuccessful):
@@ -325,6 +324,7 @@ class HTTPSeeOther(_HTTPMove):
 
 class HTTPNotModified(HTTPRedirection):
     status_code = 304
+    empty_body = True
 
 
 class HTTPUseProxy(_HTTPMove):

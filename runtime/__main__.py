@@ -55,15 +55,20 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {args.entry!r} failed to build the application: {exc}", file=sys.stderr)
         loop.close()
         return 3
-    run_app(
-        app,
-        host=args.host,
-        port=args.port,
-        path=args.path,
-        access_log=None if args.no_access_log else logging.getLogger("runtime.access"),
-        shutdown_timeout=args.shutdown_timeout,
-        loop=loop,
-    )
+    try:
+        run_app(
+            app,
+            host=args.host,
+            port=args.port,
+            path=args.path,
+            access_log=None if args.no_access_log else logging.getLogger("runtime.access"),
+            shutdown_timeout=args.shutdown_timeout,
+            loop=loop,
+        )
+    except Exception as exc:
+        # Startup hooks or binding failed: the traceback is logged; end with one clear line.
+        print(f"error: the server did not start: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 3
     return 0
 
 

@@ -356,9 +356,12 @@ class Application(MutableMapping[str | AppKey[Any], Any]):
         """
         if not prefix.startswith("/"):
             raise ValueError("Prefix must start with a slash")
+        prefix = prefix.rstrip("/")
+        if not prefix:
+            raise ValueError("Prefix cannot be empty")
         from .routing import PrefixedSubAppResource  # noqa: PLC0415
 
-        return self._add_subapp(PrefixedSubAppResource(prefix.rstrip("/"), subapp), subapp)
+        return self._add_subapp(partial(PrefixedSubAppResource, prefix, subapp), subapp)
 
     def add_domain(self, domain: str, subapp: Application) -> AbstractResource:
         """Serve ``subapp`` for requests whose Host matches ``domain`` (``*.example.com``)."""
@@ -369,14 +372,18 @@ class Application(MutableMapping[str | AppKey[Any], Any]):
         from .routing import Domain, MaskDomain, MatchedSubAppResource  # noqa: PLC0415
 
         rule = MaskDomain(domain) if "*" in domain else Domain(domain)
-        return self._add_subapp(MatchedSubAppResource(rule, subapp), subapp)
+        return self._add_subapp(partial(MatchedSubAppResource, rule, subapp), subapp)
 
-    def _add_subapp(self, resource: AbstractResource, subapp: Application) -> AbstractResource:
+    def _add_subapp(
+        self, make_resource: Callable[[], AbstractResource], subapp: Application
+    ) -> AbstractResource:
         self._check_frozen("add a sub-application")
         if subapp is self:
             raise ValueError("An application cannot be its own sub-application")
         if subapp.pre_frozen:
             raise RuntimeError("Cannot add a sub-application that is already frozen or nested")
+        # Built only now: building a prefixed resource prefixes the sub-app's routes.
+        resource = make_resource()
         self._router.register_resource(resource)
         self._subapps.append(subapp)
         self._on_startup.append(lambda app: subapp.on_startup.send(subapp))

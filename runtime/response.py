@@ -46,6 +46,11 @@ class ContentCoding(enum.Enum):
     identity = "identity"
 
 
+def _version(headers: CIMultiDict[str]) -> int:
+    """multidict's change counter (its stubs only accept ``MultiDict[object]``)."""
+    return getversion(headers)  # type: ignore[arg-type]
+
+
 def _parse_content_type(value: str) -> tuple[str, dict[str, str]]:
     mimetype, _, rest = value.partition(";")
     params: dict[str, str] = {}
@@ -468,7 +473,7 @@ class Response(StreamResponse):
             self.body = body
         # While the headers stay as built here (Content-Type at most), the head can be
         # written without a mapping: see _send.
-        self._plain_version = getversion(hdrs) if headers is None else -1
+        self._plain_version = _version(hdrs) if headers is None else -1
         self._plain_type = hdrs.get(_CONTENT_TYPE)
 
     @property
@@ -537,7 +542,7 @@ class Response(StreamResponse):
     def _send(self, request: BaseRequest) -> None:
         """Prepare and finish in one step (no prepare hooks): one ``transport.write``."""
         if (
-            getversion(self._headers) == self._plain_version
+            _version(self._headers) == self._plain_version
             and not self._cookies
             and not self._chunked
         ):

@@ -36,6 +36,8 @@ _HOST_RE = re.compile(
 _OWS = b" \t"
 # Room for the method, the version and the CRLFs around a request line or a field.
 _SLACK = 64
+# A chunk's size line and CRLFs, extensions aside (those count against the field limit).
+_CHUNK_FRAMING = 24
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,12 +66,13 @@ class RequestParser:
     """
 
     __slots__ = (
-        "_accounted",
         "_began_in_feed",
+        "_completed_in_feed",
+        "_error",
+        "_fed",
         "_chunked",
         "_content_length",
         "_expect",
-        "_head_bytes",
         "_headers",
         "_host_seen",
         "_in_head",
@@ -79,11 +82,14 @@ class RequestParser:
         "_message",
         "_parser",
         "_reframe",
+        "_reported",
+        "_resume",
         "_sink",
         "_te_seen",
         "_url",
         "_url_len",
         "_valid_host",
+        "_watching",
     )
 
     def __init__(self, sink: ParserSink, limits: Limits | None = None) -> None:
@@ -97,8 +103,12 @@ class RequestParser:
         self._valid_host = b""
         self._in_head = False
         self._began_in_feed = False
-        self._head_bytes = 0
-        self._accounted = 0
+        self._completed_in_feed = 0
+        self._watching = False
+        self._fed = 0
+        self._reported = 0
+        self._resume = False
+        self._error: HttpProcessingError | None = None
         self._reset_head()
 
     def _reset_head(self) -> None:
@@ -117,43 +127,51 @@ class RequestParser:
         return self._in_head
 
     def feed(self, data: bytes) -> bytes | None:
-        """Parse ``data``; return the unparsed tail when an upgrade request stopped parsing."""
+        """Parse ``data``; return the unparsed tail when an upgrade request stopped parsing.
+
+        Raises:
+            HttpProcessingError: with the status to answer; every later call raises it too.
+        """
+        if self._error is not None:
+            raise self._error
         self._began_in_feed = False
+        self._completed_in_feed = 0
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserUpgrade as exc:
-            return self._after_upgrade(data[exc.args[0] :])
-        except httptools.HttpParserCallbackError as exc:
-            if isinstance(exc.__context__, HttpProcessingError):
-                raise exc.__context__ from None
-            raise
-        except httptools.HttpParserInvalidMethodError as exc:
-            raise BadStatusLine(f"Invalid method: {exc}") from None
-        except httptools.HttpParserInvalidURLError as exc:
-            raise BadStatusLine(f"Invalid request target: {exc}") from None
+            offset = exc.args[0]
         except httptools.HttpParserError as exc:
-            raise BadHttpMessage(str(exc)) from None
-        if self._in_head:
-            self._check_pending(len(data))
-        return None
+            error = self._error = _translate(exc)
+            raise error from None
+        else:
+            if self._watching:
+                self._check_pending(len(data))
+            return None
+        return self._after_upgrade(data[offset:])
 
     def _check_pending(self, fed: int) -> None:
-        # llhttp buffers a partial field inside httptools until it is complete, so an endless
-        # field would grow memory unseen. Count bytes fed against bytes reported (RFC 9112 5
-        # leaves limits to the server; we answer 431 once a field cannot fit any more).
+        # httptools holds a partial header field (or trailer field) until it is complete, so
+        # an endless field would grow memory unseen. Count the bytes fed since the message
+        # began against the bytes reported through callbacks; what is neither reported nor
+        # framing is a field in progress (RFC 9112 5 leaves the limit to us: 431).
         if self._began_in_feed:
-            self._head_bytes = self._accounted
-            return
-        self._head_bytes += fed
-        limits = self._limits
-        if self._head_bytes - self._accounted > limits.max_field_size + _SLACK:
-            if not self._headers and limits.max_line_size:
-                raise LineTooLong(f"Request line is longer than {limits.max_line_size} bytes")
-            raise HeadersTooLarge(f"A header field is longer than {limits.max_field_size} bytes")
+            # Exact when the message began at the start of this data; otherwise (pipelined
+            # requests before it) count from here on.
+            self._fed = fed if self._completed_in_feed == 0 else self._reported
+        else:
+            self._fed += fed
+        if self._fed - self._reported > self._max_field_size + _SLACK:
+            error = self._error = HeadersTooLarge(
+                f"A header field is longer than {self._max_field_size} bytes"
+            )
+            raise error
 
     def _after_upgrade(self, tail: bytes) -> bytes | None:
-        if not self._reframe:
+        if not self._resume:
             return tail
+        self._resume = False
+        if not self._reframe:
+            return self.feed(tail) if tail else None  # an ignored Upgrade: carry on
         # httptools skips the body of any upgrade request, but the body belongs to HTTP
         # framing whatever becomes of the upgrade (RFC 9110 7.8). Re-frame it with a fresh
         # parser primed by a synthetic head that carries only the framing header.
@@ -173,15 +191,16 @@ class RequestParser:
 
     def on_message_begin(self) -> None:
         self._in_head = True
+        self._watching = True
         self._began_in_feed = True
-        self._accounted = 0
-        self._head_bytes = 0
+        self._reported = 0
+        self._fed = 0
         self._reset_head()
 
     def on_url(self, url: bytes) -> None:
         self._url.append(url)
         self._url_len += len(url)
-        self._accounted += len(url) + 1
+        self._reported += len(url) + 1
         limit = self._limits.max_line_size
         if limit and self._url_len > limit:
             raise LineTooLong(f"Request line is longer than {limit} bytes")
@@ -190,21 +209,21 @@ class RequestParser:
         size = len(name) + len(value)
         if size > self._max_field_size:
             raise HeadersTooLarge(f"A header field is longer than {self._max_field_size} bytes")
-        self._accounted += size + 4
+        self._reported += size + 4
         headers = self._headers
         if len(headers) >= self._max_headers:
             # Trailer fields (RFC 9112 7.1.2) land here too and are bounded the same way.
             raise HeadersTooLarge(f"More than {self._max_headers} header fields")
-        value = value.rstrip(_OWS)  # llhttp keeps trailing OWS (RFC 9112 5.1 excludes it)
-        headers.append((name, value))
         if len(name) in (4, 6, 14, 17) and self._in_head:
             self._framing_header(name.lower(), value)
+        headers.append((name, value.rstrip(_OWS)))  # RFC 9112 5.1: OWS is not part of it
 
     def _framing_header(self, lname: bytes, value: bytes) -> None:
         # bytes.lower() folds ASCII only, so non-ASCII that str.lower() would fold into ASCII
         # (the Kelvin sign in "chun\u212aed") never matches a framing header name or value.
         if lname == b"host":
             # RFC 9112 3.2: more than one Host, or an invalid Host, is a 400.
+            value = value.rstrip(_OWS)
             if self._host_seen:
                 raise BadHttpMessage("Duplicate Host header")
             if value != self._valid_host:  # keep-alive clients repeat the same Host
@@ -218,7 +237,9 @@ class RequestParser:
         elif lname == b"transfer-encoding":
             # RFC 9112 6.1/6.3: a request whose final coding is not chunked cannot be framed;
             # we accept exactly one coding, chunked, and nothing else (no gzip, chunked).
-            if self._te_seen or value.strip(_OWS).lower() != b"chunked":
+            # A trailing tab is refused too: llhttp would read it as part of the coding, and
+            # two readings of one framing header is how smuggling starts.
+            if self._te_seen or value.rstrip(b" ").lower() != b"chunked":
                 raise BadHttpMessage(f"Unsupported Transfer-Encoding: {value!r}")
             self._te_seen = True
             self._chunked = True
@@ -232,16 +253,23 @@ class RequestParser:
             raise VersionNotSupported(f"HTTP/{parser.get_http_version()} is not supported")
         if version is HttpVersion11 and not self._host_seen:
             raise BadHttpMessage("Missing Host header")  # RFC 9112 3.2
+        if self._te_seen and version is HttpVersion10:
+            # RFC 9112 6.1: Transfer-Encoding in HTTP/1.0 means the framing is faulty.
+            raise BadHttpMessage("Transfer-Encoding in an HTTP/1.0 request")
         raw_method = parser.get_method()
         method = _METHODS.get(raw_method) or raw_method.decode("ascii")
         upgrade = parser.should_upgrade()
         has_body = self._chunked or bool(self._content_length)
-        if upgrade and has_body and method != "CONNECT":
-            self._reframe = True
+        if upgrade and method != "CONNECT" and (has_body or version is HttpVersion10):
+            # RFC 9110 7.8: Upgrade is ignored in HTTP/1.0, and a body belongs to HTTP
+            # framing whatever becomes of the upgrade; parsing carries on after it.
+            self._resume = True
+            self._reframe = has_body
             upgrade = False
         url = self._url
         target = (url[0] if len(url) == 1 else b"".join(url)).decode("ascii", "surrogateescape")
-        self._accounted = 0
+        self._reported += len(method) + 14  # the rest of the request line and the blank line
+        self._watching = self._chunked  # trailers may still come
         message = RequestMessage(
             method,
             target,
@@ -259,7 +287,12 @@ class RequestParser:
         self._sink.on_request(message)
 
     def on_body(self, data: bytes) -> None:
+        if self._watching:
+            self._reported += len(data)
         self._sink.on_body(data)
+
+    def on_chunk_header(self) -> None:
+        self._reported += _CHUNK_FRAMING
 
     def on_message_complete(self) -> None:
         if self._reframe:
@@ -269,6 +302,8 @@ class RequestParser:
             message.trailers = tuple(self._headers)
             self._headers = []
         self._message = None
+        self._watching = False
+        self._completed_in_feed += 1
         self._sink.on_request_complete()
 
 
@@ -301,5 +336,23 @@ class _Reframer:
     def on_body(self, data: bytes) -> None:
         self.target.on_body(data)
 
+    def on_chunk_header(self) -> None:
+        self.target.on_chunk_header()
+
     def on_message_complete(self) -> None:
         self.target.on_message_complete()
+
+
+def _translate(exc: Exception) -> HttpProcessingError:
+    """llhttp's error -> ours, with the status to answer."""
+    if isinstance(exc, httptools.HttpParserCallbackError):
+        if isinstance(exc.__context__, HttpProcessingError):
+            return exc.__context__
+        raise exc  # a bug in a callback, not bad input
+    if isinstance(exc, httptools.HttpParserInvalidMethodError):
+        return BadStatusLine(f"Invalid method: {exc}")
+    if isinstance(exc, httptools.HttpParserInvalidURLError):
+        return BadStatusLine(f"Invalid request target: {exc}")
+    if str(exc) == "Invalid HTTP version":
+        return VersionNotSupported(f"Unsupported HTTP version: {exc}")  # RFC 9110 15.6.6
+    return BadHttpMessage(str(exc))

@@ -328,7 +328,9 @@ class HttpProtocol(asyncio.Protocol):
             self.config.logger.exception("Error while answering a bad request")
         finally:
             self._task = None
-            self._close()
+            # The client may still be sending the rest of what we refused; a lingering
+            # close keeps a reset from destroying the error response on its way.
+            self._close(linger=True)
 
     def _finish(self, message: RequestMessage, payload: StreamReader, w: ResponseWriter) -> None:
         self._task = None

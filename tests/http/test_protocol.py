@@ -59,6 +59,15 @@ async def hello(request: BaseRequest) -> StreamResponse:
 GET = b"GET /%s HTTP/1.1\r\nHost: t\r\n\r\n"
 
 
+def assert_lingering_close(conn: Conn) -> None:
+    """After refusing a request: stop writing, drop what still arrives, then close."""
+    assert conn.transport.eof_written and not conn.transport.closed
+    conn.send(b"more of the refused request")
+    assert conn.transport.take() == b""
+    conn.clock.advance(conn.protocol.config.lingering_time)
+    assert conn.transport.closed
+
+
 @run
 async def test_keep_alive_then_idle_timeout_closes() -> None:
     conn = Conn(hello, keepalive_timeout=75)
@@ -97,7 +106,7 @@ async def test_slow_head_gets_408_then_close() -> None:
     [resp] = parse_responses(conn.transport.take())
     assert resp.status == 408
     assert resp.headers["connection"] == "close"
-    assert conn.transport.closed
+    assert_lingering_close(conn)
 
 
 @run
@@ -266,7 +275,7 @@ async def test_bad_request_logged_once_at_info_without_traceback(
         [resp] = await conn.roundtrip(b"GET / HTTP/1.1\r\nHost : t\r\n\r\n")
     assert resp.status == 400
     await conn.settle()
-    assert conn.transport.closed
+    assert_lingering_close(conn)
     records = [r for r in caplog.records if r.name.startswith("runtime")]
     assert len(records) == 1
     assert records[0].levelno == logging.INFO
@@ -282,7 +291,7 @@ async def test_bad_request_after_good_ones_answers_in_order() -> None:
     )
     assert [r.status for r in responses] == [200, 400]
     await conn.settle()
-    assert conn.transport.closed
+    assert_lingering_close(conn)
 
 
 @run

@@ -1,18 +1,18 @@
 """The router (``UrlDispatcher``): registers resources and resolves requests to routes.
 
-Resolution keeps registration order: the first registered resource that matches wins, as
-the route table reads. To stay fast with many routes, resources are indexed by what must
-be literally present in a matching path, and only those candidates are tried:
+Resolution follows aiohttp 3.10+: ``add_domain`` sub-applications first, then the resources
+filed under the longest literal prefix of the path, then shorter prefixes; among resources
+filed under the same prefix, the first registered match wins (the seed FAQ's "route
+matching is order specific"). So ``/users/me`` wins over an earlier ``/users/{name}``.
+Resources are indexed by what must be literally present in a matching path, and only
+those candidates are tried:
 
 - a plain path (no variables) by the whole path: one dict lookup;
 - a pattern by its literal head, the segments before its first variable (``/users`` for
   ``/users/{id}``), and a prefix resource (static files, sub-app) by its prefix. A request
   path walks up its own segments (``/users/7``, ``/users``, ``/``) and collects those
   buckets, so a pattern is only tried on paths under its head;
-- the rest (``add_domain`` sub-apps, custom resources) is tried for every request.
-
-The candidate lists are merged by registration number, so order semantics do not depend
-on which bucket a resource sits in.
+- the rest (``add_domain`` sub-apps, custom resources) is tried first, for every request.
 
 The other concepts live in their own modules and are re-exported here: routes
 (``route.py``), resources (``resource.py``), sub-applications (``subapp.py``), match info
@@ -196,25 +196,36 @@ class UrlDispatcher(Mapping[str, AbstractResource]):
         return MatchInfoError(HTTPNotFound())
 
     def _candidates(self, path: str) -> Iterable[_Entry]:
-        """The resources that may match ``path``, in registration order."""
-        plain = self._plain.get(path)
-        if plain is None:
-            return self._collect(path, None)
-        # Paths of plain routes are few and hot: remember their merged candidate lists.
+        """The resources that may match ``path``, in aiohttp 3.10+'s order (see _collect)."""
+        if path not in self._plain:
+            return self._collect(path)
+        # Paths of plain routes are few and hot: remember their candidate lists.
         cached = self._plain_candidates.get(path)
         if cached is None:
-            cached = self._plain_candidates[path] = list(self._collect(path, plain))
+            cached = self._plain_candidates[path] = list(self._collect(path))
         return cached
 
-    def _collect(self, path: str, plain: list[_Entry] | None) -> Iterable[_Entry]:
-        found: list[list[_Entry]] = [plain] if plain else []
+    def _collect(self, path: str) -> Iterable[_Entry]:
+        # aiohttp's order: domain sub-applications first, then the resources filed under
+        # the longest literal prefix of the path, then shorter ones; registration order
+        # only among resources filed under the same prefix. So "/users/me" wins over an
+        # earlier "/users/{name}", and "/a/b" over an earlier "/{tail:.*}".
+        found: list[Iterable[_Entry]] = []
+        if self._unindexed:
+            found.append(self._unindexed)
         heads = self._heads
+        plain = self._plain.get(path)
+        same = heads.get(path) if path != "/" else None
+        if plain and same:
+            found.append(heapq.merge(plain, same))
+        elif plain or same:
+            found.append(plain or same or ())
         # A head key is a run of whole segments: it can only be the path cut just before
-        # one of its slashes (or the whole path). Only cuts as long as some key are looked
-        # up, so a path of many slashes costs no more than one of a few.
+        # one of its slashes. Only cuts as long as some key are looked up, so a path of
+        # many slashes costs no more than one of a few.
         size = len(path)
         for length in self._head_lengths:
-            if length > size or (length < size and path[length] != "/"):
+            if length >= size or path[length] != "/":
                 continue
             bucket = heads.get(path[:length])
             if bucket:
@@ -222,11 +233,9 @@ class UrlDispatcher(Mapping[str, AbstractResource]):
         root = heads.get("/")  # patterns with a variable first segment, prefix ""
         if root:
             found.append(root)
-        if self._unindexed:
-            found.append(self._unindexed)
         if len(found) == 1:
             return found[0]
-        return heapq.merge(*found)
+        return itertools.chain.from_iterable(found)
 
     def _slot(self, resource: AbstractResource) -> tuple[dict[str, list[_Entry]] | None, str]:
         """Where a resource is indexed: (index, key), or (None, "") for always-tried."""

@@ -271,11 +271,20 @@ def test_routes_on_the_same_path_share_the_last_resource() -> None:
 
 
 @run
-async def test_first_registered_match_wins() -> None:
+async def test_longest_literal_prefix_wins_then_registration_order() -> None:
+    # aiohttp 3.10+: the most explicit resource first, whatever the registration order.
     router = web.UrlDispatcher()
     router.add_get("/users/{name}", handler)
     router.add_get("/users/me", other)
-    assert (await resolve(router, "GET", "/users/me")).handler is handler
+    assert (await resolve(router, "GET", "/users/me")).handler is other
+    assert (await resolve(router, "GET", "/users/ada")).handler is handler
+
+    # Under the same literal prefix, the first registered match wins (the seed FAQ's
+    # "order specific").
+    router = web.UrlDispatcher()
+    router.add_get("/users/{name}", handler)
+    router.add_get("/users/{id:\\d+}", other)
+    assert (await resolve(router, "GET", "/users/42")).handler is handler
 
     router = web.UrlDispatcher()
     router.add_get("/users/me", other)
@@ -289,7 +298,8 @@ async def test_order_holds_across_index_buckets() -> None:
     router.add_get("/{tail:.*}", handler)  # indexed under "/"
     router.add_get("/a/b/{c}", other)  # indexed under "/a/b"
     router.add_get("/a/b/c", other)  # plain
-    assert (await resolve(router, "GET", "/a/b/c")).handler is handler
+    assert (await resolve(router, "GET", "/a/b/c")).handler is other
+    assert (await resolve(router, "GET", "/a/x")).handler is handler
 
     router = web.UrlDispatcher()
     router.add_get("/a/b/{c}", other)
@@ -599,4 +609,4 @@ async def test_long_paths_with_many_slashes() -> None:
     deep = "/a" + "/b" * 3000
     assert dict(await resolve(router, "GET", deep)) == {"tail": deep[3:]}
     assert (await resolve(router, "GET", "/" * 8000)).http_exception.status == 404
-    assert (await resolve(router, "GET", "/a/b/c/d")).handler is handler  # registered first
+    assert (await resolve(router, "GET", "/a/b/c/d")).handler is other  # longer literal prefix

@@ -6,6 +6,7 @@ from . import exceptions as _exceptions
 from .access_log import AbstractAccessLogger, AccessLogger
 from .app import AppKey, Application, ChainMapProxy, CleanupError
 from .exceptions import *  # noqa: F403 - every HTTPxxx class, as aiohttp.web exports them
+from .fileresponse import FileResponse
 from .http.message import HttpVersion, HttpVersion10, HttpVersion11
 from .http.streams import EMPTY_PAYLOAD, StreamReader
 from .middleware import middleware, normalize_path_middleware
@@ -61,6 +62,7 @@ from .runner import (
     UnixSite,
 )
 from .server import Server
+from .static import StaticResource
 
 __all__ = [
     "EMPTY_PAYLOAD",
@@ -82,6 +84,7 @@ __all__ = [
     "DynamicResource",
     "ETag",
     "FileField",
+    "FileResponse",
     "GracefulExit",
     "HttpVersion",
     "HttpVersion10",
@@ -102,6 +105,7 @@ __all__ = [
     "ServerRunner",
     "SockSite",
     "StaticDef",
+    "StaticResource",
     "StreamReader",
     "StreamResponse",
     "TCPSite",

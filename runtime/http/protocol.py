@@ -313,6 +313,12 @@ class HttpProtocol(asyncio.Protocol):
             # Cancelled by the application (the seed's logout pattern), by a client gone
             # with handler_cancellation, or by the end of a graceful shutdown.
             w.force_close()
+        except ConnectionError as exc:
+            # The client went away mid-response: nothing is left to answer or to report.
+            self.config.logger.debug(
+                "Client gone while serving %s %s: %r", message.method, message.target, exc
+            )
+            w.force_close()
         except Exception:
             self.config.logger.exception(
                 "Unhandled error serving %s %s", message.method, message.target

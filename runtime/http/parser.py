@@ -67,12 +67,12 @@ class RequestParser:
 
     __slots__ = (
         "_began_in_feed",
-        "_completed_in_feed",
-        "_error",
-        "_fed",
         "_chunked",
+        "_completed_in_feed",
         "_content_length",
+        "_error",
         "_expect",
+        "_fed",
         "_headers",
         "_host_seen",
         "_in_head",

@@ -18,6 +18,7 @@ from collections.abc import (
 from functools import partial, update_wrapper
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast, final, overload
 
+from .request import Request
 from .signals import FrozenList, Signal
 
 if TYPE_CHECKING:
@@ -25,7 +26,6 @@ if TYPE_CHECKING:
     from .http.protocol import HttpProtocol
     from .http.streams import StreamReader
     from .http.writer import ResponseWriter
-    from .request import Request
     from .response import StreamResponse
     from .routing import AbstractResource, AbstractRoute, UrlDispatcher
 
@@ -430,9 +430,6 @@ class Application(MutableMapping[str | AppKey[Any], Any]):
         loop: asyncio.AbstractEventLoop,
         **kwargs: Any,
     ) -> Request:
-        from .request import Request  # noqa: PLC0415
-
-        kwargs.setdefault("client_max_size", self._client_max_size)
         return Request(message, payload, protocol, writer, task, loop, **kwargs)
 
     async def _handle(self, request: Request) -> StreamResponse:

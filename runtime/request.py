@@ -79,6 +79,7 @@ class BaseRequest(MutableMapping[str, Any]):
         "_headers",
         "_host",
         "_loop",
+        "_match_info",
         "_message",
         "_payload",
         "_protocol",
@@ -121,6 +122,7 @@ class BaseRequest(MutableMapping[str, Any]):
         self._rel_url: URL | None = None
         self._read_bytes: bytes | None = None
         self._cache: dict[str, Any] = {}
+        self._match_info: UrlMappingMatchInfo | None = None  # set by the application
 
     def clone(
         self,
@@ -238,16 +240,14 @@ class BaseRequest(MutableMapping[str, Any]):
         url = self._rel_url
         if url is None:
             target = self._message.target
-            try:
-                if target.startswith("/"):
-                    path, _, query = target.partition("?")
-                    path = path.partition("#")[0]
-                    url = URL.build(path=path, query_string=query, encoded=True)
-                else:  # absolute-form (RFC 9112 3.2.2), authority-form or "*"
-                    url = URL(target)
-                    url = url.relative() if url.absolute else url
-            except ValueError as exc:
-                raise HTTPBadRequest(text=f"Invalid request target: {exc}") from None
+            url = _REL_URLS.get(target)
+            if url is None:
+                url = _parse_target(target)
+                if len(target) <= 256:
+                    # Clients repeat the same few targets; URLs are immutable, so share them.
+                    if len(_REL_URLS) >= 2048:
+                        _REL_URLS.clear()
+                    _REL_URLS[target] = url
             self._rel_url = url
         return url
 
@@ -533,11 +533,7 @@ class BaseRequest(MutableMapping[str, Any]):
 class Request(BaseRequest):
     """A request routed inside an :class:`Application`."""
 
-    __slots__ = ("_match_info",)
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._match_info: UrlMappingMatchInfo | None = None
+    __slots__ = ()
 
     def _clone_with(self, message: RequestMessage, **kwargs: Any) -> BaseRequest:
         clone = super()._clone_with(message, **kwargs)
@@ -566,7 +562,12 @@ class Request(BaseRequest):
 
     def _needs_prepare_hook(self) -> bool:
         match_info = self._match_info
-        return match_info is not None and any(app.on_response_prepare for app in match_info.apps)
+        if match_info is None:
+            return False
+        apps = match_info.apps
+        if len(apps) == 1:
+            return bool(apps[0].on_response_prepare)
+        return any(app.on_response_prepare for app in apps)
 
     async def _prepare_hook(self, response: StreamResponse) -> None:
         match_info = self._match_info
@@ -574,6 +575,21 @@ class Request(BaseRequest):
             return
         for app in match_info.apps:
             await app.on_response_prepare.send(self, response)
+
+
+_REL_URLS: dict[str, URL] = {}
+
+
+def _parse_target(target: str) -> URL:
+    try:
+        if target.startswith("/"):
+            path, _, query = target.partition("?")
+            path = path.partition("#")[0]
+            return URL.build(path=path, query_string=query, encoded=True)
+        url = URL(target)  # absolute-form (RFC 9112 3.2.2), authority-form or "*"
+        return url.relative() if url.absolute else url
+    except ValueError as exc:
+        raise HTTPBadRequest(text=f"Invalid request target: {exc}") from None
 
 
 def _http_exception(exc: HttpProcessingError) -> Exception:

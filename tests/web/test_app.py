@@ -1,0 +1,321 @@
+"""Application: shared state, typed keys, signals, cleanup contexts, freezing, nesting."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+import textwrap
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+
+import pytest
+
+from runtime import web
+
+from .routing_support import fetch, run, serve
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+# -- the seed's answers ---------------------------------------------------------------------
+
+
+class FakeCursor:
+    async def execute(self, sql: str) -> None:
+        self.sql = sql
+
+
+class FakeDb:
+    async def cursor(self) -> FakeCursor:
+        return FakeCursor()
+
+
+async def create_connection(user: str, password: str) -> FakeDb:
+    return FakeDb()
+
+
+@run
+async def test_seed_where_to_put_the_database_connection() -> None:
+    # The seed's example, modernised: no loop argument, the factory is a coroutine.
+    async def go(request: web.Request) -> web.Response:
+        db = request.app["db"]
+        cursor = await db.cursor()
+        await cursor.execute("SELECT 42")
+        return web.Response(status=200, text="ok")
+
+    async def init_app() -> web.Application:
+        app = web.Application()
+        db = await create_connection(user="user", password="123")
+        app["db"] = db
+        app.router.add_get("/", go)
+        return app
+
+    async with serve(await init_app()) as port:
+        reply = await fetch(port, "GET", "/")
+    assert (reply.status, reply.body) == (200, b"ok")
+
+
+@run
+async def test_seed_middleware_stashes_data_on_the_request() -> None:
+    @web.middleware
+    async def stash(request: web.Request, handler: Handler) -> web.StreamResponse:
+        request["unique_key"] = "data from the middleware"
+        return await handler(request)
+
+    async def handler(request: web.Request) -> web.Response:
+        return web.Response(text=request["unique_key"])
+
+    app = web.Application(middlewares=[stash])
+    app.router.add_get("/", handler)
+    async with serve(app) as port:
+        reply = await fetch(port, "GET", "/")
+    assert reply.body == b"data from the middleware"
+
+
+def test_old_style_loop_argument_still_works_but_warns() -> None:
+    loop = asyncio.new_event_loop()
+    try:
+        with pytest.warns(DeprecationWarning, match="loop=.*deprecated.*Drop the argument"):
+            app = web.Application(loop=loop)
+        app["db"] = "connection"
+        assert app["db"] == "connection"
+    finally:
+        loop.close()
+
+
+# -- typed keys -----------------------------------------------------------------------------
+
+
+def test_app_key_is_typed_for_mypy(tmp_path: Path) -> None:
+    source = textwrap.dedent(
+        """
+        from runtime import web
+
+        class Database: ...
+
+        DB = web.AppKey("DB", Database)
+        app = web.Application()
+        app[DB] = Database()
+        db: Database = app[DB]
+        reveal_type(app[DB])
+        app[DB] = "not a database"
+        """
+    )
+    sample = tmp_path / "sample.py"
+    sample.write_text(source)
+    result = subprocess.run(
+        [sys.executable, "-m", "mypy", "--strict", "--no-incremental", str(sample)],
+        capture_output=True,
+        text=True,
+    )
+    assert 'Revealed type is "sample.Database"' in result.stdout
+    # Storing a str under a Database key is the one error.
+    assert result.stdout.count("error:") == 1
+    assert "sample.py:11: error:" in result.stdout
+
+
+def test_app_keys_and_str_keys_side_by_side() -> None:
+    key = web.AppKey("name", str)
+    app = web.Application()
+    app[key] = "typed"
+    app["name"] = "plain"
+    assert app[key] == "typed" and app["name"] == "plain"
+    assert len(app) == 2 and set(app) == {key, "name"}
+    assert "AppKey(name, type=str)" in repr(key)
+    with pytest.raises(TypeError):
+        app[1] = "x"  # type: ignore[index]
+
+
+# -- signals and cleanup contexts -----------------------------------------------------------
+
+
+@run
+async def test_signals_and_cleanup_ctx_run_in_order() -> None:
+    events: list[str] = []
+
+    async def on_startup(app: web.Application) -> None:
+        events.append("startup")
+
+    async def on_shutdown(app: web.Application) -> None:
+        events.append("shutdown")
+
+    async def on_cleanup(app: web.Application) -> None:
+        events.append("cleanup")
+
+    async def resource(app: web.Application) -> AsyncIterator[None]:
+        events.append("ctx enter")
+        app["resource"] = "open"  # startup hooks may set state
+        yield
+        events.append("ctx exit")
+
+    async def handler(request: web.Request) -> web.Response:
+        return web.Response(text=request.app["resource"])
+
+    app = web.Application()
+    app.on_startup.append(on_startup)
+    app.on_shutdown.append(on_shutdown)
+    app.on_cleanup.append(on_cleanup)
+    app.cleanup_ctx.append(resource)
+    app.router.add_get("/", handler)
+    async with serve(app) as port:
+        assert (await fetch(port, "GET", "/")).body == b"open"
+        assert events == ["ctx enter", "startup"]
+    assert events == ["ctx enter", "startup", "shutdown", "ctx exit", "cleanup"]
+
+
+@run
+async def test_cleanup_errors_are_collected() -> None:
+    async def broken_a(app: web.Application) -> AsyncIterator[None]:
+        yield
+        raise RuntimeError("a")
+
+    async def broken_b(app: web.Application) -> AsyncIterator[None]:
+        yield
+        raise RuntimeError("b")
+
+    app = web.Application()
+    app.cleanup_ctx.extend([broken_a, broken_b])
+    runner = web.AppRunner(app)
+    await runner.setup()
+    with pytest.raises(web.CleanupError) as info:
+        await runner.cleanup()
+    assert [str(e) for e in info.value.exceptions] == ["b", "a"]
+
+
+@run
+async def test_on_response_prepare_sees_every_response() -> None:
+    async def stamp(request: web.Request, response: web.StreamResponse) -> None:
+        response.headers["X-Stamp"] = request.path
+
+    async def handler(request: web.Request) -> web.Response:
+        return web.Response(text="hi")
+
+    app = web.Application()
+    app.on_response_prepare.append(stamp)
+    app.router.add_get("/", handler)
+    async with serve(app) as port:
+        assert (await fetch(port, "GET", "/")).headers["x-stamp"] == "/"
+        assert (await fetch(port, "GET", "/missing")).headers["x-stamp"] == "/missing"
+
+
+# -- freezing -------------------------------------------------------------------------------
+
+
+@run
+async def test_started_app_refuses_changes_with_a_reason() -> None:
+    async def handler(request: web.Request) -> web.Response:
+        return web.Response()
+
+    app = web.Application()
+    app.router.add_get("/", handler)
+    async with serve(app):
+        with pytest.raises(RuntimeError, match="frozen"):
+            app.router.add_get("/late", handler)
+        with pytest.raises(RuntimeError, match="Cannot modify middlewares.*frozen"):
+            app.middlewares.append(web.normalize_path_middleware())
+        with pytest.raises(RuntimeError, match="Cannot modify on_startup.*frozen"):
+            app.on_startup.append(lambda app: None)
+        with pytest.raises(RuntimeError, match="Cannot add a sub-application.*frozen"):
+            app.add_subapp("/sub", web.Application())
+        with pytest.warns(DeprecationWarning, match="Changing state of a started"):
+            app["late"] = 1
+
+
+# -- sub-applications -----------------------------------------------------------------------
+
+
+@run
+async def test_subapp_middlewares_run_after_the_parents_and_only_for_its_routes() -> None:
+    trail: list[str] = []
+
+    def tracer(name: str) -> Callable[..., Awaitable[web.StreamResponse]]:
+        @web.middleware
+        async def mw(request: web.Request, handler: Handler) -> web.StreamResponse:
+            trail.append(f"{name}:{request.app['name']}")
+            return await handler(request)
+
+        return mw
+
+    async def handler(request: web.Request) -> web.Response:
+        return web.Response(text=f"{request.app['name']} {request.config_dict['shared']}")
+
+    root = web.Application(middlewares=[tracer("root")])
+    root["name"] = "root"
+    root["shared"] = "from root"
+    root.router.add_get("/", handler)
+    admin = web.Application(middlewares=[tracer("admin")])
+    admin["name"] = "admin"
+    admin.router.add_get("/panel", handler)
+    root.add_subapp("/admin/", admin)
+    async with serve(root) as port:
+        reply = await fetch(port, "GET", "/admin/panel")
+        assert reply.body == b"admin from root"  # config_dict looks up through the chain
+        assert trail == ["root:root", "admin:admin"]  # each app's middlewares see their app
+        trail.clear()
+        assert (await fetch(port, "GET", "/")).body == b"root from root"
+        assert trail == ["root:root"]
+
+
+@run
+async def test_subapp_signals_run_with_the_parent() -> None:
+    events: list[str] = []
+
+    async def sub_startup(app: web.Application) -> None:
+        events.append(f"startup {app['name']}")
+
+    async def sub_cleanup(app: web.Application) -> None:
+        events.append(f"cleanup {app['name']}")
+
+    sub = web.Application()
+    sub["name"] = "sub"
+    sub.on_startup.append(sub_startup)
+    sub.on_cleanup.append(sub_cleanup)
+    root = web.Application()
+    root.add_subapp("/sub", sub)
+    async with serve(root):
+        assert events == ["startup sub"]
+    assert events == ["startup sub", "cleanup sub"]
+
+
+@run
+async def test_add_domain_routes_by_host() -> None:
+    async def handler(request: web.Request) -> web.Response:
+        return web.Response(text=request.app["name"])
+
+    root = web.Application()
+    root["name"] = "root"
+    root.router.add_get("/", handler)
+    api = web.Application()
+    api["name"] = "api"
+    api.router.add_get("/", handler)
+    root.add_domain("*.example.com", api)
+    async with serve(root) as port:
+        assert (await fetch(port, "GET", "/", {"Host": "v1.example.com"})).body == b"api"
+        assert (await fetch(port, "GET", "/", {"Host": "other.org"})).body == b"root"
+
+
+def test_subapp_cannot_be_nested_twice() -> None:
+    sub = web.Application()
+    web.Application().add_subapp("/a", sub)
+    with pytest.raises(RuntimeError, match="already frozen or nested"):
+        web.Application().add_subapp("/b", sub)
+
+
+def test_seed_route_decorator_by_subclassing_application() -> None:
+    # The seed: "if you really want to use decorators just derive from web.Application".
+    class App(web.Application):
+        def route(self, path: str) -> Callable[[Handler], Handler]:
+            def register(handler: Handler) -> Handler:
+                self.router.add_get(path, handler)
+                return handler
+
+            return register
+
+    app = App()
+
+    @app.route("/hello")
+    async def hello(request: web.Request) -> web.Response:
+        return web.Response(text="hello")
+
+    assert [r.resource.canonical for r in app.router.routes() if r.method == "GET"] == ["/hello"]

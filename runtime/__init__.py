@@ -1,3 +1,53 @@
-"""Berth: an asyncio HTTP/1.1 + WebSocket runtime. ``from runtime import web`` for servers."""
+"""Berth: an asyncio HTTP/1.1 + WebSocket runtime. ``from runtime import web`` for servers;
+the client (``ClientSession`` and friends) is exported from here, as aiohttp's is."""
+
+from .client import (
+    BaseConnector,
+    ClientConnectionError,
+    ClientConnectorError,
+    ClientError,
+    ClientOSError,
+    ClientPayloadError,
+    ClientResponse,
+    ClientResponseError,
+    ClientSession,
+    ClientTimeout,
+    ConnectionTimeoutError,
+    ContentTypeError,
+    InvalidURL,
+    RequestInfo,
+    ServerConnectionError,
+    ServerDisconnectedError,
+    ServerTimeoutError,
+    SocketTimeoutError,
+    TCPConnector,
+    TooManyRedirects,
+    UnixConnector,
+)
 
 __version__ = "0.1.0"
+
+__all__ = [
+    "BaseConnector",
+    "ClientConnectionError",
+    "ClientConnectorError",
+    "ClientError",
+    "ClientOSError",
+    "ClientPayloadError",
+    "ClientResponse",
+    "ClientResponseError",
+    "ClientSession",
+    "ClientTimeout",
+    "ConnectionTimeoutError",
+    "ContentTypeError",
+    "InvalidURL",
+    "RequestInfo",
+    "ServerConnectionError",
+    "ServerDisconnectedError",
+    "ServerTimeoutError",
+    "SocketTimeoutError",
+    "TCPConnector",
+    "TooManyRedirects",
+    "UnixConnector",
+    "__version__",
+]

@@ -48,7 +48,11 @@ def get(port: int, path: str = "/") -> bytes:
 
 @pytest.mark.parametrize(
     "entry",
-    ["tests.apps.cli_apps:instance", "tests.apps.cli_apps:sync_factory", "tests.apps.cli_apps:async_factory"],
+    [
+        "tests.apps.cli_apps:instance",
+        "tests.apps.cli_apps:sync_factory",
+        "tests.apps.cli_apps:async_factory",
+    ],
 )
 def test_serves_instances_and_factories_then_stops_on_sigint(entry: str) -> None:
     port = free_port()

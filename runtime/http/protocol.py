@@ -32,6 +32,8 @@ _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 # a larger one costs less to close over.
 _DISCARD_LIMIT = 2**16
 _EAGER = sys.version_info >= (3, 12)
+# Stands in for the task object while an eager task runs its first step.
+_PENDING: Any = object()
 
 
 class TimerHandle(Protocol):
@@ -139,7 +141,8 @@ class HttpProtocol(asyncio.Protocol):
     @property
     def task(self) -> asyncio.Task[None] | None:
         """The task answering the current request (the handler's task)."""
-        return self._task
+        task = self._task
+        return asyncio.current_task(self._loop) if task is _PENDING else task
 
     @property
     def closing(self) -> bool:
@@ -250,6 +253,8 @@ class HttpProtocol(asyncio.Protocol):
     # -- parser sink --------------------------------------------------------------------
 
     def on_request(self, message: RequestMessage) -> None:
+        if self._lingering or self._lost:
+            return  # the connection ended while this read was being parsed
         if self._timer_kind == "head":
             self._cancel_timer()
         self.requests_count += 1
@@ -296,8 +301,15 @@ class HttpProtocol(asyncio.Protocol):
         self._continue_sent = False
         self._current = message
         coro = self._run(message, payload, w)
-        if _EAGER:  # pragma: no cover - Python 3.12+
-            self._task = asyncio.Task(coro, loop=self._loop, eager_start=True)  # type: ignore[call-arg]
+        if _EAGER and not message.upgrade:
+            # Python 3.12+: run the handler's first step now, inside data_received; a
+            # handler that never waits answers without a trip through the event loop.
+            # Upgrades are excluded: their end resumes parsing, which must not happen
+            # while the parser is still inside this feed.
+            self._task = _PENDING
+            task = asyncio.Task(coro, loop=self._loop, eager_start=True)  # type: ignore[call-arg,unused-ignore]
+            if self._task is _PENDING:  # still running: it finishes later
+                self._task = task
         else:
             self._task = self._loop.create_task(coro)
 

@@ -9,7 +9,6 @@ import re
 import socket
 from collections.abc import Callable, Iterator, Mapping, MutableMapping
 from email.utils import parsedate_to_datetime
-from http.cookies import CookieError, SimpleCookie
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import parse_qsl
@@ -39,6 +38,10 @@ _QUOTED = r'"(?:[\t !#-\[\]-~\x80-\xff]|\\[\t !-~\x80-\xff])*"'
 _FORWARDED_PAIR = re.compile(rf"[ \t]*({_TOKEN})=({_TOKEN}|{_QUOTED})[ \t]*")
 _QUOTED_PAIR = re.compile(r"\\([\t !-~\x80-\xff])")
 _RANGE = re.compile(r"bytes=([0-9]*)-([0-9]*)", re.ASCII)
+# RFC 6265 4.1.1: a cookie name is a token; controls, spaces, DQUOTE, ";" and "=" never are.
+_COOKIE_NAME = re.compile(r'[^\x00-\x20\x7f";=]+')
+# The escapes SimpleCookie (our Set-Cookie writer) puts in quoted values: \" and \054.
+_COOKIE_ESCAPE = re.compile(r"\\(?:([0-3][0-7]{2})|(.))")
 
 
 class FileField:
@@ -499,6 +502,10 @@ class BaseRequest(MutableMapping[str, Any]):
                 body = await self.read()
                 try:
                     text = body.decode(self.charset or "utf-8")
+                except LookupError:
+                    raise HTTPUnsupportedMediaType(
+                        text=f"Unsupported form charset {self.charset!r}"
+                    ) from None
                 except UnicodeDecodeError:
                     raise HTTPBadRequest(text="Form body is not valid for its charset") from None
                 result.extend(
@@ -521,6 +528,15 @@ class BaseRequest(MutableMapping[str, Any]):
         if not self.content_type.startswith("multipart/"):
             raise HTTPUnsupportedMediaType(text="Expected a multipart body")
         return MultipartReader(self.headers, self._payload)
+
+    def _close_uploads(self) -> None:
+        """Close the temporary files ``post()`` spooled uploads to (the handler is done)."""
+        form = self._cache.get("post")
+        if form is None:
+            return
+        for value in form.values():
+            if isinstance(value, FileField):
+                value.file.close()
 
     async def _prepare_hook(self, response: StreamResponse) -> None:
         return None
@@ -603,18 +619,23 @@ def _http_exception(exc: HttpProcessingError) -> Exception:
 
 
 def _parse_cookie_header(header: str) -> Iterator[tuple[str, str]]:
-    jar: SimpleCookie = SimpleCookie()
-    try:
-        jar.load(header)
-    except CookieError:
-        # One bad pair must not hide the others: fall back to splitting by hand.
-        for pair in header.split(";"):
-            name, sep, value = pair.strip().partition("=")
-            if sep and name:
-                yield name, value.strip('"')
-        return
-    for name, morsel in jar.items():
-        yield name, morsel.value
+    # RFC 6265 5.4: a Cookie header holds only name=value pairs, so "path" or "expires" are
+    # cookie names here, not attributes. A malformed pair is skipped without hiding the
+    # pairs after it; values cannot contain ";" (RFC 6265 4.1.1), so splitting is exact.
+    for pair in header.split(";"):
+        name, sep, value = pair.partition("=")
+        name = name.strip()
+        if not sep or _COOKIE_NAME.fullmatch(name) is None:
+            continue
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] == '"':
+            value = _COOKIE_ESCAPE.sub(_unescape_cookie, value[1:-1])
+        yield name, value
+
+
+def _unescape_cookie(match: re.Match[str]) -> str:
+    octal, char = match.groups()
+    return chr(int(octal, 8)) if octal else char
 
 
 def _parse_forwarded(headers: Any) -> Iterator[Mapping[str, str]]:

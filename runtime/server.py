@@ -154,20 +154,24 @@ class Server:
                     type(response).__name__,
                 )
                 response = HTTPInternalServerError()
-        if (
-            response._writer is None
-            and type(response).prepare is _RESPONSE_PREPARE
-            and not request._needs_prepare_hook()
-        ):
-            # Fast path: a whole-body response and no on_response_prepare receivers; the
-            # head and the body leave in one write without awaiting anything.
-            try:
-                response._send(request)  # type: ignore[attr-defined]
-            except ValueError as exc:
-                response = self._internal_error(request, exc)
+        try:
+            if (
+                response._writer is None
+                and type(response).prepare is _RESPONSE_PREPARE
+                and not request._needs_prepare_hook()
+            ):
+                # Fast path: a whole-body response and no on_response_prepare receivers;
+                # the head and the body leave in one write without awaiting anything.
+                try:
+                    response._send(request)  # type: ignore[attr-defined]
+                except ValueError as exc:
+                    response = self._internal_error(request, exc)
+                    await self._finish(request, response)
+            else:
                 await self._finish(request, response)
-        else:
-            await self._finish(request, response)
+        finally:
+            # Uploaded files live as long as the handler; aiohttp closes them here too.
+            request._close_uploads()
         if timed:
             elapsed = loop.time() - start
             if self.access_logger is not None and self.access_logger.enabled:

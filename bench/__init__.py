@@ -1,0 +1,1 @@
+"""Benchmarks: Berth against its peers, driven by ``bench/run.py`` (``make bench``)."""

@@ -1,0 +1,1 @@
+"""The applications the benchmark serves: one module per framework, same routes in each."""

@@ -13,6 +13,8 @@ from .errors import (
 from .message import HttpVersion, HttpVersion10, HttpVersion11, RequestMessage
 from .parser import Limits, RequestParser
 from .protocol import HttpProtocol, ProtocolConfig, RequestService
+from .request_writer import serialize_request_head
+from .response_parser import ResponseMessage, ResponseParser
 from .streams import EMPTY_PAYLOAD, StreamReader
 from .writer import ResponseWriter, http_date, reason_phrase
 
@@ -34,9 +36,12 @@ __all__ = [
     "RequestParser",
     "RequestService",
     "RequestTimeout",
+    "ResponseMessage",
+    "ResponseParser",
     "ResponseWriter",
     "StreamReader",
     "VersionNotSupported",
     "http_date",
     "reason_phrase",
+    "serialize_request_head",
 ]

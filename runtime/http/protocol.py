@@ -217,6 +217,10 @@ class HttpProtocol(asyncio.Protocol):
         parsing = self._parsing
         if parsing is not None and not parsing.is_eof() and parsing is not EMPTY_PAYLOAD:
             parsing.set_exception(ConnectionResetError("Client closed before the body ended"))
+        if self.config.handler_cancellation:
+            # A client that stops sending has usually given up; with handler cancellation
+            # on, treat it as gone (aiohttp does) rather than as a half-close.
+            return False
         # Keep the write side open while a response is still owed (half-close).
         return self._task is not None or bool(self._queue)
 

@@ -16,8 +16,9 @@ from collections.abc import (
     Sequence,
 )
 from functools import partial, update_wrapper
-from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast, final, overload
+from typing import TYPE_CHECKING, Any, TypeVar, cast, overload
 
+from .keys import AppKey
 from .request import Request
 from .signals import FrozenList, Signal
 
@@ -39,32 +40,6 @@ Handler = Callable[["Request"], Awaitable["StreamResponse"]]
 # ``async def mw(request, handler)``; called with ``handler=`` as a keyword.
 Middleware = Callable[..., Awaitable["StreamResponse"]]
 CleanupCtx = Callable[["Application"], AsyncIterator[None]]
-
-
-@final
-class AppKey(Generic[_T]):
-    """A typed key for application state: ``DB = AppKey("DB", Database)``; ``app[DB]`` is a
-    ``Database`` to mypy."""
-
-    __slots__ = ("__orig_class__", "_name", "_t")
-
-    def __init__(self, name: str, t: type[_T] | None = None) -> None:
-        self._name = name
-        self._t = t
-
-    @property
-    def name(self) -> str:
-        return self._name
-
-    def __lt__(self, other: object) -> bool:
-        if isinstance(other, AppKey):
-            return self._name < other._name
-        return True
-
-    def __repr__(self) -> str:
-        t = self._t
-        type_name = "<<Unknown>>" if t is None else getattr(t, "__qualname__", repr(t))
-        return f"<AppKey({self._name}, type={type_name})>"
 
 
 class ChainMapProxy(Mapping[str | AppKey[Any], Any]):

@@ -10,7 +10,7 @@ import socket
 from collections.abc import Callable, Iterator, Mapping, MutableMapping
 from email.utils import parsedate_to_datetime
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, TypeVar, overload
 from urllib.parse import parse_qsl
 
 from multidict import CIMultiDict, CIMultiDictProxy, MultiDict, MultiDictProxy
@@ -21,6 +21,7 @@ from .http.errors import HttpProcessingError
 from .http.message import HttpVersion, RequestMessage
 from .http.streams import EMPTY_PAYLOAD, StreamReader
 from .http.writer import ResponseWriter
+from .keys import RequestKey
 from .response import _parse_content_type
 
 if TYPE_CHECKING:
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
 __all__ = ["BaseRequest", "FileField", "Request"]
 
 _sentinel: Final[Any] = object()
+_T = TypeVar("_T")
 # RFC 7239 4: forwarded-pair = token "=" value, value = token / quoted-string.
 _TOKEN = r"[!#$%&'*+.^_`|~0-9A-Za-z-]+"
 _QUOTED = r'"(?:[\t !#-\[\]-~\x80-\xff]|\\[\t !-~\x80-\xff])*"'
@@ -67,7 +69,7 @@ class FileField:
         return f"<FileField {self.name!r} filename={self.filename!r}>"
 
 
-class BaseRequest(MutableMapping[str, Any]):
+class BaseRequest(MutableMapping[str | RequestKey[Any], Any]):
     """An incoming request. Also a mapping for per-request data (``request["user"]``).
 
     URL, query, cookies and the headers proxy are built on first use.
@@ -105,7 +107,7 @@ class BaseRequest(MutableMapping[str, Any]):
         loop: asyncio.AbstractEventLoop,
         *,
         client_max_size: int = 1024**2,
-        state: dict[str, Any] | None = None,
+        state: dict[str | RequestKey[Any], Any] | None = None,
         scheme: str | None = None,
         host: str | None = None,
         remote: str | None = None,
@@ -117,7 +119,7 @@ class BaseRequest(MutableMapping[str, Any]):
         self._task = task
         self._loop = loop
         self._client_max_size = client_max_size
-        self._state: dict[str, Any] = {} if state is None else state
+        self._state: dict[str | RequestKey[Any], Any] = {} if state is None else state
         self._scheme = scheme
         self._host = host
         self._remote = remote
@@ -192,19 +194,31 @@ class BaseRequest(MutableMapping[str, Any]):
 
     # -- mapping ------------------------------------------------------------------------
 
-    def __getitem__(self, key: str) -> Any:
+    @overload
+    def __getitem__(self, key: RequestKey[_T]) -> _T: ...
+
+    @overload
+    def __getitem__(self, key: str) -> Any: ...
+
+    def __getitem__(self, key: str | RequestKey[_T]) -> Any:
         return self._state[key]
 
-    def __setitem__(self, key: str, value: Any) -> None:
+    @overload
+    def __setitem__(self, key: RequestKey[_T], value: _T) -> None: ...
+
+    @overload
+    def __setitem__(self, key: str, value: Any) -> None: ...
+
+    def __setitem__(self, key: str | RequestKey[_T], value: Any) -> None:
         self._state[key] = value
 
-    def __delitem__(self, key: str) -> None:
+    def __delitem__(self, key: str | RequestKey[Any]) -> None:
         del self._state[key]
 
     def __len__(self) -> int:
         return len(self._state)
 
-    def __iter__(self) -> Iterator[str]:
+    def __iter__(self) -> Iterator[str | RequestKey[Any]]:
         return iter(self._state)
 
     def __eq__(self, other: object) -> bool:

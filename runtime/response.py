@@ -10,11 +10,12 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from email.utils import format_datetime, parsedate_to_datetime
 from http.cookies import Morsel, SimpleCookie
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 
 from multidict import CIMultiDict, getversion, istr
 
 from .http.writer import ResponseWriter, reason_phrase
+from .keys import ResponseKey
 
 if TYPE_CHECKING:
     from .request import BaseRequest
@@ -27,6 +28,7 @@ __all__ = [
     "json_response",
 ]
 
+_T = TypeVar("_T")
 _CONTENT_TYPE = istr("Content-Type")
 _CONTENT_LENGTH = istr("Content-Length")
 _ETAG_VALID = frozenset(chr(c) for c in range(0x21, 0x7F)) | frozenset(
@@ -380,8 +382,20 @@ class StreamResponse:
         return id(self)
 
     # A response is a mapping for per-response data (aiohttp's ``resp["key"]``).
+    @overload
+    def __getitem__(self, key: ResponseKey[_T]) -> _T: ...
+
+    @overload
+    def __getitem__(self, key: str) -> Any: ...
+
     def __getitem__(self, key: Any) -> Any:
         return self._state[key]
+
+    @overload
+    def __setitem__(self, key: ResponseKey[_T], value: _T) -> None: ...
+
+    @overload
+    def __setitem__(self, key: str, value: Any) -> None: ...
 
     def __setitem__(self, key: Any, value: Any) -> None:
         self._state[key] = value

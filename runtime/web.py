@@ -9,6 +9,7 @@ from .exceptions import *  # noqa: F403 - every HTTPxxx class, as aiohttp.web ex
 from .fileresponse import FileResponse
 from .http.message import HttpVersion, HttpVersion10, HttpVersion11
 from .http.streams import EMPTY_PAYLOAD, StreamReader
+from .keys import RequestKey, ResponseKey
 from .middleware import middleware, normalize_path_middleware
 from .request import BaseRequest, FileField, Request
 from .response import (
@@ -96,9 +97,11 @@ __all__ = [
     "PrefixResource",
     "PrefixedSubAppResource",
     "Request",
+    "RequestKey",
     "Resource",
     "ResourceRoute",
     "Response",
+    "ResponseKey",
     "RouteDef",
     "RouteTableDef",
     "Server",

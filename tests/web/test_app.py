@@ -100,6 +100,17 @@ def test_app_key_is_typed_for_mypy(tmp_path: Path) -> None:
         db: Database = app[DB]
         reveal_type(app[DB])
         app[DB] = "not a database"
+
+        USER = web.RequestKey("user", str)
+        TIMING = web.ResponseKey("timing", float)
+
+        async def handler(request: web.Request) -> web.Response:
+            request[USER] = "ada"
+            reveal_type(request[USER])
+            response = web.Response()
+            response[TIMING] = 0.5
+            reveal_type(response[TIMING])
+            return response
         """
     )
     sample = tmp_path / "sample.py"
@@ -110,6 +121,8 @@ def test_app_key_is_typed_for_mypy(tmp_path: Path) -> None:
         text=True,
     )
     assert 'Revealed type is "sample.Database"' in result.stdout
+    assert 'Revealed type is "builtins.str"' in result.stdout
+    assert 'Revealed type is "builtins.float"' in result.stdout
     # Storing a str under a Database key is the one error.
     assert result.stdout.count("error:") == 1
     assert "sample.py:11: error:" in result.stdout

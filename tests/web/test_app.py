@@ -121,8 +121,8 @@ def test_app_key_is_typed_for_mypy(tmp_path: Path) -> None:
         text=True,
     )
     assert 'Revealed type is "sample.Database"' in result.stdout
-    assert 'Revealed type is "builtins.str"' in result.stdout
-    assert 'Revealed type is "builtins.float"' in result.stdout
+    assert 'Revealed type is "str"' in result.stdout
+    assert 'Revealed type is "float"' in result.stdout
     # Storing a str under a Database key is the one error.
     assert result.stdout.count("error:") == 1
     assert "sample.py:11: error:" in result.stdout

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from . import exceptions as _exceptions
+from .accel import accel_redirect, no_proxy_buffering
 from .access_log import AbstractAccessLogger, AccessLogger
 from .app import AppKey, Application, ChainMapProxy, CleanupError
 from .exceptions import *  # noqa: F403 - every HTTPxxx class, as aiohttp.web exports them
@@ -11,6 +12,7 @@ from .http.message import HttpVersion, HttpVersion10, HttpVersion11
 from .http.streams import EMPTY_PAYLOAD, StreamReader
 from .keys import RequestKey, ResponseKey
 from .middleware import middleware, normalize_path_middleware
+from .readiness import READINESS, Readiness, ReadinessState, readiness
 from .request import BaseRequest, FileField, Request
 from .response import (
     ContentCoding,
@@ -67,6 +69,7 @@ from .static import StaticResource
 
 __all__ = [
     "EMPTY_PAYLOAD",
+    "READINESS",
     "AbstractAccessLogger",
     "AbstractResource",
     "AbstractRoute",
@@ -96,6 +99,8 @@ __all__ = [
     "PlainResource",
     "PrefixResource",
     "PrefixedSubAppResource",
+    "Readiness",
+    "ReadinessState",
     "Request",
     "RequestKey",
     "Resource",
@@ -116,17 +121,20 @@ __all__ = [
     "UrlDispatcher",
     "UrlMappingMatchInfo",
     "View",
+    "accel_redirect",
     "delete",
     "get",
     "head",
     "json_bytes_response",
     "json_response",
     "middleware",
+    "no_proxy_buffering",
     "normalize_path_middleware",
     "options",
     "patch",
     "post",
     "put",
+    "readiness",
     "route",
     "run_app",
     "static",

@@ -1,0 +1,45 @@
+# Rendered by:
+#   python -m runtime.deploy gunicorn --name myapp --server-name 'example.com www.example.com'
+# Change the options and render again rather than editing this file.
+#
+# gunicorn settings for "myapp". Install as /etc/myapp/gunicorn.conf.py;
+# the systemd unit runs `gunicorn --config /etc/myapp/gunicorn.conf.py`.
+# Values marked "agrees with nginx" move together with the nginx config (same options).
+import os
+
+wsgi_app = "myapp:create_app"
+worker_class = "runtime.workers.GunicornWebWorker"
+proc_name = "myapp"
+
+# Where nginx connects. Under systemd, myapp.socket owns this socket and gunicorn
+# inherits it (LISTEN_FDS); the bind is used when gunicorn runs without the socket unit.
+bind = ["unix:/run/myapp.sock"]
+backlog = 2048
+
+# One worker per CPU: each runs an event loop. WEB_CONCURRENCY overrides.
+workers = int(os.environ.get("WEB_CONCURRENCY", "0")) or os.cpu_count() or 1
+
+# Agrees with nginx: longer than its upstream `keepalive_timeout` (60 s),
+# so nginx, not gunicorn, closes idle upstream connections.
+keepalive = 75
+# The watchdog restarts a worker whose event loop is blocked this long.
+timeout = 30
+# A graceful stop (SIGTERM, HUP, max_requests) lets in-flight requests finish this long;
+# the systemd unit's TimeoutStopSec (45 s) is longer.
+graceful_timeout = 30
+
+# Whose X-Forwarded-* headers are believed: the nginx host(s). Peers on a unix socket are
+# always trusted, so with nginx on the same host this list only matters for TCP binds.
+forwarded_allow_ips = "127.0.0.1,::1"
+# Only the scheme header nginx sets (and overwrites): a client's own X-Forwarded-Ssl or
+# X-Forwarded-Protocol, passed through by nginx, must not make a request look secure.
+secure_scheme_headers = {"X-FORWARDED-PROTO": "https"}
+
+# The unit's RuntimeDirectory: a tmpfs, writable under ProtectSystem=strict.
+worker_tmp_dir = "/run/myapp"
+control_socket = os.path.join("/run/myapp", "gunicorn.ctl")
+
+# Logs go to stderr, which is the journal under systemd. nginx keeps the access log.
+errorlog = "-"
+loglevel = "info"
+accesslog = None

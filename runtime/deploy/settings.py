@@ -1,0 +1,281 @@
+"""``DeploySettings``: one description of a deployment, from which every file is rendered.
+
+Every template reads the same settings, so the values that must agree between nginx, gunicorn
+and systemd (the socket path, keep-alive times, the body size limit, timeouts) are computed
+in one place: :meth:`DeploySettings.context`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+import json
+import re
+from typing import Literal
+
+__all__ = ["DeploySettings", "parse_size"]
+
+# Unit names, user names and nginx identifiers are built from the name.
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+_APP = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_]\w*(\(\))?")
+# Characters that could end a directive or a line in nginx, systemd or Python literals.
+_UNSAFE = re.compile(r"[\s;{}'\"\\#$`]")
+_SERVER_NAME = re.compile(r"[A-Za-z0-9_*.~^()\\-]+|_")
+# "80", "127.0.0.1:8080", "[::]:80", "443 ssl default_server".
+_LISTEN = re.compile(r"[\w.:\[\]*]+( [\w=.]+)*")
+_SIZE = re.compile(r"(?i)(\d+)([kmg]?)")
+_SIZE_UNITS = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
+
+# How much longer gunicorn waits than nginx (keep-alive) and systemd than gunicorn (stop).
+KEEPALIVE_MARGIN = 15
+STOP_MARGIN = 15
+
+
+def parse_size(value: str | int) -> int:
+    """Parse a body size as nginx writes it (``1048576``, ``512k``, ``10m``, ``1g``) into bytes.
+
+    Raises:
+        ValueError: for anything else.
+    """
+    if isinstance(value, int):
+        if value < 0:
+            raise ValueError(f"size must not be negative: {value}")
+        return value
+    match = _SIZE.fullmatch(value.strip())
+    if match is None:
+        raise ValueError(f"invalid size {value!r}: write bytes or a number with k, m or g")
+    return int(match[1]) * _SIZE_UNITS[match[2].lower()]
+
+
+def _nginx_size(size: int) -> str:
+    for unit, factor in (("g", 1024**3), ("m", 1024**2), ("k", 1024)):
+        if size and size % factor == 0:
+            return f"{size // factor}{unit}"
+    return str(size)
+
+
+def _check_path(what: str, path: str) -> None:
+    if not path.startswith("/") or _UNSAFE.search(path) or "//" in path:
+        raise ValueError(f"{what} must be an absolute path without spaces or quotes: {path!r}")
+
+
+def _check_url_prefix(what: str, url: str) -> None:
+    if not (url.startswith("/") and url.endswith("/")) or _UNSAFE.search(url):
+        raise ValueError(f"{what} must start and end with '/': {url!r}")
+
+
+def split_host_port(value: str) -> tuple[str, int]:
+    """Split ``host:port`` or ``[v6]:port``; the host is validated loosely (no spaces, quotes).
+
+    Raises:
+        ValueError: when there is no valid port or the host is empty or unsafe.
+    """
+    host, sep, port = value.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"expected host:port, got {value!r}")
+    if host.startswith("["):
+        if not host.endswith("]"):
+            raise ValueError(f"unbalanced brackets in {value!r}")
+        ipaddress.IPv6Address(host[1:-1])
+    elif ":" in host or _UNSAFE.search(host):
+        raise ValueError(f"invalid host in {value!r} (write IPv6 addresses as [addr]:port)")
+    return host, int(port)
+
+
+@dataclasses.dataclass(frozen=True)
+class DeploySettings:
+    """A deployment of one application: names, paths and the numbers nginx and gunicorn share.
+
+    Attributes:
+        name: the service name: unit names, ``/etc/<name>``, ``/run/<name>``, nginx upstream.
+        app: gunicorn's application, ``module:factory`` (default ``<name>:create_app``).
+        socket: the unix socket between nginx and gunicorn (default ``/run/<name>.sock``).
+        bind: ``host:port`` for gunicorn to listen on TCP instead (an application host of a
+            multi-host setup); the socket unit listens there.
+        upstreams: ``host:port`` of each application host; nginx balances over them instead of
+            proxying to the local unix socket.
+        server_name: nginx ``server_name`` (space-separated names).
+        listen: nginx ``listen`` addresses.
+        root: the application's directory (``WorkingDirectory``); default ``/srv/<name>``.
+        venv: the virtual environment holding gunicorn; default ``<root>/venv``.
+        static_url, static_root: served by nginx; an empty root leaves the location out.
+        accel_url, accel_root: the ``internal`` location for ``X-Accel-Redirect``; an empty
+            root leaves it out.
+        client_max_size: the largest request body, as the app's ``client_max_size``.
+        read_timeout: nginx's ``proxy_read_timeout``/``proxy_send_timeout`` (seconds).
+        upstream_idle: nginx's upstream ``keepalive_timeout``; gunicorn's ``keepalive`` is
+            this plus 15 s.
+        upstream_keepalive: idle upstream connections nginx keeps per worker.
+        compression: who compresses responses, ``"app"`` (the middleware) or ``"nginx"``.
+        user, group: the account gunicorn runs as (default: the name).
+        nginx_user: the account nginx's workers run as (owns the unix socket).
+        workers: gunicorn workers; 0 means one per CPU.
+        timeout, graceful_timeout: gunicorn's; systemd's ``TimeoutStopSec`` is graceful + 15.
+        backlog: the listen backlog (socket unit and gunicorn).
+        forwarded_allow_ips: the proxies gunicorn trusts for ``X-Forwarded-*``.
+        config_path: where the gunicorn config is installed.
+        runtime_dir: gunicorn's control socket and heartbeat files (the unit's
+            ``RuntimeDirectory``, ``/run/<name>``).
+    """
+
+    name: str
+    app: str = ""
+    socket: str = ""
+    bind: str = ""
+    upstreams: tuple[str, ...] = ()
+    server_name: str = "_"
+    listen: tuple[str, ...] = ("80", "[::]:80")
+    root: str = ""
+    venv: str = ""
+    static_url: str = "/static/"
+    static_root: str | None = None
+    accel_url: str = "/_protected/"
+    accel_root: str | None = None
+    client_max_size: int = 1024**2
+    read_timeout: int = 300
+    upstream_idle: int = 60
+    upstream_keepalive: int = 32
+    compression: Literal["app", "nginx"] = "app"
+    user: str = ""
+    group: str = ""
+    nginx_user: str = "www-data"
+    workers: int = 0
+    timeout: int = 30
+    graceful_timeout: int = 30
+    backlog: int = 2048
+    forwarded_allow_ips: tuple[str, ...] = ("127.0.0.1", "::1")
+    config_path: str = ""
+    runtime_dir: str = ""
+
+    def __post_init__(self) -> None:
+        if not _NAME.fullmatch(self.name):
+            raise ValueError(
+                f"name {self.name!r} must be letters, digits, '_', '.' or '-' (at most 64)"
+            )
+
+        def default(field: str, value: str) -> None:
+            if getattr(self, field) is None or getattr(self, field) == "":
+                object.__setattr__(self, field, value)
+
+        default("app", f"{self.name.replace('-', '_').replace('.', '_')}:create_app")
+        default("socket", f"/run/{self.name}.sock")
+        default("root", f"/srv/{self.name}")
+        default("venv", f"{self.root}/venv")
+        default("user", self.name)
+        default("group", self.user)
+        default("config_path", f"/etc/{self.name}/gunicorn.conf.py")
+        default("runtime_dir", f"/run/{self.name}")
+        # None means "the default place"; "" means "no such location".
+        if self.static_root is None:
+            object.__setattr__(self, "static_root", f"{self.root}/static")
+        if self.accel_root is None:
+            object.__setattr__(self, "accel_root", f"{self.root}/protected")
+        self._validate()
+
+    def _validate(self) -> None:
+        if not _APP.fullmatch(self.app):
+            raise ValueError(f"app must be module:factory, got {self.app!r}")
+        for what in ("socket", "root", "venv", "config_path", "runtime_dir"):
+            _check_path(what, getattr(self, what))
+        for what in ("static_root", "accel_root"):
+            value = getattr(self, what)
+            if value:
+                _check_path(what, value.rstrip("/") or "/")
+        _check_url_prefix("static_url", self.static_url)
+        _check_url_prefix("accel_url", self.accel_url)
+        self._validate_network()
+        if self.compression not in ("app", "nginx"):
+            raise ValueError(f"compression must be 'app' or 'nginx', not {self.compression!r}")
+        numbers = ("read_timeout", "upstream_idle", "upstream_keepalive", "timeout", "backlog")
+        for what in (*numbers, "graceful_timeout"):
+            if getattr(self, what) < (0 if what == "graceful_timeout" else 1):
+                raise ValueError(f"{what} must be positive")
+        if self.workers < 0 or self.client_max_size < 0:
+            raise ValueError("workers and client_max_size must not be negative")
+
+    def _validate_network(self) -> None:
+        if self.bind:
+            split_host_port(self.bind)
+        for upstream in self.upstreams:
+            split_host_port(upstream)
+        for name in self.server_name.split():
+            if not _SERVER_NAME.fullmatch(name):
+                raise ValueError(f"invalid server_name {name!r}")
+        if not self.server_name.split():
+            raise ValueError("server_name must not be empty")
+        if not self.listen:
+            raise ValueError("listen must name at least one address")
+        for value in self.listen:
+            if not _LISTEN.fullmatch(value):
+                raise ValueError(f"invalid listen address {value!r}")
+        for value in (*self.forwarded_allow_ips, self.user, self.group):
+            if not value or _UNSAFE.search(value):
+                raise ValueError(f"invalid value {value!r}")
+        if not _NAME.fullmatch(self.nginx_user):
+            raise ValueError(f"invalid nginx_user {self.nginx_user!r}")
+
+    @property
+    def gunicorn_keepalive(self) -> int:
+        """gunicorn's ``keepalive``: longer than nginx's upstream idle time."""
+        return self.upstream_idle + KEEPALIVE_MARGIN
+
+    @property
+    def stop_timeout(self) -> int:
+        """systemd's ``TimeoutStopSec``: longer than gunicorn's ``graceful_timeout``."""
+        return self.graceful_timeout + STOP_MARGIN
+
+    def context(self, header: str) -> dict[str, object]:
+        """The values the templates use, derived values included."""
+        ident = re.sub(r"\W", "_", self.name)
+        servers = self.upstreams or (f"unix:{self.socket}",)
+        # fail_timeout=0: one failed attempt never takes the only (local) server out of
+        # rotation; with several hosts, a failing one is skipped for 10 s.
+        params = " max_fails=3 fail_timeout=10s" if self.upstreams else " fail_timeout=0"
+        upstream_servers = "\n".join(f"    server {server}{params};" for server in servers)
+        gunicorn_bind = self.bind or f"unix:{self.socket}"
+        workers = (
+            f'int(os.environ.get("WEB_CONCURRENCY", "{self.workers}"))'
+            if self.workers
+            else 'int(os.environ.get("WEB_CONCURRENCY", "0")) or os.cpu_count() or 1'
+        )
+        return {
+            "header": header,
+            "name": self.name,
+            "ident": ident,
+            "upstream_servers": upstream_servers,
+            "upstream_keepalive": self.upstream_keepalive,
+            "upstream_idle": self.upstream_idle,
+            "gunicorn_keepalive": self.gunicorn_keepalive,
+            "listen_lines": "\n".join(f"    listen {address};" for address in self.listen),
+            "server_name": self.server_name,
+            "client_max_size": _nginx_size(self.client_max_size),
+            "client_max_bytes": self.client_max_size,
+            "static": bool(self.static_root),
+            "static_url": self.static_url,
+            "static_root": (self.static_root or "").rstrip("/"),
+            "accel": bool(self.accel_root),
+            "accel_url": self.accel_url,
+            "accel_root": (self.accel_root or "").rstrip("/"),
+            "read_timeout": self.read_timeout,
+            "compress_app": self.compression == "app",
+            "compress_nginx": self.compression == "nginx",
+            "user": self.user,
+            "group": self.group,
+            "nginx_user": self.nginx_user,
+            "root": self.root,
+            "venv": self.venv,
+            "config_path": self.config_path,
+            "graceful_timeout": self.graceful_timeout,
+            "stop_timeout": self.stop_timeout,
+            "timeout": self.timeout,
+            "backlog": self.backlog,
+            "unix": not self.bind,
+            "listen_stream": self.bind or self.socket,
+            "workers_expr": workers,
+            # Python string literals; every value was checked for quotes and backslashes.
+            "py_app": json.dumps(self.app),
+            "py_name": json.dumps(self.name),
+            "py_bind": json.dumps(gunicorn_bind),
+            "py_forwarded_allow_ips": json.dumps(",".join(self.forwarded_allow_ips)),
+            "py_runtime_dir": json.dumps(self.runtime_dir),
+        }

@@ -1,0 +1,1 @@
+"""Applications the deploy end-to-end tests serve through nginx and gunicorn."""

@@ -12,6 +12,7 @@ from .client import (
     ClientResponseError,
     ClientSession,
     ClientTimeout,
+    ClientWebSocketResponse,
     ConnectionTimeoutError,
     ContentTypeError,
     InvalidURL,
@@ -23,7 +24,10 @@ from .client import (
     TCPConnector,
     TooManyRedirects,
     UnixConnector,
+    WSServerHandshakeError,
 )
+from .http.ws import WSCloseCode, WSMessage, WSMsgType
+from .ws_base import WSMessageTypeError
 
 __version__ = "0.1.0"
 
@@ -38,6 +42,7 @@ __all__ = [
     "ClientResponseError",
     "ClientSession",
     "ClientTimeout",
+    "ClientWebSocketResponse",
     "ConnectionTimeoutError",
     "ContentTypeError",
     "InvalidURL",
@@ -49,5 +54,10 @@ __all__ = [
     "TCPConnector",
     "TooManyRedirects",
     "UnixConnector",
+    "WSCloseCode",
+    "WSMessage",
+    "WSMessageTypeError",
+    "WSMsgType",
+    "WSServerHandshakeError",
     "__version__",
 ]

@@ -12,6 +12,7 @@ from typing import Any
 
 from .app import Application
 from .server import Server
+from .ws_registry import shutdown_websockets
 
 __all__ = [
     "AppRunner",
@@ -264,6 +265,8 @@ class BaseRunner:
             server.pre_shutdown()  # responses from now on carry Connection: close
         await self._run_shutdown_hooks()
         if server is not None:
+            # DESIGN.md shutdown step 2: WebSockets get 1001 Going Away within the grace.
+            await shutdown_websockets(server.connections, timeout=self._shutdown_timeout)
             await server.shutdown(self._shutdown_timeout)
         await self._run_cleanup_hooks()
         self._server = None

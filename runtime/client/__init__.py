@@ -29,6 +29,7 @@ from .errors import (
 from .response import ClientResponse
 from .session import ClientSession, RequestContextManager
 from .timeouts import ClientTimeout
+from .ws import ClientWebSocketResponse, WSServerHandshakeError
 
 __all__ = [
     "BaseConnector",
@@ -42,6 +43,7 @@ __all__ = [
     "ClientResponseError",
     "ClientSession",
     "ClientTimeout",
+    "ClientWebSocketResponse",
     "ConnectionKey",
     "ConnectionTimeoutError",
     "ContentTypeError",
@@ -57,4 +59,5 @@ __all__ = [
     "TCPConnector",
     "TooManyRedirects",
     "UnixConnector",
+    "WSServerHandshakeError",
 ]

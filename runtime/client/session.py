@@ -30,6 +30,7 @@ from .errors import (
 from .redirects import REDIRECT_STATUSES, redirect_headers, redirect_method, redirect_url
 from .response import ClientResponse
 from .timeouts import DEFAULT_TIMEOUT, ClientTimeout
+from .ws import WebSocketContextManager, ws_connect
 
 __all__ = ["ClientSession", "RequestContextManager"]
 
@@ -349,6 +350,12 @@ class ClientSession:
             return ClientResponse(
                 method, url, message, conn, payload, info, tuple(history), deadline
             )
+
+    def ws_connect(self, url: str | URL, **kwargs: Any) -> WebSocketContextManager:
+        """Open a WebSocket (aiohttp's ``session.ws_connect``); see
+        :func:`runtime.client.ws.ws_connect` for the keyword arguments. Await it, or use it
+        with ``async with`` to close the WebSocket on the way out."""
+        return ws_connect(self, url, **kwargs)
 
     async def _upgrade(
         self, url: str | URL, headers: HeadersArg, timeout: ClientTimeout | None = None

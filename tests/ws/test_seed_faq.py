@@ -1,0 +1,260 @@
+"""The seed FAQ's three WebSocket answers, modernised, as tests.
+
+1. Iterate messages in the handler (``async for msg in ws``).
+2. Read in the handler while other tasks send on the same socket (parallel reads are
+   forbidden; sends from several tasks are safe and never interleave on the wire).
+3. Close a user's sockets from another endpoint (/logout_user): with the app's WebSocket
+   registry, and with the FAQ's original pattern (cancel the handler task, which catches
+   ``CancelledError`` and awaits ``ws.close()``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from runtime import web
+from runtime.http.ws import WSCloseCode, WSMessage, WSMsgType
+from runtime.websocket import WebSocketResponse
+from runtime.ws_registry import websockets
+
+from .helpers import RawClient, connect, handshake_request, run
+
+
+@asynccontextmanager
+async def serve_app(app: web.Application) -> AsyncIterator[int]:
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=2)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    assert site.port is not None
+    try:
+        yield site.port
+    finally:
+        await runner.cleanup()
+
+
+async def http(port: int, method: str, path: str) -> tuple[int, bytes]:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(f"{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
+    data = await reader.read()
+    writer.close()
+    await writer.wait_closed()
+    head, _, body = data.partition(b"\r\n\r\n")
+    return int(head.split(b" ")[1]), body
+
+
+# -- 1. iterate messages ------------------------------------------------------------------
+
+
+async def echo(request: web.Request) -> web.StreamResponse:
+    ws = WebSocketResponse()
+    await ws.prepare(request)
+    async for msg in ws:
+        if msg.type is WSMsgType.TEXT:
+            if msg.data == "close":
+                await ws.close()
+            else:
+                await ws.send_str(msg.data + "/answer")
+        elif msg.type is WSMsgType.ERROR:
+            print("ws connection closed with exception", ws.exception())
+    return ws
+
+
+@run
+async def test_iterate_messages() -> None:
+    app = web.Application()
+    app.router.add_get("/ws", echo)
+    async with serve_app(app) as port:
+        client = await connect(port, handshake_request("/ws"))
+        for text in ["one", "two", "three"]:
+            await client.send_text(text)
+            assert await client.recv() == WSMessage(WSMsgType.TEXT, text + "/answer", "")
+        await client.send_text("close")
+        assert (await client.recv()).data == 1000
+        client.send_raw(client.frames.close(1000))
+        assert (await client.recv()).type is WSMsgType.CLOSED
+        await client.close()
+
+
+# -- 2. another task sends while the handler reads ----------------------------------------
+
+
+@run
+async def test_other_tasks_send_while_the_handler_reads() -> None:
+    big = "x" * 200_000
+    events: asyncio.Queue[str] = asyncio.Queue()  # stands in for the FAQ's Redis channel
+
+    async def read_subscription(ws: WebSocketResponse) -> None:
+        while True:
+            event = await events.get()
+            await ws.send_str(event)
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        ws = WebSocketResponse()
+        await ws.prepare(request)
+        task = asyncio.create_task(read_subscription(ws))
+        try:
+            async for msg in ws:
+                await ws.send_str("echo:" + msg.data)
+        finally:
+            task.cancel()
+        return ws
+
+    app = web.Application()
+    app.router.add_get("/ws", handler)
+    async with serve_app(app) as port:
+        client = await connect(port, handshake_request("/ws"))
+        for i in range(20):
+            events.put_nowait(f"event {i} " + big)
+            await client.send_text(f"msg {i} " + big)
+        got = [await client.recv() for _ in range(40)]
+        # Every frame parsed whole: nothing interleaved on the wire.
+        assert sorted(m.data.split(" ", 2)[1] for m in got if m.data.startswith("event")) == sorted(
+            str(i) for i in range(20)
+        )
+        echoes = [m.data for m in got if m.data.startswith("echo:")]
+        assert echoes == [f"echo:msg {i} " + big for i in range(20)]
+        client.send_raw(client.frames.close(1000))
+        assert (await client.recv()).data == 1000
+        await client.close()
+
+
+# -- 3. close a user's sockets from another endpoint --------------------------------------
+
+
+def authenticate_user(request: web.Request) -> str:
+    return request.query["user"]
+
+
+async def registry_echo(request: web.Request) -> web.StreamResponse:
+    ws = WebSocketResponse()
+    user_id = authenticate_user(request)
+    await ws.prepare(request)
+    websockets(request.app).add(ws, key=user_id)
+    async for msg in ws:
+        await ws.send_str(msg.data)
+    return ws
+
+
+async def registry_logout(request: web.Request) -> web.StreamResponse:
+    user_id = authenticate_user(request)
+    closed = await websockets(request.app).close_all(
+        user_id, code=WSCloseCode.POLICY_VIOLATION, message="logged out"
+    )
+    return web.Response(text=f"closed {closed}")
+
+
+async def open_as(port: int, user: str) -> RawClient:
+    client = await connect(port, handshake_request(f"/echo?user={user}"))
+    assert client.status == 101
+    return client
+
+
+@run
+async def test_logout_closes_all_of_a_users_sockets() -> None:
+    app = web.Application()
+    app.router.add_get("/echo", registry_echo)
+    app.router.add_post("/logout_user", registry_logout)
+    async with serve_app(app) as port:
+        alice = [await open_as(port, "alice") for _ in range(3)]
+        bob = await open_as(port, "bob")
+        await asyncio.sleep(0.05)
+        registry = websockets(app)
+        assert len(registry) == 4 and sorted(registry.keys()) == ["alice", "bob"]
+
+        async def answer_close(client: RawClient) -> WSMessage:
+            msg = await client.recv()
+            client.send_raw(client.frames.close(msg.data))
+            return msg
+
+        closes = asyncio.gather(*(answer_close(c) for c in alice))
+        assert await http(port, "POST", "/logout_user?user=alice") == (200, b"closed 3")
+        assert await closes == [WSMessage(WSMsgType.CLOSE, 1008, "logged out")] * 3
+        for client in alice:
+            assert (await client.recv()).type is WSMsgType.CLOSED
+            await client.close()
+        await bob.send_text("still here")
+        assert (await bob.recv()).data == "still here"
+        assert registry.get("alice") == [] and len(registry.get("bob")) == 1
+        assert await http(port, "POST", "/logout_user?user=nobody") == (200, b"closed 0")
+        await bob.close()
+
+
+@run
+async def test_faq_pattern_cancelling_the_handler_task_still_works() -> None:
+    handlers: defaultdict[str, set[asyncio.Task[object]]] = defaultdict(set)
+    log: list[str] = []
+
+    async def echo_handler(request: web.Request) -> web.StreamResponse:
+        ws = WebSocketResponse()
+        user_id = authenticate_user(request)
+        await ws.prepare(request)
+        task = asyncio.current_task()
+        assert task is not None
+        handlers[user_id].add(task)
+        try:
+            async for msg in ws:
+                await ws.send_str(msg.data)
+        except asyncio.CancelledError:
+            log.append("websocket cancelled")
+        finally:
+            handlers[user_id].discard(task)
+        await ws.close()
+        return ws
+
+    async def logout_handler(request: web.Request) -> web.StreamResponse:
+        for task in list(handlers[authenticate_user(request)]):
+            task.cancel()
+        return web.Response(text="ok")
+
+    app = web.Application()
+    app.router.add_get("/echo", echo_handler)
+    app.router.add_post("/logout_user", logout_handler)
+    async with serve_app(app) as port:
+        client = await open_as(port, "carol")
+        await client.send_text("hi")
+        assert (await client.recv()).data == "hi"
+        assert await http(port, "POST", "/logout_user?user=carol") == (200, b"ok")
+        msg = await client.recv()
+        assert msg == WSMessage(WSMsgType.CLOSE, 1000, "")
+        client.send_raw(client.frames.close(1000))
+        assert (await client.recv()).type is WSMsgType.CLOSED
+        await client.close()
+    assert log == ["websocket cancelled"]
+
+
+@run
+async def test_close_from_another_task_ends_the_readers_loop() -> None:
+    ended: list[object] = []
+    sockets: list[WebSocketResponse] = []
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        ws = WebSocketResponse()
+        await ws.prepare(request)
+        sockets.append(ws)
+        async for _ in ws:
+            pass
+        ended.append(ws.closed)  # woken with CLOSING while the handshake completes
+        return ws
+
+    async def closer(request: web.Request) -> web.StreamResponse:
+        await sockets[0].close(code=4002, message=b"from elsewhere")
+        return web.Response(text=str(sockets[0].close_code))
+
+    app = web.Application()
+    app.router.add_get("/ws", handler)
+    app.router.add_post("/close", closer)
+    async with serve_app(app) as port:
+        client = await connect(port, handshake_request("/ws"))
+        await asyncio.sleep(0.05)
+        reply = asyncio.ensure_future(http(port, "POST", "/close"))
+        assert await client.recv() == WSMessage(WSMsgType.CLOSE, 4002, "from elsewhere")
+        client.send_raw(client.frames.close(4002))
+        assert await reply == (200, b"4002")
+        assert (await client.recv()).type is WSMsgType.CLOSED
+        await client.close()
+    assert ended == [True]
+    assert sockets[0].close_code == 4002

@@ -36,6 +36,7 @@ __all__ = [
     "HTTPLengthRequired",
     "HTTPMethodNotAllowed",
     "HTTPMisdirectedRequest",
+    "HTTPMove",
     "HTTPMovedPermanently",
     "HTTPMultipleChoices",
     "HTTPNetworkAuthenticationRequired",
@@ -85,14 +86,14 @@ STATUS_TABLE: tuple[tuple[str, int, str], ...] = (
     ("HTTPNoContent", 204, "HTTPSuccessful"),
     ("HTTPResetContent", 205, "HTTPSuccessful"),
     ("HTTPPartialContent", 206, "HTTPSuccessful"),
-    ("HTTPMultipleChoices", 300, "_HTTPMove"),
-    ("HTTPMovedPermanently", 301, "_HTTPMove"),
-    ("HTTPFound", 302, "_HTTPMove"),
-    ("HTTPSeeOther", 303, "_HTTPMove"),
+    ("HTTPMultipleChoices", 300, "HTTPMove"),
+    ("HTTPMovedPermanently", 301, "HTTPMove"),
+    ("HTTPFound", 302, "HTTPMove"),
+    ("HTTPSeeOther", 303, "HTTPMove"),
     ("HTTPNotModified", 304, "HTTPRedirection"),
-    ("HTTPUseProxy", 305, "_HTTPMove"),
-    ("HTTPTemporaryRedirect", 307, "_HTTPMove"),
-    ("HTTPPermanentRedirect", 308, "_HTTPMove"),
+    ("HTTPUseProxy", 305, "HTTPMove"),
+    ("HTTPTemporaryRedirect", 307, "HTTPMove"),
+    ("HTTPPermanentRedirect", 308, "HTTPMove"),
     ("HTTPBadRequest", 400, "HTTPClientError"),
     ("HTTPUnauthorized", 401, "HTTPClientError"),
     ("HTTPPaymentRequired", 402, "HTTPClientError"),
@@ -192,7 +193,9 @@ class HTTPServerError(HTTPError):
     """Base for 5xx."""
 
 
-class _HTTPMove(HTTPRedirection):
+class HTTPMove(HTTPRedirection):
+    """Base for the 3xx answers that carry a ``Location`` (every 3xx but 304)."""
+
     def __init__(
         self,
         location: str | URL,
@@ -306,19 +309,19 @@ class HTTPPartialContent(HTTPSuccessful):
     status_code = 206
 
 
-class HTTPMultipleChoices(_HTTPMove):
+class HTTPMultipleChoices(HTTPMove):
     status_code = 300
 
 
-class HTTPMovedPermanently(_HTTPMove):
+class HTTPMovedPermanently(HTTPMove):
     status_code = 301
 
 
-class HTTPFound(_HTTPMove):
+class HTTPFound(HTTPMove):
     status_code = 302
 
 
-class HTTPSeeOther(_HTTPMove):
+class HTTPSeeOther(HTTPMove):
     status_code = 303
 
 
@@ -327,15 +330,15 @@ class HTTPNotModified(HTTPRedirection):
     empty_body = True
 
 
-class HTTPUseProxy(_HTTPMove):
+class HTTPUseProxy(HTTPMove):
     status_code = 305
 
 
-class HTTPTemporaryRedirect(_HTTPMove):
+class HTTPTemporaryRedirect(HTTPMove):
     status_code = 307
 
 
-class HTTPPermanentRedirect(_HTTPMove):
+class HTTPPermanentRedirect(HTTPMove):
     status_code = 308
 
 

@@ -18,8 +18,7 @@ from dataclasses import dataclass
 from mimetypes import MimeTypes
 from typing import TYPE_CHECKING, Any, BinaryIO, ClassVar, Final, TypeVar
 
-from multidict import CIMultiDict
-
+from .http.content_encoding import add_vary, choose_coding, parse_accept_encoding
 from .http.writer import ResponseWriter
 from .response import LooseHeaders, StreamResponse
 
@@ -65,10 +64,6 @@ _SIBLINGS: Final = (("br", ".br"), ("gzip", ".gz"))
 # RFC 9110 8.8.3: entity-tag = [ "W/" ] DQUOTE *etagc DQUOTE, in a list (RFC 9110 5.6.1)
 # whose elements may be empty. etagc allows commas, so the list is scanned, not split.
 _ETAG_ITEM: Final = re.compile(r'[ \t]*(?:(W/)?"([^"\x00-\x20\x7f]*)")?[ \t]*(?:,|\Z)')
-# RFC 9110 12.4.2: qvalue = ( "0" [ "." 0*3DIGIT ] ) / ( "1" [ "." 0*3("0") ] ).
-_QVALUE: Final = re.compile(r"0(?:\.[0-9]{0,3})?|1(?:\.0{0,3})?")
-# The weight of an identity body nobody asked for: below any coding the client listed.
-_IMPLICIT_IDENTITY_Q: Final = 0.0005
 _SAFE_METHODS: Final = frozenset({"GET", "HEAD"})
 _OPEN_FLAGS: Final = (
     os.O_RDONLY
@@ -150,7 +145,7 @@ def _open_file(path: pathlib.Path, accepted: dict[str, float]) -> _OpenFile:
     Runs in the executor.
     """
     siblings = _existing_siblings(path)
-    chosen = _choose_coding(accepted, siblings)
+    chosen = _choose_sibling(accepted, siblings)
     if chosen is not None:
         coding, sibling = chosen
         try:
@@ -164,50 +159,13 @@ def _open_file(path: pathlib.Path, accepted: dict[str, float]) -> _OpenFile:
     return _OpenFile(file, info.st_size, info.st_mtime_ns, None, bool(siblings))
 
 
-def _parse_accept_encoding(value: str) -> dict[str, float]:
-    """``Accept-Encoding`` (RFC 9110 12.5.3) as ``{coding: q}``, codings lower-cased.
-
-    An element with a malformed weight counts as refused rather than as preferred.
-    """
-    accepted: dict[str, float] = {}
-    for element in value.split(","):
-        coding, _, params = element.partition(";")
-        coding = coding.strip().lower()
-        if not coding:
-            continue
-        weight = 1.0
-        for param in params.split(";"):
-            name, sep, raw = param.partition("=")
-            if sep and name.strip().lower() == "q":
-                raw = raw.strip()
-                weight = float(raw) if _QVALUE.fullmatch(raw) else 0.0
-        if coding == "x-gzip":
-            coding = "gzip"  # RFC 9110 8.4.1.3: x-gzip is gzip
-        accepted[coding] = weight
-    return accepted
-
-
-def _choose_coding(
+def _choose_sibling(
     accepted: dict[str, float], siblings: list[tuple[str, pathlib.Path]]
 ) -> tuple[str, pathlib.Path] | None:
-    """The sibling the client weighs highest, if it beats the identity body.
-
-    ``q=0`` refuses a coding, and ``*`` stands for every coding not named (RFC 9110
-    12.5.3). Ties go to the server's order (brotli, then gzip).
-    """
-    if not siblings or not accepted:
-        return None  # no Accept-Encoding: identity, as browsers and aiohttp expect
-    wildcard = accepted.get("*")
-    identity = accepted.get("identity", wildcard)
-    best: tuple[str, pathlib.Path] | None = None
-    best_q = _IMPLICIT_IDENTITY_Q if identity is None else identity
-    for coding, sibling in siblings:
-        weight = accepted.get(coding, wildcard)
-        if weight is None or weight <= 0:
-            continue  # not named and no "*", or refused with q=0
-        if weight > best_q or (best is None and weight == best_q):
-            best, best_q = (coding, sibling), weight
-    return best
+    """The sibling the client weighs highest, if it beats the identity body (ties go to
+    the server's order: brotli, then gzip)."""
+    coding = choose_coding(accepted, [name for name, _ in siblings])
+    return next((sibling for sibling in siblings if sibling[0] == coding), None)
 
 
 def _field(request: BaseRequest, name: str) -> str | None:
@@ -315,16 +273,6 @@ def _requested_range(request: BaseRequest, opened: _OpenFile) -> tuple[int, int]
     return start, end
 
 
-def _add_vary(headers: CIMultiDict[str], name: str) -> None:
-    current = headers.get("Vary")
-    if not current:
-        headers["Vary"] = name
-        return
-    listed = {part.strip().lower() for part in current.split(",")}
-    if name.lower() not in listed and "*" not in listed:
-        headers["Vary"] = f"{current}, {name}"
-
-
 def _guess_type(path: pathlib.Path) -> str:
     return _CONTENT_TYPES.guess_type(path.name)[0] or FALLBACK_CONTENT_TYPE
 
@@ -427,7 +375,7 @@ class FileResponse(StreamResponse):
             return None
         if self._writer is not None:
             return self._writer
-        accepted = _parse_accept_encoding(_field(request, "Accept-Encoding") or "")
+        accepted = parse_accept_encoding(_field(request, "Accept-Encoding") or "")
         try:
             opened = await _in_executor(_open_file, self._path, accepted)
         except PermissionError:
@@ -446,7 +394,7 @@ class FileResponse(StreamResponse):
         if opened.has_variants:
             # RFC 9110 12.5.5: caches must key this response on Accept-Encoding, whichever
             # representation this request got (304s included, RFC 9110 15.4.5).
-            _add_vary(headers, "Accept-Encoding")
+            add_vary(headers, "Accept-Encoding")
         self.etag = opened.etag
         self.last_modified = opened.last_modified
         if not 200 <= self._status < 300:
@@ -499,9 +447,13 @@ class FileResponse(StreamResponse):
         transport = request.transport
         if transport is None or transport.is_closing():
             raise ConnectionResetError("Cannot write to closing transport")
-        # TLS needs the bytes in user space, and asyncio's own fallback would swap the
-        # connection's protocol while it runs: we do the chunked fallback ourselves.
-        if NOSENDFILE or transport.get_extra_info("sslcontext") is not None:
+        # TLS and compression need the bytes in user space, and asyncio's own fallback
+        # would swap the connection's protocol while it runs: we do the fallback ourselves.
+        if (
+            NOSENDFILE
+            or self._encoder is not None
+            or transport.get_extra_info("sslcontext") is not None
+        ):
             await self._send_chunks(file, offset, count)
             return
         loop = asyncio.get_running_loop()

@@ -9,9 +9,16 @@ from __future__ import annotations
 
 from typing import Generic, TypeVar, final
 
-__all__ = ["AppKey", "RequestKey", "ResponseKey"]
+__all__ = ["AppKey", "NotAppKeyWarning", "RequestKey", "ResponseKey"]
 
 _T = TypeVar("_T")
+
+
+class NotAppKeyWarning(UserWarning):
+    """aiohttp warns with this when an application is given a ``str`` key. Berth never
+    does: ``app["db"] = db`` is a supported style (the seed's). The class exists so code
+    that filters the warning (``warnings.filterwarnings(..., web.NotAppKeyWarning)``)
+    runs unchanged."""
 
 
 class _TypedKey(Generic[_T]):

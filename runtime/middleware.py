@@ -13,7 +13,7 @@ from urllib.parse import quote
 
 from yarl import URL
 
-from .exceptions import HTTPPermanentRedirect, _HTTPMove
+from .exceptions import HTTPMove, HTTPPermanentRedirect
 
 if TYPE_CHECKING:
     from .request import Request
@@ -74,7 +74,7 @@ def normalize_path_middleware(
     append_slash: bool = True,
     remove_slash: bool = False,
     merge_slashes: bool = True,
-    redirect_class: type[_HTTPMove] = HTTPPermanentRedirect,
+    redirect_class: type[HTTPMove] = HTTPPermanentRedirect,
 ) -> Middleware:
     """A middleware that redirects requests for a path with no route to a normalised path
     that has one: ``//a//b`` to ``/a/b``, ``/a`` to ``/a/`` (or the reverse).

@@ -18,6 +18,7 @@ from yarl import URL
 
 from .exceptions import HTTPBadRequest, HTTPRequestEntityTooLarge, HTTPUnsupportedMediaType
 from .http.errors import HttpProcessingError
+from .http.fields import ETag, parse_cookie_header, parse_etag_list, parse_forwarded
 from .http.message import HttpVersion, RequestMessage
 from .http.streams import EMPTY_PAYLOAD, StreamReader
 from .http.writer import ResponseWriter
@@ -34,16 +35,7 @@ __all__ = ["BaseRequest", "FileField", "Request"]
 
 _sentinel: Final[Any] = object()
 _T = TypeVar("_T")
-# RFC 7239 4: forwarded-pair = token "=" value, value = token / quoted-string.
-_TOKEN = r"[!#$%&'*+.^_`|~0-9A-Za-z-]+"
-_QUOTED = r'"(?:[\t !#-\[\]-~\x80-\xff]|\\[\t !-~\x80-\xff])*"'
-_FORWARDED_PAIR = re.compile(rf"[ \t]*({_TOKEN})=({_TOKEN}|{_QUOTED})[ \t]*")
-_QUOTED_PAIR = re.compile(r"\\([\t !-~\x80-\xff])")
 _RANGE = re.compile(r"bytes=([0-9]*)-([0-9]*)", re.ASCII)
-# RFC 6265 4.1.1: a cookie name is a token; controls, spaces, DQUOTE, ";" and "=" never are.
-_COOKIE_NAME = re.compile(r'[^\x00-\x20\x7f";=]+')
-# The escapes SimpleCookie (our Set-Cookie writer) puts in quoted values: \" and \054.
-_COOKIE_ESCAPE = re.compile(r"\\(?:([0-3][0-7]{2})|(.))")
 
 
 class FileField:
@@ -333,7 +325,7 @@ class BaseRequest(MutableMapping[str | RequestKey[Any], Any]):
         if cookies is None:
             parsed: dict[str, str] = {}
             for header in self.headers.getall("Cookie", ()):
-                parsed.update(_parse_cookie_header(header))
+                parsed.update(parse_cookie_header(header))
             cookies = self._cache["cookies"] = MappingProxyType(parsed)
         return cookies
 
@@ -360,6 +352,22 @@ class BaseRequest(MutableMapping[str | RequestKey[Any], Any]):
     @property
     def if_range(self) -> datetime.datetime | None:
         return self._http_date("If-Range")
+
+    @property
+    def if_match(self) -> tuple[ETag, ...] | None:
+        """``If-Match`` as entity tags (``*`` is ``ETag("*")``); None when absent or empty."""
+        return self._etags("If-Match")
+
+    @property
+    def if_none_match(self) -> tuple[ETag, ...] | None:
+        """``If-None-Match`` as entity tags (``*`` is ``ETag("*")``); None when absent."""
+        return self._etags("If-None-Match")
+
+    def _etags(self, name: str) -> tuple[ETag, ...] | None:
+        value = self.headers.get(name)
+        if not value:
+            return None
+        return tuple(parse_etag_list(value))
 
     @property
     def http_range(self) -> slice:
@@ -446,7 +454,7 @@ class BaseRequest(MutableMapping[str | RequestKey[Any], Any]):
         result = self._cache.get("forwarded")
         if result is None:
             result = self._cache["forwarded"] = tuple(
-                _parse_forwarded(self.headers.getall("Forwarded", ()))
+                parse_forwarded(self.headers.getall("Forwarded", ()))
             )
         return result
 
@@ -630,58 +638,3 @@ def _http_exception(exc: HttpProcessingError) -> Exception:
     if exc.status == 413:
         return exceptions.HTTPRequestEntityTooLarge(max_size=0, actual_size=0, text=exc.message)
     return HTTPBadRequest(text=exc.message)
-
-
-def _parse_cookie_header(header: str) -> Iterator[tuple[str, str]]:
-    # RFC 6265 5.4: a Cookie header holds only name=value pairs, so "path" or "expires" are
-    # cookie names here, not attributes. A malformed pair is skipped without hiding the
-    # pairs after it; values cannot contain ";" (RFC 6265 4.1.1), so splitting is exact.
-    for pair in header.split(";"):
-        name, sep, value = pair.partition("=")
-        name = name.strip()
-        if not sep or _COOKIE_NAME.fullmatch(name) is None:
-            continue
-        value = value.strip()
-        if len(value) >= 2 and value[0] == value[-1] == '"':
-            value = _COOKIE_ESCAPE.sub(_unescape_cookie, value[1:-1])
-        yield name, value
-
-
-def _unescape_cookie(match: re.Match[str]) -> str:
-    octal, char = match.groups()
-    return chr(int(octal, 8)) if octal else char
-
-
-def _parse_forwarded(headers: Any) -> Iterator[Mapping[str, str]]:
-    for header in headers:
-        for element in _split_outside_quotes(header, ","):
-            pairs: dict[str, str] = {}
-            for pair in _split_outside_quotes(element, ";"):
-                if not pair.strip():
-                    continue
-                match = _FORWARDED_PAIR.fullmatch(pair)
-                if match is None:
-                    pairs = {}
-                    break
-                name, value = match.groups()
-                if value.startswith('"'):
-                    value = _QUOTED_PAIR.sub(r"\1", value[1:-1])
-                pairs.setdefault(name.lower(), value)
-            if pairs:
-                yield MappingProxyType(pairs)
-
-
-def _split_outside_quotes(text: str, sep: str) -> Iterator[str]:
-    start = 0
-    quoted = escaped = False
-    for index, char in enumerate(text):
-        if escaped:
-            escaped = False
-        elif char == "\\" and quoted:
-            escaped = True
-        elif char == '"':
-            quoted = not quoted
-        elif char == sep and not quoted:
-            yield text[start:index]
-            start = index + 1
-    yield text[start:]

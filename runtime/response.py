@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime
-import enum
 import json
 import math
 import time
+import warnings
 from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import Executor
 from email.utils import format_datetime, parsedate_to_datetime
 from http.cookies import Morsel, SimpleCookie
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 
 from multidict import CIMultiDict, getversion, istr
 
+from .http.content_encoding import ContentCoding, ZlibEncoder, response_coding
+from .http.fields import ETag
 from .http.writer import ResponseWriter, reason_phrase
 from .keys import ResponseKey
 
@@ -22,6 +26,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ContentCoding",
+    "ETag",
     "Response",
     "StreamResponse",
     "json_bytes_response",
@@ -35,17 +40,13 @@ _ETAG_VALID = frozenset(chr(c) for c in range(0x21, 0x7F)) | frozenset(
     chr(c) for c in range(0x80, 0x100)
 )
 
+_SENTINEL: Any = object()
+
 _BOTH_CONTENT_TYPES = (
     "passing both Content-Type header and content_type or charset params is forbidden"
 )
 
 LooseHeaders = Mapping[str, str] | Iterable[tuple[str, str]] | CIMultiDict[str]
-
-
-class ContentCoding(enum.Enum):
-    deflate = "deflate"
-    gzip = "gzip"
-    identity = "identity"
 
 
 def _version(headers: CIMultiDict[str]) -> int:
@@ -67,6 +68,12 @@ class StreamResponse:
     """A response whose body is written piece by piece after :meth:`prepare`."""
 
     _length_check = True
+    # enable_compression() state; class defaults keep the common path free of it.
+    _compression = False
+    _compression_force: ContentCoding | None = None
+    _compression_strategy: int | None = None
+    _coding_decided = False
+    _encoder: ZlibEncoder | None = None
 
     def __init__(
         self,
@@ -143,6 +150,51 @@ class StreamResponse:
         if _CONTENT_LENGTH in self._headers:
             raise RuntimeError("You can't enable chunked encoding when a content length is set")
         self._chunked = True
+
+    @property
+    def compression(self) -> bool:
+        return self._compression
+
+    def enable_compression(
+        self, force: ContentCoding | bool | None = None, strategy: int | None = None
+    ) -> None:
+        """Compress the body with gzip or deflate when the response is prepared.
+
+        Nothing is compressed for statuses without a body (1xx, 204, 304), a body that
+        already has a ``Content-Encoding``, or a byte range (``Content-Range``).
+
+        Args:
+            force: the coding to use whatever the client sent (``ContentCoding.identity``
+                turns compression off); ``None`` negotiates with ``Accept-Encoding``,
+                q-values honoured (RFC 9110 12.5.3), and adds ``Vary: Accept-Encoding``.
+            strategy: a zlib strategy (``zlib.Z_FILTERED``, ...), zlib's default if None.
+
+        Raises:
+            RuntimeError: the headers were sent already.
+        """
+        if isinstance(force, bool):
+            warnings.warn(
+                "enable_compression(force=True/False) is deprecated: pass a "
+                "web.ContentCoding (ContentCoding.deflate for True)",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+            force = ContentCoding.deflate if force else ContentCoding.identity
+        elif force is not None and not isinstance(force, ContentCoding):
+            raise TypeError(f"force must be a ContentCoding or None, not {force!r}")
+        if self._writer is not None:
+            raise RuntimeError("Cannot enable compression after the headers have been sent")
+        self._compression = True
+        self._compression_force = force
+        self._compression_strategy = strategy
+
+    def _choose_coding(self, request: BaseRequest) -> str | None:
+        """The coding for the body, decided once, just before the head is written."""
+        if not self._compression or self._coding_decided:
+            return None
+        self._coding_decided = True
+        accept = ", ".join(request.headers.getall("Accept-Encoding", ()))
+        return response_coding(self._status, self._headers, self._compression_force, accept)
 
     # -- headers ------------------------------------------------------------------------
 
@@ -335,6 +387,12 @@ class StreamResponse:
         if self._keep_alive is False:
             writer.force_close()
         headers = self._headers
+        if self._compression:
+            coding = self._choose_coding(request)
+            if coding is not None:
+                headers["Content-Encoding"] = coding
+                headers.popall(_CONTENT_LENGTH, None)  # the encoded length is not known
+                self._encoder = ZlibEncoder(coding, self._compression_strategy)
         if self._cookies:
             for morsel in self._cookies.values():
                 headers.add("Set-Cookie", _cookie_header(morsel))
@@ -354,7 +412,10 @@ class StreamResponse:
             raise RuntimeError("Call prepare() before write()")
         if self._eof_sent:
             raise RuntimeError("Cannot call write() after write_eof()")
-        writer.write(bytes(data))
+        if self._encoder is not None:
+            writer.write(self._encoder.compress(bytes(data)))
+        else:
+            writer.write(bytes(data))
         await writer.drain()
 
     async def drain(self) -> None:
@@ -368,7 +429,10 @@ class StreamResponse:
         writer = self._writer
         if writer is None:
             raise RuntimeError("Call prepare() before write_eof()")
-        writer.write_eof(bytes(data))
+        if self._encoder is not None:
+            writer.write_eof(self._encoder.finish(bytes(data)))
+        else:
+            writer.write_eof(bytes(data))
         self._eof_sent = True
 
     def __repr__(self) -> str:
@@ -419,33 +483,18 @@ class StreamResponse:
         return True
 
 
-class ETag:
-    """An entity tag (RFC 9110 8.8.3)."""
-
-    __slots__ = ("is_weak", "value")
-
-    def __init__(self, value: str, is_weak: bool = False) -> None:
-        self.value = value
-        self.is_weak = is_weak
-
-    def __eq__(self, other: object) -> bool:
-        return (
-            isinstance(other, ETag) and other.value == self.value and other.is_weak == self.is_weak
-        )
-
-    def __hash__(self) -> int:
-        return hash((self.value, self.is_weak))
-
-    def __repr__(self) -> str:
-        return f"ETag(value={self.value!r}, is_weak={self.is_weak})"
-
-
 def _cookie_header(morsel: Morsel[str]) -> str:
     return morsel.OutputString()
 
 
 class Response(StreamResponse):
-    """A response with its whole body known up front."""
+    """A response with its whole body known up front.
+
+    With :meth:`enable_compression`, a body larger than ``zlib_executor_size`` bytes is
+    compressed in ``zlib_executor`` (the loop's default executor when None).
+    """
+
+    _compressed_body: bytes | None = None
 
     def __init__(
         self,
@@ -457,10 +506,14 @@ class Response(StreamResponse):
         headers: LooseHeaders | None = None,
         content_type: str | None = None,
         charset: str | None = None,
+        zlib_executor_size: int = 4096,
+        zlib_executor: Executor | None = None,
     ) -> None:
         if body is not None and text is not None:
             raise ValueError("body and text are not allowed together")
         super().__init__(status=status, reason=reason, headers=headers)
+        self._zlib_executor_size = zlib_executor_size
+        self._zlib_executor = zlib_executor
         hdrs = self._headers
         if text is not None:
             if not isinstance(text, str):
@@ -541,7 +594,9 @@ class Response(StreamResponse):
     async def write_eof(self, data: bytes = b"") -> None:
         if self._eof_sent:
             return
-        body = self._body or b""
+        body = self._compressed_body
+        if body is None:
+            body = self._body or b""
         await super().write_eof(body + data if data else body)
 
     async def prepare(self, request: BaseRequest) -> ResponseWriter | None:
@@ -550,8 +605,25 @@ class Response(StreamResponse):
             return None
         if self._writer is not None:
             return self._writer
+        if self._compression and not self._chunked:  # a chunked body is encoded as it goes
+            await self._compress_body(request)
         await request._prepare_hook(self)
         return self._start(request)
+
+    async def _compress_body(self, request: BaseRequest) -> None:
+        coding = self._choose_coding(request)
+        body = self._body
+        if coding is None or not body:
+            return
+        encoder = ZlibEncoder(coding, self._compression_strategy)
+        if len(body) > self._zlib_executor_size:
+            loop = asyncio.get_running_loop()
+            compressed = await loop.run_in_executor(self._zlib_executor, encoder.finish, body)
+        else:
+            compressed = encoder.finish(body)
+        self._compressed_body = compressed
+        self._headers["Content-Encoding"] = coding
+        self._headers[_CONTENT_LENGTH] = str(len(compressed))
 
     def _send(self, request: BaseRequest) -> None:
         """Prepare and finish in one step (no prepare hooks): one ``transport.write``."""
@@ -572,7 +644,7 @@ class Response(StreamResponse):
 
 
 def json_response(
-    data: Any = None,
+    data: Any = _SENTINEL,
     *,
     text: str | None = None,
     body: bytes | None = None,
@@ -582,8 +654,11 @@ def json_response(
     content_type: str = "application/json",
     dumps: Callable[[Any], str] = json.dumps,
 ) -> Response:
-    """A JSON response; ``dumps`` returns ``str`` (see :func:`json_bytes_response` for bytes)."""
-    if data is not None:
+    """A JSON response; ``dumps`` returns ``str`` (see :func:`json_bytes_response` for bytes).
+
+    ``data`` is serialised whenever it is given, ``None`` included (``null``).
+    """
+    if data is not _SENTINEL:
         if text or body:
             raise ValueError("only one of data, text, or body should be specified")
         text = dumps(data)
@@ -598,7 +673,7 @@ def json_response(
 
 
 def json_bytes_response(
-    data: Any = None,
+    data: Any = _SENTINEL,
     *,
     body: bytes | None = None,
     status: int = 200,
@@ -608,8 +683,8 @@ def json_bytes_response(
     dumps: Callable[[Any], bytes],
 ) -> Response:
     """A JSON response for ``dumps`` functions returning bytes (orjson's ``dumps``)."""
-    if data is not None:
-        if body:
+    if data is not _SENTINEL:
+        if body is not None:
             raise ValueError("only one of data or body should be specified")
         body = dumps(data)
     return Response(

@@ -45,8 +45,11 @@ class Server:
         handler: the request handler.
         request_factory: builds the request object (``web.Request`` for applications).
         handler_cancellation: cancel a running handler when its client disconnects.
-        error_handler: builds the response to a request the protocol refused (400, 408,
-            413, 414, 431, 505); the default is a short plain-text body.
+        error_handler: ``async def (error) -> StreamResponse``, the response to a request
+            the protocol refused before any handler ran (400, 408, 414, 431, 505);
+            ``error`` has ``status``, ``reason`` and ``message``. The default is a short
+            plain-text body, also used when the hook raises. Applications pass it as
+            ``Application(handler_args={"error_handler": ...})``.
         debug: show tracebacks in 500 responses.
         keepalive_timeout, max_line_size, max_field_size, max_headers, lingering_time,
         head_timeout, body_timeout, max_pipeline, server_header: connection settings.
@@ -140,7 +143,7 @@ class Server:
         except HTTPException as exc:
             response = exc
         except HttpProcessingError as exc:
-            response = await self.error_handler(exc)
+            response = await self._error_response(exc)
         except (ConnectionError, asyncio.CancelledError):
             raise  # the client is gone, or someone cancelled the handler on purpose
         except Exception as exc:
@@ -158,6 +161,7 @@ class Server:
             if (
                 response._writer is None
                 and type(response).prepare is _RESPONSE_PREPARE
+                and not response._compression
                 and not request._needs_prepare_hook()
             ):
                 # Fast path: a whole-body response and no on_response_prepare receivers;
@@ -212,10 +216,23 @@ class Server:
     async def handle_error(
         self, conn: HttpProtocol, error: HttpProcessingError, writer: ResponseWriter
     ) -> None:
-        response = await self.error_handler(error)
+        response = await self._error_response(error)
         request = BaseRequest(writer.message, EMPTY_PAYLOAD, conn, writer, None, conn.loop)
         writer.force_close()
         await self._finish(request, response)
+
+    async def _error_response(self, error: HttpProcessingError) -> StreamResponse:
+        """The ``error_handler``'s response; the default one if that hook fails, so a
+        broken hook still answers the client rather than dropping the connection."""
+        try:
+            response = await self.error_handler(error)
+        except Exception:
+            self.logger.exception("error_handler failed for %r", error)
+        else:
+            if isinstance(response, StreamResponse):
+                return response
+            self.logger.error("error_handler returned %r instead of a response", response)
+        return await self._default_error_response(error)
 
     @staticmethod
     async def _default_error_response(error: HttpProcessingError) -> StreamResponse:

@@ -10,7 +10,8 @@ from .exceptions import *  # noqa: F403 - every HTTPxxx class, as aiohttp.web ex
 from .fileresponse import FileResponse
 from .http.message import HttpVersion, HttpVersion10, HttpVersion11
 from .http.streams import EMPTY_PAYLOAD, StreamReader
-from .keys import RequestKey, ResponseKey
+from .http.ws import WSCloseCode, WSMessage, WSMsgType
+from .keys import NotAppKeyWarning, RequestKey, ResponseKey
 from .middleware import middleware, normalize_path_middleware
 from .readiness import READINESS, Readiness, ReadinessState, readiness
 from .request import BaseRequest, FileField, Request
@@ -66,6 +67,9 @@ from .runner import (
 )
 from .server import Server
 from .static import StaticResource
+from .websocket import WebSocketReady, WebSocketResponse
+from .ws_base import WSMessageTypeError
+from .ws_registry import WebSocketRegistry, shutdown_websockets, websockets
 
 __all__ = [
     "EMPTY_PAYLOAD",
@@ -96,6 +100,7 @@ __all__ = [
     "MaskDomain",
     "MatchInfoError",
     "MatchedSubAppResource",
+    "NotAppKeyWarning",
     "PlainResource",
     "PrefixResource",
     "PrefixedSubAppResource",
@@ -121,6 +126,13 @@ __all__ = [
     "UrlDispatcher",
     "UrlMappingMatchInfo",
     "View",
+    "WSCloseCode",
+    "WSMessage",
+    "WSMessageTypeError",
+    "WSMsgType",
+    "WebSocketReady",
+    "WebSocketRegistry",
+    "WebSocketResponse",
     "accel_redirect",
     "delete",
     "get",
@@ -137,7 +149,9 @@ __all__ = [
     "readiness",
     "route",
     "run_app",
+    "shutdown_websockets",
     "static",
     "view",
+    "websockets",
 ]
 __all__ += [name for name in dir(_exceptions) if name.startswith("HTTP")]

@@ -177,9 +177,16 @@ class StreamReader:
     async def read(self, n: int = -1) -> bytes:
         """Read up to ``n`` bytes, or everything until EOF when ``n < 0``."""
         if n < 0:
-            while not self._eof:
-                await self._wait()
-            return self._take(-1) if self._buffer else b""
+            # Take what arrives as it arrives: waiting for EOF with the bytes left in the
+            # buffer would keep a paused socket paused, and EOF would never come.
+            chunks = []
+            while True:
+                if self._buffer:
+                    chunks.append(self._take(-1))
+                elif self._eof:
+                    return b"".join(chunks)
+                else:
+                    await self._wait()
         if not n:
             return b""
         while not self._buffer and not self._eof:

@@ -1,16 +1,13 @@
-"""Raw HTTP/1.1 over loopback for web-layer tests: a low-level ``Server``, bytes on the wire.
-
-``probe`` runs one request against a handler function and hands back both what the client
-saw and what the function returned inside the handler, so tests can assert on request
-attributes directly.
+"""Raw HTTP/1.1 over loopback, for the web tests where the bytes on the wire are the point:
+malformed requests, targets the client would normalise (``..``, ``//host``), HTTP/1.0
+without ``Host``, pipelining. Servers come from the test kit's fixtures; only the bytes
+are hand-made here.
 """
 
 from __future__ import annotations
 
 import asyncio
-import functools
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,20 +15,8 @@ from multidict import CIMultiDict
 
 from runtime.request import BaseRequest
 from runtime.response import Response, StreamResponse
-from runtime.runner import ServerRunner, TCPSite
-from runtime.server import Server
 
-Handler = Callable[[BaseRequest], Awaitable[StreamResponse]]
-
-
-def run(fn: Callable[..., Coroutine[Any, Any, None]]) -> Callable[..., None]:
-    """Run an async test function in a fresh event loop, with a timeout."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> None:
-        asyncio.run(asyncio.wait_for(fn(*args, **kwargs), 20))
-
-    return wrapper
+from .support import ServerFactory
 
 
 @dataclass
@@ -44,20 +29,9 @@ class RawResponse:
     def text(self) -> str:
         return self.body.decode("utf-8")
 
-
-@asynccontextmanager
-async def serve(handler: Handler, **server_kwargs: Any) -> AsyncIterator[int]:
-    """Start a low-level server on a free loopback port; yields the port."""
-    server_kwargs.setdefault("access_log", None)
-    runner = ServerRunner(Server(handler, **server_kwargs), shutdown_timeout=2)
-    await runner.setup()
-    site = TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    assert site.port is not None
-    try:
-        yield site.port
-    finally:
-        await runner.cleanup()
+    def outcome(self) -> tuple[int, bytes, str | None]:
+        """What a client can learn: status, body and type."""
+        return self.status, self.body, self.headers.get("Content-Type")
 
 
 def build_request(
@@ -102,13 +76,14 @@ async def read_response(reader: asyncio.StreamReader, *, head: bool = False) -> 
     return RawResponse(int(status_line.split(" ")[1]), headers, body)
 
 
-async def exchange(port: int, data: bytes | list[bytes]) -> RawResponse:
+async def exchange(port: int | None, data: bytes | list[bytes]) -> RawResponse:
     """Send ``data`` on a new connection and read one response.
 
     A list is sent piece by piece with a short pause between pieces (so the server sees
     them arrive separately). Writing goes on while the response is read: a server may
     answer (413, 400) before the whole body is sent, then stop reading it.
     """
+    assert port is not None, "the server is not started"
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     chunks = [data] if isinstance(data, bytes) else data
 
@@ -134,13 +109,22 @@ async def exchange(port: int, data: bytes | list[bytes]) -> RawResponse:
             pass
 
 
-async def probe(
+async def fetch(
+    port: int | None, target: str, headers: dict[str, str] | None = None, *, method: str = "GET"
+) -> RawResponse:
+    """One request whose target is sent exactly as given, on a new connection."""
+    fields = [*(headers or {}).items(), ("Connection", "close")]
+    return await exchange(port, build_request(method, target, fields, host="localhost"))
+
+
+async def raw_probe(
+    make_raw_server: ServerFactory,
     fn: Callable[[BaseRequest], Awaitable[Any]],
     data: bytes | list[bytes],
     **server_kwargs: Any,
 ) -> tuple[RawResponse, Any]:
-    """Serve one request whose handler awaits ``fn(request)``; returns the response and what
-    ``fn`` returned (None when it raised: the response then shows the error's status)."""
+    """Serve the raw request ``data`` with a handler awaiting ``fn(request)``; returns the
+    response and what ``fn`` returned (None when it raised)."""
     results: list[Any] = []
 
     async def handler(request: BaseRequest) -> StreamResponse:
@@ -150,6 +134,6 @@ async def probe(
             return value
         return Response(text="ok")
 
-    async with serve(handler, **server_kwargs) as port:
-        response = await exchange(port, data)
+    server = await make_raw_server(handler, **server_kwargs)
+    response = await exchange(server.port, data)
     return response, results[0] if results else None

@@ -8,58 +8,55 @@ import pytest
 
 from runtime import web
 
-from .routing_support import fetch, run, serve, text_handler
+from .routing_support import text_handler
+from .support import ClientFactory, send
 
 
 async def sink_handler(request: web.Request) -> web.StreamResponse:
     return web.Response(text=f"{request.method} tail={request.match_info['tail']}")
 
 
-@run
-async def test_seed_faq_catch_all_works_as_written() -> None:
+async def test_seed_faq_catch_all_works_as_written(make_client: ClientFactory) -> None:
     app = web.Application()
     app.router.add_route("*", "/path/to/{tail:.+}", sink_handler)
-    async with serve(app) as port:
-        for method in ("GET", "POST", "OPTIONS", "DELETE"):
-            reply = await fetch(port, method, "/path/to/a/b/c")
-            assert reply.status == 200
-            assert reply.text == f"{method} tail=a/b/c"
-        assert (await fetch(port, "GET", "/path/to/")).status == 404
-        assert (await fetch(port, "GET", "/path/to/x%2Fy")).text == "GET tail=x/y"
+    client = await make_client(app)
+    for method in ("GET", "POST", "OPTIONS", "DELETE"):
+        reply = await send(client, method, "/path/to/a/b/c")
+        assert reply.status == 200
+        assert reply.text == f"{method} tail=a/b/c"
+    assert (await send(client, "GET", "/path/to/")).status == 404
+    assert (await send(client, "GET", "/path/to/x%2Fy")).text == "GET tail=x/y"
 
 
-@run
-async def test_not_found_and_method_not_allowed() -> None:
+async def test_not_found_and_method_not_allowed(make_client: ClientFactory) -> None:
     app = web.Application()
     app.router.add_get("/items", text_handler)
     app.router.add_post("/items/{id}", text_handler)
     app.router.add_put("/{section}/{id}", text_handler)
-    async with serve(app) as port:
-        reply = await fetch(port, "GET", "/missing/a/b")
-        assert reply.status == 404
-        assert reply.text == "404: Not Found"
-        reply = await fetch(port, "DELETE", "/items")
-        assert reply.status == 405
-        assert reply.headers["allow"] == "GET,HEAD"
-        reply = await fetch(port, "GET", "/items/3")
-        assert reply.status == 405
-        assert reply.headers["allow"] == "POST,PUT"
-        reply = await fetch(port, "HEAD", "/items")
-        assert reply.status == 200 and reply.body == b""
+    client = await make_client(app)
+    reply = await send(client, "GET", "/missing/a/b")
+    assert reply.status == 404
+    assert reply.text == "404: Not Found"
+    reply = await send(client, "DELETE", "/items")
+    assert reply.status == 405
+    assert reply.headers["allow"] == "GET,HEAD"
+    reply = await send(client, "GET", "/items/3")
+    assert reply.status == 405
+    assert reply.headers["allow"] == "POST,PUT"
+    reply = await send(client, "HEAD", "/items")
+    assert reply.status == 200 and reply.body == b""
 
 
-@run
-async def test_match_info_is_decoded_on_the_wire() -> None:
+async def test_match_info_is_decoded_on_the_wire(make_client: ClientFactory) -> None:
     app = web.Application()
     app.router.add_get(r"/users/{name}/{n:\d+}", text_handler)
-    async with serve(app) as port:
-        reply = await fetch(port, "GET", "/users/J%C3%BCrgen%20K/12?x=1")
-        assert reply.text == "None|n=12,name=Jürgen K"
-        assert (await fetch(port, "GET", "/users/x/%D9%A1")).status == 404
+    client = await make_client(app)
+    reply = await send(client, "GET", "/users/J%C3%BCrgen%20K/12?x=1")
+    assert reply.text == "None|n=12,name=Jürgen K"
+    assert (await send(client, "GET", "/users/x/%D9%A1")).status == 404
 
 
-@run
-async def test_route_table_def() -> None:
+async def test_route_table_def(make_client: ClientFactory) -> None:
     routes = web.RouteTableDef()
 
     @routes.get("/", name="index")
@@ -104,18 +101,17 @@ async def test_route_table_def() -> None:
         "HEAD",
         "PATCH",
     ]
-    async with serve(app) as port:
-        assert (await fetch(port, "GET", "/")).text == "/users/7?tab=posts"
-        assert (await fetch(port, "HEAD", "/")).status == 200
-        assert (await fetch(port, "PUT", "/users")).text == "PUT"
-        assert (await fetch(port, "PATCH", "/users/3")).text == "patched 3"
-        assert (await fetch(port, "DELETE", "/users/3")).status == 204
-        assert (await fetch(port, "HEAD", "/ping")).status == 200
-        assert (await fetch(port, "GET", "/ping")).status == 405
+    client = await make_client(app)
+    assert (await send(client, "GET", "/")).text == "/users/7?tab=posts"
+    assert (await send(client, "HEAD", "/")).status == 200
+    assert (await send(client, "PUT", "/users")).text == "PUT"
+    assert (await send(client, "PATCH", "/users/3")).text == "patched 3"
+    assert (await send(client, "DELETE", "/users/3")).status == 204
+    assert (await send(client, "HEAD", "/ping")).status == 200
+    assert (await send(client, "GET", "/ping")).status == 405
 
 
-@run
-async def test_module_level_route_helpers() -> None:
+async def test_module_level_route_helpers(make_client: ClientFactory) -> None:
     async def h(request: web.Request) -> web.StreamResponse:
         return web.Response(text=request.method)
 
@@ -139,14 +135,14 @@ async def test_module_level_route_helpers() -> None:
     assert repr(defs[0]) == "<RouteDef GET /g -> 'h', allow_head=True, name='g'>"
     app = web.Application()
     app.add_routes(defs)
-    async with serve(app) as port:
-        for method in ("POST", "PUT", "PATCH", "DELETE", "OPTIONS"):
-            assert (await fetch(port, method, "/x")).text == method
-        assert (await fetch(port, "HEAD", "/x")).status == 200
-        assert (await fetch(port, "HEAD", "/g")).status == 200
-        assert (await fetch(port, "HEAD", "/nohead")).status == 405
-        assert (await fetch(port, "PROPFIND", "/any")).text == "PROPFIND"
-        assert (await fetch(port, "GET", "/thing")).text == "view"
+    client = await make_client(app)
+    for method in ("POST", "PUT", "PATCH", "DELETE", "OPTIONS"):
+        assert (await send(client, method, "/x")).text == method
+    assert (await send(client, "HEAD", "/x")).status == 200
+    assert (await send(client, "HEAD", "/g")).status == 200
+    assert (await send(client, "HEAD", "/nohead")).status == 405
+    assert (await send(client, "PROPFIND", "/any")).text == "PROPFIND"
+    assert (await send(client, "GET", "/thing")).text == "view"
 
 
 def test_static_defs() -> None:
@@ -166,23 +162,21 @@ class Items(web.View):
         return web.Response(text="post")
 
 
-@run
-async def test_class_based_view() -> None:
+async def test_class_based_view(make_client: ClientFactory) -> None:
     app = web.Application()
     app.router.add_view("/items", Items)
     app.router.add_route("*", "/items/{id}", Items)
-    async with serve(app) as port:
-        assert (await fetch(port, "GET", "/items")).text == "get -"
-        assert (await fetch(port, "POST", "/items")).text == "post"
-        assert (await fetch(port, "GET", "/items/4")).text == "get 4"
-        reply = await fetch(port, "DELETE", "/items")
-        assert reply.status == 405
-        assert reply.headers["allow"] == "GET,POST"
-        assert (await fetch(port, "PROPFIND", "/items")).status == 405
+    client = await make_client(app)
+    assert (await send(client, "GET", "/items")).text == "get -"
+    assert (await send(client, "POST", "/items")).text == "post"
+    assert (await send(client, "GET", "/items/4")).text == "get 4"
+    reply = await send(client, "DELETE", "/items")
+    assert reply.status == 405
+    assert reply.headers["allow"] == "GET,POST"
+    assert (await send(client, "PROPFIND", "/items")).status == 405
 
 
-@run
-async def test_view_runs_through_middlewares() -> None:
+async def test_view_runs_through_middlewares(make_client: ClientFactory) -> None:
     @web.middleware
     async def tag(request: web.Request, handler: Any) -> web.StreamResponse:
         response = await handler(request)
@@ -191,14 +185,13 @@ async def test_view_runs_through_middlewares() -> None:
 
     app = web.Application(middlewares=[tag])
     app.router.add_view("/items", Items)
-    async with serve(app) as port:
-        reply = await fetch(port, "GET", "/items")
-        assert reply.text == "get -"
-        assert reply.headers["x-tag"] == "yes"
+    client = await make_client(app)
+    reply = await send(client, "GET", "/items")
+    assert reply.text == "get -"
+    assert reply.headers["x-tag"] == "yes"
 
 
-@run
-async def test_sub_application() -> None:
+async def test_sub_application(make_client: ClientFactory) -> None:
     seen: list[str] = []
 
     @web.middleware
@@ -225,21 +218,21 @@ async def test_sub_application() -> None:
     app.router.add_get("/", root)
     resource = app.add_subapp("/admin", sub)
     assert resource.app is sub  # type: ignore[attr-defined]
-    async with serve(app) as port:
-        assert (await fetch(port, "GET", "/admin/")).text == "sub /admin/items/5"
-        assert (await fetch(port, "GET", "/admin/items/5")).text == "detail 5"
-        assert (await fetch(port, "GET", "/")).text == "root"
-        assert (await fetch(port, "GET", "/adminx/items/5")).status == 404
-        assert (await fetch(port, "GET", "/admin/nothing")).status == 404
-        reply = await fetch(port, "POST", "/admin/items/5")
-        assert reply.status == 405
-        assert reply.headers["allow"] == "GET,HEAD"
+    client = await make_client(app)
+    assert (await send(client, "GET", "/admin/")).text == "sub /admin/items/5"
+    assert (await send(client, "GET", "/admin/items/5")).text == "detail 5"
+    assert (await send(client, "GET", "/")).text == "root"
+    assert (await send(client, "GET", "/adminx/items/5")).status == 404
+    assert (await send(client, "GET", "/admin/nothing")).status == 404
+    reply = await send(client, "POST", "/admin/items/5")
+    assert reply.status == 405
+    assert reply.headers["allow"] == "GET,HEAD"
+    await client.close()
     # The sub-app's middleware ran for its own paths only (its 404/405 included).
     assert seen == ["/admin/", "/admin/items/5", "/admin/nothing", "/admin/items/5"]
 
 
-@run
-async def test_domain_sub_applications() -> None:
+async def test_domain_sub_applications(make_client: ClientFactory) -> None:
     async def name_of(request: web.Request) -> web.StreamResponse:
         return web.Response(text=request.match_info.route.resource.name or "")  # type: ignore[union-attr]
 
@@ -251,19 +244,19 @@ async def test_domain_sub_applications() -> None:
     app.add_domain("example.com", exact)
     app.add_domain("*.example.org", masked)
     app.router.add_get("/", name_of, name="fallback")
-    async with serve(app) as port:
-        for host, expected in [
-            ("example.com", "exact"),
-            ("EXAMPLE.com:8080", "exact"),
-            ("example.com.", "exact"),
-            ("api.example.org", "masked"),
-            ("a.b.Example.org:443", "masked"),
-            ("example.org", "fallback"),
-            ("other.com", "fallback"),
-            ("notexample.com", "fallback"),
-        ]:
-            reply = await fetch(port, "GET", "/", {"Host": host})
-            assert reply.text == expected, host
+    client = await make_client(app)
+    for host, expected in [
+        ("example.com", "exact"),
+        ("EXAMPLE.com:8080", "exact"),
+        ("example.com.", "exact"),
+        ("api.example.org", "masked"),
+        ("a.b.Example.org:443", "masked"),
+        ("example.org", "fallback"),
+        ("other.com", "fallback"),
+        ("notexample.com", "fallback"),
+    ]:
+        reply = await send(client, "GET", "/", {"Host": host})
+        assert reply.text == expected, host
 
 
 def test_domain_rules() -> None:
@@ -285,17 +278,16 @@ def test_domain_rules() -> None:
         web.Domain(1)  # type: ignore[arg-type]
 
 
-@run
-async def test_routes_are_frozen_once_the_app_starts() -> None:
+async def test_routes_are_frozen_once_the_app_starts(make_client: ClientFactory) -> None:
     async def h(request: web.Request) -> web.StreamResponse:
         return web.Response()
 
     app = web.Application()
     app.router.add_get("/", h)
-    async with serve(app):
-        with pytest.raises(RuntimeError, match="frozen") as exc_info:
-            app.router.add_get("/late", h)
-        assert "starts" in str(exc_info.value)
+    await make_client(app)  # starting the app freezes it
+    with pytest.raises(RuntimeError, match="frozen") as exc_info:
+        app.router.add_get("/late", h)
+    assert "starts" in str(exc_info.value)
 
 
 def test_sub_application_routes_are_frozen_once_nested() -> None:
@@ -309,8 +301,7 @@ def test_sub_application_routes_are_frozen_once_nested() -> None:
         sub.router.add_get("/late", h)
 
 
-@run
-async def test_request_object_is_passed_to_handlers_untouched() -> None:
+async def test_request_object_is_passed_to_handlers_untouched(make_client: ClientFactory) -> None:
     async def h(request: web.Request) -> web.StreamResponse:
         assert request.match_info.route.handler is h
         assert request.match_info.current_app is request.app
@@ -318,12 +309,13 @@ async def test_request_object_is_passed_to_handlers_untouched() -> None:
 
     app = web.Application()
     app.router.add_get("/{x}", h)
-    async with serve(app) as port:
-        assert (await fetch(port, "GET", "/a%20b?q=1")).text == "/a%20b?q=1"
+    client = await make_client(app)
+    assert (await send(client, "GET", "/a%20b?q=1")).text == "/a%20b?q=1"
 
 
-@run
-async def test_add_static_registers_a_prefix_resource(tmp_path: Any) -> None:
+async def test_add_static_registers_a_prefix_resource(
+    make_client: ClientFactory, tmp_path: Any
+) -> None:
     pytest.importorskip("runtime.static")
     (tmp_path / "hello.txt").write_text("hello")
     app = web.Application()
@@ -333,7 +325,30 @@ async def test_add_static_registers_a_prefix_resource(tmp_path: Any) -> None:
     assert resource.canonical == "/static"
     registered = app.add_routes([web.static("/assets", tmp_path)])
     assert sorted(route.method for route in registered) == ["GET", "HEAD"]
-    async with serve(app) as port:
-        assert (await fetch(port, "GET", "/static/hello.txt")).text == "hello"
-        assert (await fetch(port, "GET", "/assets/hello.txt")).text == "hello"
-        assert (await fetch(port, "GET", "/staticx/hello.txt")).status == 404
+    client = await make_client(app)
+    assert (await send(client, "GET", "/static/hello.txt")).text == "hello"
+    assert (await send(client, "GET", "/assets/hello.txt")).text == "hello"
+    assert (await send(client, "GET", "/staticx/hello.txt")).status == 404
+
+
+async def test_every_add_method_of_the_router(make_client: ClientFactory) -> None:
+    async def h(request: web.Request) -> web.StreamResponse:
+        return web.Response(text=request.method)
+
+    app = web.Application()
+    router = app.router
+    router.add_get("/r", h)
+    router.add_post("/r", h)
+    router.add_put("/r", h)
+    router.add_patch("/r", h)
+    router.add_delete("/r", h)
+    router.add_options("/r", h)
+    router.add_head("/only-head", h)
+    router.add_route("*", "/any", h)
+    client = await make_client(app)
+    for method in ("GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"):
+        assert (await send(client, method, "/r")).text == method
+    assert (await send(client, "HEAD", "/r")).status == 200  # add_get adds HEAD
+    assert (await send(client, "HEAD", "/only-head")).status == 200
+    assert (await send(client, "GET", "/only-head")).headers["Allow"] == "HEAD"
+    assert (await send(client, "PROPFIND", "/any")).text == "PROPFIND"

@@ -10,7 +10,7 @@ import quopri
 import random
 import tempfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from email import policy
 from email.message import EmailMessage
 from email.mime.application import MIMEApplication
@@ -28,7 +28,7 @@ from runtime.http.streams import StreamReader
 from runtime.multipart import BodyPartReader, MultipartReader
 from runtime.request import BaseRequest, FileField
 
-from .raw_http import build_request, probe, run, serve
+from .support import ClientFactory, Probe
 
 CHUNKINGS = ["whole", "bytewise", "random"]
 FORM = 'multipart/form-data; boundary="xyz"'
@@ -80,13 +80,11 @@ TWO_FIELDS = part("a", b"hello") + part("b", b"world") + b"--xyz--\r\n"
 
 
 @pytest.mark.parametrize("chunking", CHUNKINGS)
-@run
 async def test_two_fields(chunking: str) -> None:
     assert await read_all(reader_for(TWO_FIELDS, chunking)) == [("a", b"hello"), ("b", b"world")]
 
 
 @pytest.mark.parametrize("chunking", CHUNKINGS)
-@run
 async def test_preamble_epilogue_and_transport_padding_are_ignored(chunking: str) -> None:
     body = (
         b"This is the preamble.\r\nIt mentions --xy but no delimiter.\r\n"
@@ -102,7 +100,6 @@ async def test_preamble_epilogue_and_transport_padding_are_ignored(chunking: str
 
 
 @pytest.mark.parametrize("chunking", CHUNKINGS)
-@run
 async def test_crlf_before_the_delimiter_belongs_to_it(chunking: str) -> None:
     # RFC 2046 5.1.1: the CRLF preceding the boundary delimiter line is part of the delimiter.
     body = (
@@ -130,7 +127,6 @@ async def test_crlf_before_the_delimiter_belongs_to_it(chunking: str) -> None:
     ]
 
 
-@run
 async def test_close_delimiter_without_trailing_crlf_and_empty_multipart() -> None:
     assert await read_all(reader_for(part("a", b"1") + b"--xyz--")) == [("a", b"1")]
     reader = reader_for(b"--xyz--\r\n")
@@ -152,7 +148,6 @@ async def test_close_delimiter_without_trailing_crlf_and_empty_multipart() -> No
         (b"--xyz\r\nBad Name: v\r\n\r\nx\r\n--xyz--", "invalid multipart header"),
     ],
 )
-@run
 async def test_malformed_bodies_raise_value_error(body: bytes, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         await read_all(reader_for(body))
@@ -169,7 +164,6 @@ async def test_malformed_bodies_raise_value_error(body: bytes, message: str) -> 
         ('multipart/form-data; boundary="\'()+_,-./:=?"', b"'()+_,-./:=?"),
     ],
 )
-@run
 async def test_boundary_forms(ctype: str, boundary: bytes) -> None:
     body = part("a", b"1", boundary=boundary) + b"--" + boundary + b"--\r\n"
     assert await read_all(reader_for(body, ctype=ctype)) == [("a", b"1")]
@@ -198,7 +192,6 @@ def test_invalid_boundaries_are_refused(ctype: str, message: str) -> None:
 
 
 @pytest.mark.parametrize("chunking", CHUNKINGS)
-@run
 async def test_read_chunk_never_crosses_the_delimiter(chunking: str) -> None:
     data = bytes(range(256)) * 40 + b"\r\n--xy"
     reader = reader_for(part("blob", data) + b"--xyz--", chunking)
@@ -219,7 +212,6 @@ async def test_read_chunk_never_crosses_the_delimiter(chunking: str) -> None:
 
 
 @pytest.mark.parametrize("chunking", CHUNKINGS)
-@run
 async def test_readline_and_iteration(chunking: str) -> None:
     body = (
         part("a", b"one\r\ntwo\nthree\r\n\r\n--xy\r\n\r--x\r\nlast")
@@ -247,7 +239,6 @@ async def test_readline_and_iteration(chunking: str) -> None:
     assert b"".join([chunk async for chunk in second]) == b"x\r\n"
 
 
-@run
 async def test_unread_parts_are_skipped_by_next() -> None:
     body = part("a", b"x" * 100_000) + part("b", b"y" * 10) + b"--xyz--"
     reader = reader_for(body, "random")
@@ -260,7 +251,6 @@ async def test_unread_parts_are_skipped_by_next() -> None:
     assert await reader.next() is None
 
 
-@run
 async def test_part_headers_folding_and_no_headers() -> None:
     body = (
         b"--xyz\r\n"
@@ -283,7 +273,6 @@ async def test_part_headers_folding_and_no_headers() -> None:
     assert await second.read() == b"anonymous"
 
 
-@run
 async def test_part_header_limits_answer_431() -> None:
     long_line = b"--xyz\r\nX-Long: " + b"a" * 8200 + b"\r\n\r\nx\r\n--xyz--"
     with pytest.raises(HTTPRequestHeaderFieldsTooLarge) as info:
@@ -300,7 +289,6 @@ async def test_part_header_limits_answer_431() -> None:
         await read_all(reader_for(folded))
 
 
-@run
 async def test_text_json_form_and_charsets() -> None:
     body = (
         part("t", "caf\u00e9".encode("latin-1"), boundary=b"xyz").replace(
@@ -327,7 +315,6 @@ async def test_text_json_form_and_charsets() -> None:
     ]
 
 
-@run
 async def test_charset_field_sets_the_default_for_later_parts() -> None:
     # RFC 7578 4.6: ``_charset_`` names the charset of fields without one of their own.
     body = (
@@ -379,7 +366,6 @@ PAYLOAD = ("d\u00e9j\u00e0 vu = \u20ac " * 50).encode()
     ],
 )
 @pytest.mark.parametrize("chunking", ["whole", "random"])
-@run
 async def test_decode(encoded: bytes, headers: str, chunking: str) -> None:
     ctype = "multipart/mixed; boundary=xyz"
     field = await reader_for(mixed_part(encoded, headers), chunking, ctype).next()
@@ -387,7 +373,6 @@ async def test_decode(encoded: bytes, headers: str, chunking: str) -> None:
     assert await field.read(decode=True) == PAYLOAD
 
 
-@run
 async def test_decode_unknown_encodings_and_form_data_ignores_content_encoding() -> None:
     for headers in ("Content-Transfer-Encoding: uuencode", "Content-Encoding: compress"):
         ctype = "multipart/mixed; boundary=xyz"
@@ -401,7 +386,6 @@ async def test_decode_unknown_encodings_and_form_data_ignores_content_encoding()
     assert await field.text() == "raw"
 
 
-@run
 async def test_truncated_compressed_data_is_an_error() -> None:
     ctype = "multipart/mixed; boundary=xyz"
     data = gzip.compress(PAYLOAD)[:-10]
@@ -493,7 +477,6 @@ NESTED_TYPE = "multipart/form-data; boundary=outer"
 
 
 @pytest.mark.parametrize("chunking", CHUNKINGS)
-@run
 async def test_nested_multipart_yields_a_reader(chunking: str) -> None:
     reader = reader_for(NESTED, chunking, NESTED_TYPE)
     seen: list[Any] = []
@@ -512,7 +495,6 @@ async def test_nested_multipart_yields_a_reader(chunking: str) -> None:
 
 
 @pytest.mark.parametrize("chunking", CHUNKINGS)
-@run
 async def test_nested_reader_skipped_whole(chunking: str) -> None:
     reader = reader_for(NESTED, chunking, NESTED_TYPE)
     names = []
@@ -529,7 +511,6 @@ async def test_nested_reader_skipped_whole(chunking: str) -> None:
 # -- streaming --------------------------------------------------------------------------
 
 
-@run
 async def test_parts_stream_before_the_body_ends() -> None:
     stream = StreamReader()
     reader = MultipartReader({"Content-Type": FORM}, stream)
@@ -585,7 +566,6 @@ async def test_parts_stream_before_the_body_ends() -> None:
         ('FORM-DATA ; NAME = "up" ; FILENAME = ""', "up", ""),
     ],
 )
-@run
 async def test_content_disposition(disposition: str, name: str, filename: str) -> None:
     body = b"--xyz\r\nContent-Disposition: " + disposition.encode() + b"\r\n\r\nx\r\n--xyz--"
     field = await reader_for(body).next()
@@ -633,7 +613,6 @@ def email_form() -> tuple[str, bytes]:
 
 
 @pytest.mark.parametrize("chunking", CHUNKINGS)
-@run
 async def test_email_package_body(chunking: str) -> None:
     ctype, body = email_form()
     reader = reader_for(body, chunking, ctype)
@@ -651,8 +630,15 @@ async def test_email_package_body(chunking: str) -> None:
 # -- read_form through a server ---------------------------------------------------------
 
 
-def form_request(body: bytes, ctype: str = FORM, **kwargs: Any) -> bytes:
-    return build_request("POST", "/", [("Content-Type", ctype)], body, **kwargs)
+def form_request(body: bytes | AsyncIterator[bytes], ctype: str = FORM) -> dict[str, Any]:
+    """The test client's keywords for a POST of ``body`` (bytes, or streamed: chunked)."""
+    return {"headers": {"Content-Type": ctype}, "data": body}
+
+
+async def streamed(body: bytes, chunking: str = "random") -> AsyncIterator[bytes]:
+    """``body`` as a chunked upload, one chunk per piece."""
+    for piece in pieces(body, chunking):
+        yield piece
 
 
 async def post_of(request: BaseRequest) -> MultiDictProxy[Any]:
@@ -663,8 +649,7 @@ async def post_of(request: BaseRequest) -> MultiDictProxy[Any]:
     return form
 
 
-@run
-async def test_read_form_fields_files_and_repeats() -> None:
+async def test_read_form_fields_files_and_repeats(probe: Probe) -> None:
     body = (
         part("text", "\u00e9t\u00e9".encode())
         + part("text", b"second")
@@ -697,7 +682,7 @@ async def test_read_form_fields_files_and_repeats() -> None:
         plain = {k: v for k, v in form.items() if not isinstance(v, FileField)}
         return form.getall("text"), plain, files, await request.post() is form
 
-    response, (texts, plain, files, cached) = await probe(fn, form_request(body))
+    response, (texts, plain, files, cached) = await probe(fn, "POST", **form_request(body))
     assert response.status == 200
     assert texts == ["\u00e9t\u00e9", "second"]
     assert plain["latin"] == "\u00e9"
@@ -711,8 +696,7 @@ async def test_read_form_fields_files_and_repeats() -> None:
     assert cached
 
 
-@run
-async def test_read_form_big_file_is_spooled_to_disk() -> None:
+async def test_read_form_big_file_is_spooled_to_disk(probe: Probe) -> None:
     data = bytes(range(256)) * 1024  # 256 KiB, past the in-memory spool size
     body = part("up", data, '; filename="big.bin"') + b"--xyz--"
 
@@ -725,36 +709,30 @@ async def test_read_form_big_file_is_spooled_to_disk() -> None:
             field.file.close()
 
     response, (rolled, position, content) = await probe(
-        fn, form_request(body), client_max_size=2**20
+        fn, "POST", server_kwargs={"client_max_size": 2**20}, **form_request(body)
     )
     assert response.status == 200
     assert rolled and position == 0 and content == data
 
 
-@run
-async def test_read_form_from_the_email_package_and_chunked_body() -> None:
+async def test_read_form_from_the_email_package_and_chunked_body(probe: Probe) -> None:
     ctype, body = email_form()
-    chunked = b"".join(b"%x\r\n%b\r\n" % (len(p), p) for p in pieces(body, "random")) + b"0\r\n\r\n"
-    request = build_request(
-        "POST", "/", [("Content-Type", ctype), ("Transfer-Encoding", "chunked")], chunked
-    )
 
     async def fn(request: BaseRequest) -> Any:
         form = await post_of(request)
         return form["greeting"], form["plain"], form["upload"].filename
 
-    response, result = await probe(fn, request)
+    response, result = await probe(fn, "POST", **form_request(streamed(body), ctype))
     assert response.status == 200
     assert result == ("Gr\u00fc\u00dfe\nzweite Zeile", "plain ascii", "data.bin")
 
 
-@run
-async def test_read_form_nested_mixed_files_share_the_name() -> None:
+async def test_read_form_nested_mixed_files_share_the_name(probe: Probe) -> None:
     async def fn(request: BaseRequest) -> Any:
         form = await post_of(request)
         return [(k, v.filename if isinstance(v, FileField) else v) for k, v in form.items()]
 
-    response, items = await probe(fn, form_request(NESTED, NESTED_TYPE))
+    response, items = await probe(fn, "POST", **form_request(NESTED, NESTED_TYPE))
     assert response.status == 200
     assert items == [
         ("title", "Files"),
@@ -810,49 +788,46 @@ async def test_read_form_nested_mixed_files_share_the_name() -> None:
         (NESTED_TYPE, NESTED.replace(b"boundary=inner", b"boundary=outer"), 400, ""),
     ],
 )
-@run
-async def test_read_form_refusals(ctype: str, body: bytes, status: int, message: str) -> None:
-    response, _ = await probe(post_of, form_request(body, ctype))
-    assert response.status == status, response.body
-    assert message in response.text
+async def test_read_form_refusals(
+    probe: Probe, ctype: str, body: bytes, status: int, message: str
+) -> None:
+    response, _ = await probe(post_of, "POST", **form_request(body, ctype))
+    text = await response.text()
+    assert response.status == status, text
+    assert message in text
 
 
-@run
-async def test_read_form_too_deep_nesting_is_400() -> None:
+async def test_read_form_too_deep_nesting_is_400(probe: Probe) -> None:
     deeper = NESTED.replace(
         b'Content-Disposition: file; filename="two.bin"\r\n',
         b"Content-Type: multipart/mixed; boundary=deep\r\n",
     ).replace(b"\x00\x01\r\n", b"--deep--\r\n")
-    response, _ = await probe(post_of, form_request(deeper, NESTED_TYPE))
+    response, _ = await probe(post_of, "POST", **form_request(deeper, NESTED_TYPE))
     assert response.status == 400
-    assert "nested more than one level" in response.text
+    assert "nested more than one level" in await response.text()
 
 
-@run
-async def test_read_form_total_size_cap() -> None:
+async def test_read_form_total_size_cap(probe: Probe) -> None:
     fields = b"".join(part(f"f{i}", b"v" * 100) for i in range(20)) + b"--xyz--\r\n"
     assert 2000 < len(fields) < 4000
-    ok, form = await probe(post_of, form_request(fields), client_max_size=4000)
+    ok, form = await probe(
+        post_of, "POST", server_kwargs={"client_max_size": 4000}, **form_request(fields)
+    )
     assert ok.status == 200 and len(form) == 20
     # Declared too large: refused before reading.
-    refused, _ = await probe(post_of, form_request(fields), client_max_size=2000)
+    cap = {"client_max_size": 2000}
+    refused, _ = await probe(post_of, "POST", server_kwargs=cap, **form_request(fields))
     assert refused.status == 413
-    assert "2000" in refused.text
+    assert "2000" in await refused.text()
     # Chunked, no declared size: refused once the running total passes the cap.
-    chunked = b"".join(b"%x\r\n%b\r\n" % (len(p), p) for p in pieces(fields, "random"))
-    request = build_request(
-        "POST",
-        "/",
-        [("Content-Type", FORM), ("Transfer-Encoding", "chunked")],
-        chunked + b"0\r\n\r\n",
-    )
-    refused, _ = await probe(post_of, request, client_max_size=2000)
+    refused, _ = await probe(post_of, "POST", server_kwargs=cap, **form_request(streamed(fields)))
     assert refused.status == 413
 
 
 @pytest.mark.parametrize("extra", ["", '; filename="f.bin"'])
-@run
-async def test_read_form_refuses_a_big_field_while_it_streams(extra: str) -> None:
+async def test_read_form_refuses_a_big_field_while_it_streams(
+    make_client: ClientFactory, extra: str
+) -> None:
     # The client sends a little more than the cap, then stalls without ending the body: the
     # server must answer 413 from what it has, not wait for (or buffer) the whole field.
     limit = 64 * 1024
@@ -867,24 +842,21 @@ async def test_read_form_refuses_a_big_field_while_it_streams(extra: str) -> Non
             raise
         raise AssertionError("the form was accepted")
 
-    async with serve(handler, client_max_size=limit) as port:
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        writer.write(
-            build_request("POST", "/", [("Content-Type", FORM), ("Transfer-Encoding", "chunked")])
-        )
-        writer.write(b"%x\r\n%b\r\n" % (len(start), start))
-        chunk = b"B" * (16 * 1024)
+    async def stalling() -> AsyncIterator[bytes]:
+        yield start
         for _ in range(5):
-            writer.write(b"%x\r\n%b\r\n" % (len(chunk), chunk))
-        await writer.drain()
-        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
-        writer.close()
-    assert head.startswith(b"HTTP/1.1 413"), head
+            yield b"B" * (16 * 1024)
+        await asyncio.Event().wait()  # never ends the body
+
+    client = await make_client(handler, server_kwargs={"client_max_size": limit})
+    response = await asyncio.wait_for(client.post("/", **form_request(stalling())), 5)
+    assert response.status == 413
     assert [type(exc).__name__ for exc in refused] == ["HTTPRequestEntityTooLarge"]
 
 
-@run
-async def test_read_form_closes_spooled_files_when_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_read_form_closes_spooled_files_when_refused(
+    probe: Probe, monkeypatch: pytest.MonkeyPatch
+) -> None:
     created: list[Any] = []
     original = tempfile.SpooledTemporaryFile
 
@@ -899,36 +871,33 @@ async def test_read_form_closes_spooled_files_when_refused(monkeypatch: pytest.M
         + part("f2", b"b" * 5000, '; filename="2"')
         + b"--xyz--"
     )
-    head = build_request("POST", "/", [("Content-Type", FORM), ("Transfer-Encoding", "chunked")])
-    # The first file and the start of the second arrive, then the rest that passes the cap.
-    first, rest = body[:2200], body[2200:]
-    pieces = [
-        head + b"%x\r\n%b\r\n" % (len(first), first),
-        b"%x\r\n%b\r\n0\r\n\r\n" % (len(rest), rest),
-    ]
-    response, _ = await probe(post_of, pieces, client_max_size=3000)
+
+    async def in_two() -> AsyncIterator[bytes]:
+        # The first file and the start of the second arrive, then the rest that passes
+        # the cap.
+        yield body[:2200]
+        await asyncio.sleep(0.05)
+        yield body[2200:]
+
+    cap = {"client_max_size": 3000}
+    response, _ = await probe(post_of, "POST", server_kwargs=cap, **form_request(in_two()))
     assert response.status == 413
     assert len(created) == 2 and all(f.closed for f in created)
 
 
-@run
-async def test_read_form_cap_counts_the_epilogue() -> None:
+async def test_read_form_cap_counts_the_epilogue(probe: Probe) -> None:
     body = TWO_FIELDS + b"x" * 5000
-    chunked = b"".join(b"%x\r\n%b\r\n" % (len(p), p) for p in pieces(body, "random"))
-    request = build_request(
-        "POST",
-        "/",
-        [("Content-Type", FORM), ("Transfer-Encoding", "chunked")],
-        chunked + b"0\r\n\r\n",
+    response, _ = await probe(
+        post_of, "POST", server_kwargs={"client_max_size": 3000}, **form_request(streamed(body))
     )
-    response, _ = await probe(post_of, request, client_max_size=3000)
     assert response.status == 413
-    response, form = await probe(post_of, request, client_max_size=6000)
+    response, form = await probe(
+        post_of, "POST", server_kwargs={"client_max_size": 6000}, **form_request(streamed(body))
+    )
     assert response.status == 200 and dict(form) == {"a": "hello", "b": "world"}
 
 
-@run
-async def test_request_multipart_reader() -> None:
+async def test_request_multipart_reader(probe: Probe) -> None:
     async def fn(request: BaseRequest) -> Any:
         reader = await request.multipart()
         out = []
@@ -936,12 +905,12 @@ async def test_request_multipart_reader() -> None:
             out.append((field.name, await field.text()))
         return out
 
-    response, result = await probe(fn, form_request(TWO_FIELDS))
+    response, result = await probe(fn, "POST", **form_request(TWO_FIELDS))
     assert response.status == 200
     assert result == [("a", "hello"), ("b", "world")]
 
     async def not_multipart(request: BaseRequest) -> Any:
         return await request.multipart()
 
-    refused, _ = await probe(not_multipart, build_request("POST", "/", [], b"x"))
+    refused, _ = await probe(not_multipart, "POST", data=b"x")
     assert refused.status == 415

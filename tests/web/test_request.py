@@ -1,4 +1,9 @@
-"""``BaseRequest`` end to end: raw requests over loopback, attributes read in the handler."""
+"""``BaseRequest`` end to end: requests from the test client, attributes read in the handler.
+
+A few tests write raw bytes instead, where the bytes on the wire are the point: an
+absolute-form target, HTTP/1.0 without ``Host``, a ``//host`` path the client would read
+as an authority, and pipelining.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,7 @@ import asyncio
 import datetime
 import json
 import socket
-from collections.abc import MutableMapping
+from collections.abc import AsyncIterator, MutableMapping
 from decimal import Decimal
 from typing import Any
 
@@ -16,9 +21,12 @@ from yarl import URL
 
 from runtime.http.message import HttpVersion
 from runtime.request import BaseRequest, FileField
-from runtime.response import Response, StreamResponse
+from runtime.response import ETag, Response, StreamResponse
 
-from .raw_http import build_request, exchange, probe, run, serve
+from .raw_http import build_request, exchange, raw_probe
+from .support import ClientFactory, Probe, ServerFactory, pieces_of
+
+HOST = {"Host": "example.test"}
 
 
 async def attrs(request: BaseRequest, *names: str) -> dict[str, Any]:
@@ -28,8 +36,7 @@ async def attrs(request: BaseRequest, *names: str) -> dict[str, Any]:
 # -- the request line and URL -----------------------------------------------------------
 
 
-@run
-async def test_request_line_path_query_and_url() -> None:
+async def test_request_line_path_query_and_url(probe: Probe) -> None:
     target = "/p%20ath/%C3%A9/?a=1&a=2&b=%E2%82%AC&c=&d+e=f+g"
 
     async def fn(request: BaseRequest) -> Any:
@@ -49,7 +56,7 @@ async def test_request_line_path_query_and_url() -> None:
             "secure",
         )
 
-    response, got = await probe(fn, build_request("GET", target, host="example.test:8080"))
+    response, got = await probe(fn, "GET", target, headers={"Host": "example.test:8080"})
     assert response.status == 200
     assert got["method"] == "GET"
     assert got["version"] == HttpVersion(1, 1)
@@ -73,48 +80,53 @@ async def test_request_line_path_query_and_url() -> None:
 
 
 @pytest.mark.parametrize("method", ["POST", "PUT", "DELETE", "PATCH", "OPTIONS", "HEAD"])
-@run
-async def test_methods(method: str) -> None:
+async def test_methods(probe: Probe, method: str) -> None:
     async def fn(request: BaseRequest) -> Any:
         return request.method
 
-    response, got = await probe(
-        fn, build_request(method, "/", body=b"" if method != "HEAD" else None)
-    )
+    response, got = await probe(fn, method, "/")
     assert response.status == 200
     assert got == method
 
 
-@run
-async def test_absolute_form_target_and_http_10() -> None:
+# Raw bytes: the client sends neither an absolute-form target nor HTTP/1.0 without Host.
+async def test_absolute_form_target_and_http_10(make_raw_server: ServerFactory) -> None:
     async def fn(request: BaseRequest) -> Any:
         return await attrs(request, "path", "query", "rel_url", "version", "keep_alive")
 
-    _, got = await probe(fn, build_request("GET", "http://other.test/abs?q=1", host="other.test"))
+    request = build_request("GET", "http://other.test/abs?q=1", host="other.test")
+    _, got = await raw_probe(make_raw_server, fn, request)
     assert got["path"] == "/abs" and got["query"]["q"] == "1"
     assert not got["rel_url"].absolute
-    _, got = await probe(fn, build_request("GET", "/old", version="1.0", host=None))
+    request = build_request("GET", "/old", version="1.0", host=None)
+    _, got = await raw_probe(make_raw_server, fn, request)
     assert got["version"] == HttpVersion(1, 0)
     assert got["keep_alive"] is False
 
 
-@run
-async def test_host_falls_back_to_this_machine_for_http_10() -> None:
+async def test_host_falls_back_to_this_machine_for_http_10(
+    make_raw_server: ServerFactory,
+) -> None:
+    # Raw bytes: an HTTP/1.0 request without Host.
     async def fn(request: BaseRequest) -> Any:
         return request.host, request.url.host
 
-    _, (host, url_host) = await probe(fn, build_request("GET", "/", version="1.0", host=None))
+    request = build_request("GET", "/", version="1.0", host=None)
+    _, (host, url_host) = await raw_probe(make_raw_server, fn, request)
     assert host == socket.getfqdn()
     assert url_host == socket.getfqdn().lower()
 
 
-@run
-async def test_url_of_a_network_path_target_keeps_the_host() -> None:
+async def test_url_of_a_network_path_target_keeps_the_host(
+    make_raw_server: ServerFactory,
+) -> None:
     # "//evil.test/x" is a path, not an authority: request.url must stay on our host.
+    # Raw bytes: the client would read "//evil.test" as a host.
     async def fn(request: BaseRequest) -> Any:
         return request.url.host, request.path
 
-    _, (host, path) = await probe(fn, build_request("GET", "//evil.test/x"))
+    request = build_request("GET", "//evil.test/x")
+    _, (host, path) = await raw_probe(make_raw_server, fn, request)
     assert host == "example.test"
     assert path == "//evil.test/x"
 
@@ -122,8 +134,7 @@ async def test_url_of_a_network_path_target_keeps_the_host() -> None:
 # -- headers ----------------------------------------------------------------------------
 
 
-@run
-async def test_headers_content_type_charset_length_keep_alive() -> None:
+async def test_headers_content_type_charset_length_keep_alive(probe: Probe) -> None:
     headers = [
         ("X-Multi", "one"),
         ("x-multi", "two"),
@@ -136,7 +147,7 @@ async def test_headers_content_type_charset_length_keep_alive() -> None:
             request, "headers", "raw_headers", "content_type", "charset", "content_length"
         ) | {"keep_alive": request.keep_alive, "body": await request.text()}
 
-    response, got = await probe(fn, build_request("POST", "/", headers, "\u00e9".encode("latin-1")))
+    response, got = await probe(fn, "POST", "/", headers=headers, data="\u00e9".encode("latin-1"))
     assert response.status == 200
     assert response.headers["Connection"] == "close"
     assert isinstance(got["headers"], CIMultiDictProxy)
@@ -149,8 +160,7 @@ async def test_headers_content_type_charset_length_keep_alive() -> None:
     assert got["body"] == "\u00e9"
 
 
-@run
-async def test_defaults_without_content_headers() -> None:
+async def test_defaults_without_content_headers(probe: Probe) -> None:
     async def fn(request: BaseRequest) -> Any:
         return await attrs(
             request,
@@ -163,7 +173,7 @@ async def test_defaults_without_content_headers() -> None:
             "has_body",
         )
 
-    _, got = await probe(fn, build_request("GET", "/"))
+    _, got = await probe(fn)
     assert got == {
         "content_type": "application/octet-stream",
         "charset": None,
@@ -175,14 +185,13 @@ async def test_defaults_without_content_headers() -> None:
     }
 
 
-@run
-async def test_connection_attributes() -> None:
+async def test_connection_attributes(probe: Probe) -> None:
     async def fn(request: BaseRequest) -> Any:
         transport = request.transport
         assert transport is not None
         return request.remote, transport.get_extra_info("peername")[0], request.protocol
 
-    _, (remote, peer, protocol) = await probe(fn, build_request())
+    _, (remote, peer, protocol) = await probe(fn)
     assert remote == peer == "127.0.0.1"
     assert protocol is not None
 
@@ -202,15 +211,14 @@ async def test_connection_attributes() -> None:
         ([], {}),
     ],
 )
-@run
-async def test_cookies(headers: list[str], expected: dict[str, str]) -> None:
+async def test_cookies(probe: Probe, headers: list[str], expected: dict[str, str]) -> None:
     async def fn(request: BaseRequest) -> Any:
         cookies = request.cookies
         with pytest.raises(TypeError):
             cookies["new"] = "x"  # type: ignore[index]
         return dict(cookies)
 
-    response, got = await probe(fn, build_request("GET", "/", [("Cookie", h) for h in headers]))
+    response, got = await probe(fn, headers=[("Cookie", h) for h in headers])
     assert response.status == 200
     assert got == expected
 
@@ -219,21 +227,19 @@ async def test_cookies(headers: list[str], expected: dict[str, str]) -> None:
     "malformed",
     ["[bad]=2", 'b="unterminated', "no-equals", "=nameless", "sp ace=1", 'q"uote=1', "b=x y"],
 )
-@run
-async def test_a_malformed_cookie_does_not_hide_the_others(malformed: str) -> None:
+async def test_a_malformed_cookie_does_not_hide_the_others(probe: Probe, malformed: str) -> None:
     async def fn(request: BaseRequest) -> Any:
         return dict(request.cookies)
 
     header = f"a=1; {malformed}; c=3"
-    _, got = await probe(fn, build_request("GET", "/", [("Cookie", header)]))
+    _, got = await probe(fn, headers={"Cookie": header})
     assert (got.get("a"), got.get("c")) == ("1", "3"), got
 
 
 # -- Forwarded (RFC 7239) ---------------------------------------------------------------
 
 
-@run
-async def test_forwarded_elements_across_headers() -> None:
+async def test_forwarded_elements_across_headers(probe: Probe) -> None:
     headers = [
         ("Forwarded", 'for=192.0.2.43;Proto=https, for="[2001:db8:cafe::17]:4711"'),
         ("Forwarded", 'for=unknown;by="a \\"quoted\\" \\\\ value";host=example.test'),
@@ -242,7 +248,7 @@ async def test_forwarded_elements_across_headers() -> None:
     async def fn(request: BaseRequest) -> Any:
         return [dict(element) for element in request.forwarded]
 
-    _, got = await probe(fn, build_request("GET", "/", headers))
+    _, got = await probe(fn, headers=headers)
     assert got == [
         {"for": "192.0.2.43", "proto": "https"},
         {"for": "[2001:db8:cafe::17]:4711"},
@@ -250,8 +256,7 @@ async def test_forwarded_elements_across_headers() -> None:
     ]
 
 
-@run
-async def test_forwarded_skips_bad_elements_and_quoted_commas() -> None:
+async def test_forwarded_skips_bad_elements_and_quoted_commas(probe: Probe) -> None:
     headers = [
         ("Forwarded", 'for=1.1.1.1, garbage, for="2.2.2.2";proto=http, for=x;=y, by="a,b;c"'),
         ("Forwarded", 'for="unterminated, for=3.3.3.3'),
@@ -264,7 +269,7 @@ async def test_forwarded_skips_bad_elements_and_quoted_commas() -> None:
             forwarded[0]["for"] = "spoofed"  # type: ignore[index]
         return [dict(element) for element in forwarded]
 
-    _, got = await probe(fn, build_request("GET", "/", headers))
+    _, got = await probe(fn, headers=headers)
     assert got == [
         {"for": "1.1.1.1"},
         {"for": "2.2.2.2", "proto": "http"},
@@ -272,20 +277,18 @@ async def test_forwarded_skips_bad_elements_and_quoted_commas() -> None:
     ]
 
 
-@run
-async def test_no_forwarded_header() -> None:
+async def test_no_forwarded_header(probe: Probe) -> None:
     async def fn(request: BaseRequest) -> Any:
         return request.forwarded
 
-    _, got = await probe(fn, build_request())
+    _, got = await probe(fn)
     assert got == ()
 
 
 # -- conditional and range headers ------------------------------------------------------
 
 
-@run
-async def test_conditional_dates() -> None:
+async def test_conditional_dates(probe: Probe) -> None:
     headers = [
         ("If-Modified-Since", "Sun, 06 Nov 1994 08:49:37 GMT"),
         ("If-Unmodified-Since", "Sunday, 06-Nov-94 08:49:37 GMT"),
@@ -295,18 +298,41 @@ async def test_conditional_dates() -> None:
     async def fn(request: BaseRequest) -> Any:
         return request.if_modified_since, request.if_unmodified_since, request.if_range
 
-    _, (modified, unmodified, if_range) = await probe(fn, build_request("GET", "/", headers))
+    _, (modified, unmodified, if_range) = await probe(fn, headers=headers)
     expected = datetime.datetime(1994, 11, 6, 8, 49, 37, tzinfo=datetime.UTC)
     assert modified == expected and modified.tzinfo is not None
     assert unmodified == expected
     assert if_range is None
 
-    _, dates = await probe(fn, build_request())
+    _, dates = await probe(fn)
     assert dates == (None, None, None)
-    _, dates = await probe(
-        fn, build_request("GET", "/", [("If-Range", "Sun, 06 Nov 1994 08:49:37 GMT")])
-    )
+    _, dates = await probe(fn, headers={"If-Range": "Sun, 06 Nov 1994 08:49:37 GMT"})
     assert dates[2] == expected
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        ('"abc"', (ETag("abc"),)),
+        ('W/"abc"', (ETag("abc", is_weak=True),)),
+        ('"a", W/"b" ,"c"', (ETag("a"), ETag("b", is_weak=True), ETag("c"))),
+        ("*", (ETag("*"),)),
+        ('"a", garbage, "c"', (ETag("a"),)),  # parsing stops at the first bad element
+        ('"a,b"', (ETag("a,b"),)),  # a comma inside an entity-tag is data
+        ("unquoted", ()),
+        (None, None),
+        ("", None),
+    ],
+)
+async def test_if_match_and_if_none_match(
+    probe: Probe, header: str | None, expected: tuple[ETag, ...] | None
+) -> None:
+    async def fn(request: BaseRequest) -> Any:
+        return request.if_match, request.if_none_match
+
+    headers = {} if header is None else {"If-Match": header, "If-None-Match": header}
+    _, got = await probe(fn, headers=headers)
+    assert got == (expected, expected)
 
 
 @pytest.mark.parametrize(
@@ -319,13 +345,12 @@ async def test_conditional_dates() -> None:
         (None, slice(None, None, None)),
     ],
 )
-@run
-async def test_http_range(header: str | None, expected: slice) -> None:
+async def test_http_range(probe: Probe, header: str | None, expected: slice) -> None:
     async def fn(request: BaseRequest) -> Any:
         return request.http_range
 
     headers = [("Range", header)] if header is not None else []
-    _, got = await probe(fn, build_request("GET", "/", headers))
+    _, got = await probe(fn, headers=headers)
     assert got == expected
 
 
@@ -342,22 +367,20 @@ async def test_http_range(header: str | None, expected: slice) -> None:
         "bytes=\uff11-\uff12",  # fullwidth digits
     ],
 )
-@run
-async def test_http_range_invalid(header: str) -> None:
+async def test_http_range_invalid(probe: Probe, header: str) -> None:
     async def fn(request: BaseRequest) -> Any:
         with pytest.raises(ValueError):
             _ = request.http_range
         return "raised"
 
-    response, got = await probe(fn, build_request("GET", "/", [("Range", header)]))
+    response, got = await probe(fn, headers={"Range": header})
     assert (response.status, got) == (200, "raised")
 
 
 # -- the body ---------------------------------------------------------------------------
 
 
-@run
-async def test_body_flags_read_text_json() -> None:
+async def test_body_flags_read_text_json(probe: Probe) -> None:
     payload = {"price": 1.10, "name": "caf\u00e9"}
     body = json.dumps(payload).encode()
 
@@ -375,8 +398,8 @@ async def test_body_flags_read_text_json() -> None:
             await request.json(loads=lambda s: json.loads(s, parse_float=Decimal)),
         )
 
-    headers = [("Content-Type", "application/json")]
-    _, got = await probe(fn, build_request("POST", "/", headers, body))
+    headers = {"Content-Type": "application/json"}
+    _, got = await probe(fn, "POST", "/", headers=headers, data=body)
     before, after, raw, again, text, parsed, custom = got
     assert before == (True, True)
     assert after == (True, False)
@@ -386,45 +409,46 @@ async def test_body_flags_read_text_json() -> None:
     assert custom["price"] == Decimal("1.1")
 
 
-@run
-async def test_text_uses_the_charset() -> None:
+async def test_text_uses_the_charset(probe: Probe) -> None:
     async def fn(request: BaseRequest) -> Any:
         return await request.text()
 
     body = "\u00e9t\u00e9 \u20ac".encode("cp1252")
-    headers = [("Content-Type", "text/plain; charset=cp1252")]
-    _, got = await probe(fn, build_request("POST", "/", headers, body))
+    headers = {"Content-Type": "text/plain; charset=cp1252"}
+    _, got = await probe(fn, "POST", "/", headers=headers, data=body)
     assert got == "\u00e9t\u00e9 \u20ac"
 
 
-@run
-async def test_read_is_capped_by_client_max_size() -> None:
+async def test_read_is_capped_by_client_max_size(probe: Probe) -> None:
     async def fn(request: BaseRequest) -> Any:
         return len(await request.read())
 
     big = b"x" * 2000
-    response, _ = await probe(fn, build_request("POST", "/", [], big), client_max_size=1000)
+    response, _ = await probe(fn, "POST", "/", data=big, server_kwargs={"client_max_size": 1000})
     assert response.status == 413
-    assert "1000" in response.text
-    chunked = b"".join(b"%x\r\n%b\r\n" % (100, big[i : i + 100]) for i in range(0, 2000, 100))
-    request = build_request("POST", "/", [("Transfer-Encoding", "chunked")], chunked + b"0\r\n\r\n")
-    response, _ = await probe(fn, request, client_max_size=1000)
+    assert "1000" in await response.text()
+    response, _ = await probe(
+        fn, "POST", "/", data=pieces_of(big, 100), server_kwargs={"client_max_size": 1000}
+    )
     assert response.status == 413
-    response, size = await probe(fn, request, client_max_size=2000)
+    response, size = await probe(
+        fn, "POST", "/", data=pieces_of(big, 100), server_kwargs={"client_max_size": 2000}
+    )
     assert (response.status, size) == (200, 2000)
 
 
-@run
-async def test_content_stream_methods() -> None:
-    # The client sends the rest of the body only once the handler answered the first part,
+async def test_content_stream_methods(make_client: ClientFactory) -> None:
+    # The client sends the rest of the body only once the handler has read the first part,
     # so what readany() returns is exactly what had arrived by then.
     seen: list[Any] = []
+    first_part_read = asyncio.Event()
 
     async def handler(request: BaseRequest) -> StreamResponse:
         content = request.content
         seen.append(await content.read(3))
         seen.append(await content.readline())
         seen.append(await content.readany())
+        first_part_read.set()
         response = StreamResponse()
         await response.prepare(request)
         seen.append([chunk async for chunk in content.iter_chunked(4)])
@@ -433,13 +457,14 @@ async def test_content_stream_methods() -> None:
         await response.write_eof()
         return response
 
-    async with serve(handler) as port:
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        writer.write(build_request("POST", "/", [("Content-Length", "27")]) + b"abcdef\nghi")
-        await reader.readuntil(b"\r\n\r\n")
-        writer.write(b"jklmnopqrstuvwxyz")
-        assert b"done" in await reader.readuntil(b"0\r\n\r\n")
-        writer.close()
+    async def body() -> AsyncIterator[bytes]:
+        yield b"abcdef\nghi"
+        await first_part_read.wait()
+        yield b"jklmnopqrstuvwxyz"
+
+    client = await make_client(handler)
+    response = await client.post("/", data=body())
+    assert await response.read() == b"done"
     first, line, any_chunk, chunks, eof = seen
     assert first == b"abc"
     assert line == b"def\n"
@@ -449,17 +474,25 @@ async def test_content_stream_methods() -> None:
     assert eof
 
 
-@run
-async def test_content_iter_any_with_chunked_body() -> None:
+@pytest.mark.parametrize("chunked", [False, True])
+async def test_content_read_of_a_body_larger_than_the_buffer(probe: Probe, chunked: bool) -> None:
+    # read() must keep draining the buffer, or the paused socket never delivers EOF.
+    body = bytes(range(256)) * 4096  # 1 MiB, 16 times the read buffer's high-water mark
+
+    async def fn(request: BaseRequest) -> Any:
+        return await request.content.read()
+
+    data = pieces_of(body, 65536) if chunked else body
+    response, got = await probe(fn, "POST", "/", data=data)
+    assert response.status == 200
+    assert got == body
+
+
+async def test_content_iter_any_with_chunked_body(probe: Probe) -> None:
     async def fn(request: BaseRequest) -> Any:
         return [chunk async for chunk in request.content.iter_any()]
 
-    pieces = [
-        build_request("POST", "/", [("Transfer-Encoding", "chunked")]) + b"3\r\nabc\r\n",
-        b"2\r\nde\r\n",
-        b"0\r\n\r\n",
-    ]
-    _, chunks = await probe(fn, pieces)
+    _, chunks = await probe(fn, "POST", "/", data=pieces_of(b"abcde", 3, pause=0.05))
     assert b"".join(chunks) == b"abcde"
     assert all(chunks)
 
@@ -467,15 +500,14 @@ async def test_content_iter_any_with_chunked_body() -> None:
 # -- forms ------------------------------------------------------------------------------
 
 
-@run
-async def test_post_urlencoded() -> None:
+async def test_post_urlencoded(probe: Probe) -> None:
     async def fn(request: BaseRequest) -> Any:
         form = await request.post()
         return form, await request.post() is form
 
     body = b"a=1&b=%E2%82%AC&a=2&empty=&plus=x+y"
-    headers = [("Content-Type", "application/x-www-form-urlencoded")]
-    _, (form, cached) = await probe(fn, build_request("POST", "/", headers, body))
+    headers = {"Content-Type": "application/x-www-form-urlencoded"}
+    _, (form, cached) = await probe(fn, "POST", "/", headers=headers, data=body)
     assert isinstance(form, MultiDictProxy)
     assert form.getall("a") == ["1", "2"]
     assert form["b"] == "\u20ac"
@@ -484,29 +516,27 @@ async def test_post_urlencoded() -> None:
     assert cached
 
 
-@run
-async def test_post_urlencoded_charset_and_unknown_charset() -> None:
+async def test_post_urlencoded_charset_and_unknown_charset(probe: Probe) -> None:
     async def fn(request: BaseRequest) -> Any:
         return dict(await request.post())
 
-    headers = [("Content-Type", "application/x-www-form-urlencoded; charset=latin-1")]
-    _, form = await probe(fn, build_request("POST", "/", headers, b"name=Jos%E9"))
+    headers = {"Content-Type": "application/x-www-form-urlencoded; charset=latin-1"}
+    _, form = await probe(fn, "POST", "/", headers=headers, data=b"name=Jos%E9")
     assert form == {"name": "Jos\u00e9"}
     # aiohttp answers 415 for a charset it cannot decode, not 500.
-    headers = [("Content-Type", "application/x-www-form-urlencoded; charset=no-such")]
-    response, _ = await probe(fn, build_request("POST", "/", headers, b"a=1"))
+    headers = {"Content-Type": "application/x-www-form-urlencoded; charset=no-such"}
+    response, _ = await probe(fn, "POST", "/", headers=headers, data=b"a=1")
     assert response.status == 415
 
 
-@run
-async def test_post_is_empty_for_get_and_other_types() -> None:
+async def test_post_is_empty_for_get_and_other_types(probe: Probe) -> None:
     async def fn(request: BaseRequest) -> Any:
         return dict(await request.post())
 
-    _, form = await probe(fn, build_request("GET", "/?a=1"))
+    _, form = await probe(fn, "GET", "/?a=1")
     assert form == {}
-    headers = [("Content-Type", "application/json")]
-    _, form = await probe(fn, build_request("POST", "/", headers, b'{"a": 1}'))
+    headers = {"Content-Type": "application/json"}
+    _, form = await probe(fn, "POST", "/", headers=headers, data=b'{"a": 1}')
     assert form == {}
 
 
@@ -531,10 +561,10 @@ MULTIPART = (
     b"--b0undary--\r\n"
 )
 MULTIPART_TYPE = "multipart/form-data; boundary=b0undary"
+MULTIPART_HEADERS = {"Content-Type": MULTIPART_TYPE}
 
 
-@run
-async def test_post_multipart_fields_files_and_repeats() -> None:
+async def test_post_multipart_fields_files_and_repeats(probe: Probe) -> None:
     async def fn(request: BaseRequest) -> Any:
         form = await request.post()
         photos = []
@@ -544,8 +574,9 @@ async def test_post_multipart_fields_files_and_repeats() -> None:
             photo.file.close()
         return form["title"], form.getall("tag"), photos
 
-    request = build_request("POST", "/", [("Content-Type", MULTIPART_TYPE)], MULTIPART)
-    response, (title, tags, photos) = await probe(fn, request)
+    response, (title, tags, photos) = await probe(
+        fn, "POST", "/", headers=MULTIPART_HEADERS, data=MULTIPART
+    )
     assert response.status == 200
     assert title == "Holiday"
     assert tags == ["sea", "sun"]
@@ -555,8 +586,7 @@ async def test_post_multipart_fields_files_and_repeats() -> None:
     ]
 
 
-@run
-async def test_post_is_capped_by_client_max_size() -> None:
+async def test_post_is_capped_by_client_max_size(probe: Probe) -> None:
     async def fn(request: BaseRequest) -> Any:
         form = await request.post()
         for value in form.values():
@@ -564,15 +594,18 @@ async def test_post_is_capped_by_client_max_size() -> None:
                 value.file.close()
         return len(form)
 
-    urlencoded = build_request(
-        "POST", "/", [("Content-Type", "application/x-www-form-urlencoded")], b"a=" + b"x" * 600
+    urlencoded = {
+        "headers": {"Content-Type": "application/x-www-form-urlencoded"},
+        "data": b"a=" + b"x" * 600,
+    }
+    response, _ = await probe(fn, "POST", "/", server_kwargs={"client_max_size": 500}, **urlencoded)
+    assert response.status == 413
+    multipart = {"headers": MULTIPART_HEADERS, "data": MULTIPART}
+    response, _ = await probe(fn, "POST", "/", server_kwargs={"client_max_size": 300}, **multipart)
+    assert response.status == 413
+    response, count = await probe(
+        fn, "POST", "/", server_kwargs={"client_max_size": len(MULTIPART)}, **multipart
     )
-    response, _ = await probe(fn, urlencoded, client_max_size=500)
-    assert response.status == 413
-    multipart = build_request("POST", "/", [("Content-Type", MULTIPART_TYPE)], MULTIPART)
-    response, _ = await probe(fn, multipart, client_max_size=300)
-    assert response.status == 413
-    response, count = await probe(fn, multipart, client_max_size=len(MULTIPART))
     assert (response.status, count) == (200, 5)
     # A big non-file field in a chunked body (no declared size to refuse up front).
     big_field = (
@@ -581,34 +614,29 @@ async def test_post_is_capped_by_client_max_size() -> None:
         + b"word " * 400
         + b"\r\n--b0undary--\r\n"
     )
-    chunked = b"".join(
-        b"%x\r\n%b\r\n" % (len(big_field[i : i + 256]), big_field[i : i + 256])
-        for i in range(0, len(big_field), 256)
-    )
-    request = build_request(
+    response, _ = await probe(
+        fn,
         "POST",
         "/",
-        [("Content-Type", MULTIPART_TYPE), ("Transfer-Encoding", "chunked")],
-        chunked + b"0\r\n\r\n",
+        headers=MULTIPART_HEADERS,
+        data=pieces_of(big_field, 256),
+        server_kwargs={"client_max_size": 1000},
     )
-    response, _ = await probe(fn, request, client_max_size=1000)
     assert response.status == 413
-    assert "1000" in response.text
+    assert "1000" in await response.text()
 
 
-@run
-async def test_post_multipart_without_boundary_is_400() -> None:
+async def test_post_multipart_without_boundary_is_400(probe: Probe) -> None:
     async def fn(request: BaseRequest) -> Any:
         return await request.post()
 
-    request = build_request("POST", "/", [("Content-Type", "multipart/form-data")], MULTIPART)
-    response, _ = await probe(fn, request)
+    headers = {"Content-Type": "multipart/form-data"}
+    response, _ = await probe(fn, "POST", "/", headers=headers, data=MULTIPART)
     assert response.status == 400
-    assert "boundary" in response.text
+    assert "boundary" in await response.text()
 
 
-@run
-async def test_uploaded_files_are_closed_after_the_response() -> None:
+async def test_uploaded_files_are_closed_after_the_response(probe: Probe) -> None:
     # aiohttp closes the temporary files of request.post() once the handler is done, so a
     # handler that forgets them leaks no descriptor (and raises no ResourceWarning).
     fields: list[FileField] = []
@@ -619,8 +647,7 @@ async def test_uploaded_files_are_closed_after_the_response() -> None:
         assert not any(field.file.closed for field in fields)
         return "ok"
 
-    request = build_request("POST", "/", [("Content-Type", MULTIPART_TYPE)], MULTIPART)
-    response, _ = await probe(fn, request)
+    response, _ = await probe(fn, "POST", "/", headers=MULTIPART_HEADERS, data=MULTIPART)
     assert response.status == 200
     assert len(fields) == 2
     try:
@@ -633,8 +660,7 @@ async def test_uploaded_files_are_closed_after_the_response() -> None:
 # -- clone and the mapping --------------------------------------------------------------
 
 
-@run
-async def test_clone() -> None:
+async def test_clone(probe: Probe) -> None:
     async def fn(request: BaseRequest) -> Any:
         request["user"] = "alice"
         clone = request.clone(
@@ -670,8 +696,8 @@ async def test_clone() -> None:
             request.clone()  # the body was read
         return result
 
-    request = build_request("POST", "/orig?y=2", [("X-Old", "1")], b"payload")
-    response, got = await probe(fn, request)
+    headers = {"X-Old": "1", **HOST}
+    response, got = await probe(fn, "POST", "/orig?y=2", headers=headers, data=b"payload")
     assert response.status == 200
     assert got["method"] == "PUT"
     assert got["path"] == "/new/path" and got["query"] == {"x": "1"}
@@ -687,8 +713,7 @@ async def test_clone() -> None:
     assert got["body"] == b"payload"
 
 
-@run
-async def test_request_is_a_mutable_mapping_for_per_request_data() -> None:
+async def test_request_is_a_mutable_mapping_for_per_request_data(probe: Probe) -> None:
     # The seed stashes the authenticated user on the request: request["user"] = user.
     async def fn(request: BaseRequest) -> Any:
         assert isinstance(request, MutableMapping)
@@ -701,14 +726,14 @@ async def test_request_is_a_mutable_mapping_for_per_request_data() -> None:
             request["trace"]
         return snapshot, dict(request), bool(request), request == request
 
-    _, (snapshot, remaining, truth, equal) = await probe(fn, build_request())
+    _, (snapshot, remaining, truth, equal) = await probe(fn)
     assert snapshot == (2, ["trace", "user"], {"id": 7}, None)
     assert remaining == {"user": {"id": 7}}
     assert truth and equal
 
 
-@run
-async def test_mapping_does_not_leak_between_requests() -> None:
+async def test_mapping_does_not_leak_between_requests(make_raw_server: ServerFactory) -> None:
+    # Raw bytes: two requests pipelined on one connection (the client does not pipeline).
     seen: list[Any] = []
 
     async def handler(request: BaseRequest) -> StreamResponse:
@@ -716,12 +741,12 @@ async def test_mapping_does_not_leak_between_requests() -> None:
         request["user"] = request.path
         return Response(text="ok")
 
-    async with serve(handler) as port:
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        writer.write(build_request("GET", "/one") + build_request("GET", "/two"))
-        await writer.drain()
-        for _ in range(2):
-            await reader.readuntil(b"ok")
-        writer.close()
-        await exchange(port, build_request("GET", "/three"))
+    port = (await make_raw_server(handler)).port
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(build_request("GET", "/one") + build_request("GET", "/two"))
+    await writer.drain()
+    for _ in range(2):
+        await reader.readuntil(b"ok")
+    writer.close()
+    await exchange(port, build_request("GET", "/three"))
     assert seen == [None, None, None]

@@ -9,7 +9,7 @@ from runtime.match_info import MatchInfoError
 from runtime.resource import DynamicResource
 from runtime.route import SystemRoute
 
-from .routing_support import make_request, resolve, run
+from .routing_support import make_request, resolve
 
 
 async def handler(request: web.Request) -> web.StreamResponse:
@@ -23,7 +23,6 @@ async def other(request: web.Request) -> web.StreamResponse:
 # -- matching -----------------------------------------------------------------------------
 
 
-@run
 async def test_plain_path_matches_exactly() -> None:
     router = web.UrlDispatcher()
     route = router.add_get("/about", handler)
@@ -35,7 +34,6 @@ async def test_plain_path_matches_exactly() -> None:
     assert (await resolve(router, "GET", "/abou")).http_exception.status == 404
 
 
-@run
 async def test_variable_matches_one_segment() -> None:
     router = web.UrlDispatcher()
     router.add_get("/users/{id}", handler)
@@ -44,7 +42,6 @@ async def test_variable_matches_one_segment() -> None:
     assert (await resolve(router, "GET", "/users/")).http_exception.status == 404
 
 
-@run
 async def test_variable_with_regex() -> None:
     router = web.UrlDispatcher()
     router.add_get(r"/users/{id:\d+}", handler)
@@ -52,7 +49,6 @@ async def test_variable_with_regex() -> None:
     assert (await resolve(router, "GET", "/users/abc")).http_exception.status == 404
 
 
-@run
 async def test_regex_digits_are_ascii_only() -> None:
     router = web.UrlDispatcher()
     router.add_get(r"/users/{id:\d+}", handler)
@@ -64,7 +60,6 @@ async def test_regex_digits_are_ascii_only() -> None:
     assert dict(await resolve(router, "GET", "/words/abc_1")) == {"w": "abc_1"}
 
 
-@run
 async def test_regex_with_nested_braces() -> None:
     router = web.UrlDispatcher()
     router.add_get(r"/year/{y:\d{4}}", handler)
@@ -72,7 +67,6 @@ async def test_regex_with_nested_braces() -> None:
     assert (await resolve(router, "GET", "/year/24")).http_exception.status == 404
 
 
-@run
 async def test_several_variables_in_one_segment() -> None:
     router = web.UrlDispatcher()
     router.add_get("/files/{name}.{ext}", handler)
@@ -82,7 +76,6 @@ async def test_several_variables_in_one_segment() -> None:
     }
 
 
-@run
 async def test_tail_catch_all_spans_segments() -> None:
     router = web.UrlDispatcher()
     router.add_route("*", "/path/to/{tail:.+}", handler)
@@ -95,7 +88,6 @@ async def test_tail_catch_all_spans_segments() -> None:
 # -- percent-decoding ---------------------------------------------------------------------
 
 
-@run
 async def test_match_info_values_are_decoded() -> None:
     router = web.UrlDispatcher()
     router.add_get("/users/{name}", handler)
@@ -104,7 +96,6 @@ async def test_match_info_values_are_decoded() -> None:
     assert dict(await resolve(router, "GET", "/users/100%25")) == {"name": "100%"}
 
 
-@run
 async def test_encoded_slash_stays_inside_its_segment() -> None:
     # As aiohttp 3.10+: match on the path with %2F kept encoded, then decode the value.
     router = web.UrlDispatcher()
@@ -118,14 +109,12 @@ async def test_encoded_slash_stays_inside_its_segment() -> None:
     assert info.handler is other
 
 
-@run
 async def test_encoded_percent_2f_is_not_a_slash() -> None:
     router = web.UrlDispatcher()
     router.add_get("/users/{name}", handler)
     assert dict(await resolve(router, "GET", "/users/a%252Fb")) == {"name": "a%2Fb"}
 
 
-@run
 async def test_plain_path_matches_its_encoded_form() -> None:
     router = web.UrlDispatcher()
     router.add_get("/a b", handler)
@@ -134,7 +123,6 @@ async def test_plain_path_matches_its_encoded_form() -> None:
     assert (await resolve(router, "GET", "/caf%C3%A9")).handler is other
 
 
-@run
 async def test_non_ascii_literal_in_a_pattern() -> None:
     router = web.UrlDispatcher()
     router.add_get("/café/{x}", handler)
@@ -146,7 +134,6 @@ async def test_non_ascii_literal_in_a_pattern() -> None:
 # -- failed matches -----------------------------------------------------------------------
 
 
-@run
 async def test_not_found_is_a_match_info_error() -> None:
     router = web.UrlDispatcher()
     router.add_get("/", handler)
@@ -163,7 +150,6 @@ async def test_not_found_is_a_match_info_error() -> None:
     assert (await resolve(router, "GET", "/nope")).http_exception is not info.http_exception
 
 
-@run
 async def test_method_not_allowed_lists_the_allowed_methods() -> None:
     router = web.UrlDispatcher()
     router.add_get("/items", handler)
@@ -176,7 +162,6 @@ async def test_method_not_allowed_lists_the_allowed_methods() -> None:
     assert exc.headers["Allow"] == "GET,HEAD,POST"
 
 
-@run
 async def test_method_not_allowed_collects_every_resource_matching_the_path() -> None:
     router = web.UrlDispatcher()
     router.add_get("/items/new", handler)
@@ -187,13 +172,11 @@ async def test_method_not_allowed_collects_every_resource_matching_the_path() ->
     assert exc.allowed_methods == {"GET", "HEAD", "PUT", "POST"}
 
 
-@run
 async def test_not_found_wins_over_nothing_else() -> None:
     router = web.UrlDispatcher()
     assert (await resolve(router, "GET", "/")).http_exception.status == 404
 
 
-@run
 async def test_asterisk_target_does_not_break_resolution() -> None:
     router = web.UrlDispatcher()
     router.add_get("/{x}", handler)
@@ -203,7 +186,6 @@ async def test_asterisk_target_does_not_break_resolution() -> None:
 # -- methods ------------------------------------------------------------------------------
 
 
-@run
 async def test_add_get_adds_head_unless_told_not_to() -> None:
     router = web.UrlDispatcher()
     router.add_get("/a", handler)
@@ -212,7 +194,6 @@ async def test_add_get_adds_head_unless_told_not_to() -> None:
     assert (await resolve(router, "HEAD", "/b")).http_exception.status == 405
 
 
-@run
 async def test_any_method_route_and_specific_route_on_one_resource() -> None:
     router = web.UrlDispatcher()
     router.add_get("/x", handler)
@@ -221,7 +202,6 @@ async def test_any_method_route_and_specific_route_on_one_resource() -> None:
     assert (await resolve(router, "BREW", "/x")).handler is other
 
 
-@run
 async def test_method_is_upper_cased() -> None:
     router = web.UrlDispatcher()
     route = router.add_route("post", "/x", handler)
@@ -270,7 +250,6 @@ def test_routes_on_the_same_path_share_the_last_resource() -> None:
 # -- order --------------------------------------------------------------------------------
 
 
-@run
 async def test_longest_literal_prefix_wins_then_registration_order() -> None:
     # aiohttp 3.10+: the most explicit resource first, whatever the registration order.
     router = web.UrlDispatcher()
@@ -292,7 +271,6 @@ async def test_longest_literal_prefix_wins_then_registration_order() -> None:
     assert (await resolve(router, "GET", "/users/me")).handler is other
 
 
-@run
 async def test_order_holds_across_index_buckets() -> None:
     router = web.UrlDispatcher()
     router.add_get("/{tail:.*}", handler)  # indexed under "/"
@@ -308,7 +286,6 @@ async def test_order_holds_across_index_buckets() -> None:
     assert (await resolve(router, "GET", "/a/x")).handler is handler
 
 
-@run
 async def test_literal_text_before_a_variable_in_the_same_segment() -> None:
     router = web.UrlDispatcher()
     router.add_get("/v{version}/items", handler)
@@ -317,7 +294,6 @@ async def test_literal_text_before_a_variable_in_the_same_segment() -> None:
     assert dict(await resolve(router, "GET", "/a/bcd/e")) == {"rest": "cd/e"}
 
 
-@run
 async def test_double_slashes_in_patterns_and_paths() -> None:
     router = web.UrlDispatcher()
     router.add_get("/a//{x}", handler)
@@ -340,7 +316,7 @@ def _count_regex_tries(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return tried
 
 
-def test_two_hundred_routes_do_not_mean_two_hundred_regex_tries(
+async def test_two_hundred_routes_do_not_mean_two_hundred_regex_tries(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     router = web.UrlDispatcher()
@@ -350,28 +326,24 @@ def test_two_hundred_routes_do_not_mean_two_hundred_regex_tries(
     router.add_get("/static/page", other)
     tried = _count_regex_tries(monkeypatch)
 
-    @run
-    async def check() -> None:
-        info = await resolve(router, "GET", "/r57/12")
-        assert info.route.name == "dyn57"
-        assert tried == ["/r57/{id}"]
-        tried.clear()
+    info = await resolve(router, "GET", "/r57/12")
+    assert info.route.name == "dyn57"
+    assert tried == ["/r57/{id}"]
+    tried.clear()
 
-        info = await resolve(router, "GET", "/api/v1/thing99/7/detail")
-        assert info.route.name == "deep99"
-        assert tried == ["/api/v1/thing99/{id}/detail"]
-        tried.clear()
+    info = await resolve(router, "GET", "/api/v1/thing99/7/detail")
+    assert info.route.name == "deep99"
+    assert tried == ["/api/v1/thing99/{id}/detail"]
+    tried.clear()
 
-        assert (await resolve(router, "GET", "/static/page")).handler is other
-        assert tried == []  # plain paths: a dict lookup, no regex at all
+    assert (await resolve(router, "GET", "/static/page")).handler is other
+    assert tried == []  # plain paths: a dict lookup, no regex at all
 
-        assert (await resolve(router, "GET", "/nothing/here")).http_exception.status == 404
-        assert tried == []
-
-    check()
+    assert (await resolve(router, "GET", "/nothing/here")).http_exception.status == 404
+    assert tried == []
 
 
-def test_patterns_with_a_variable_first_segment_are_tried_for_every_path(
+async def test_patterns_with_a_variable_first_segment_are_tried_for_every_path(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     router = web.UrlDispatcher()
@@ -380,15 +352,11 @@ def test_patterns_with_a_variable_first_segment_are_tried_for_every_path(
     router.add_get("/{lang}/about", other)
     tried = _count_regex_tries(monkeypatch)
 
-    @run
-    async def check() -> None:
-        assert (await resolve(router, "GET", "/en/about")).handler is other
-        assert tried == ["/{lang}/about"]
-
-    check()
+    assert (await resolve(router, "GET", "/en/about")).handler is other
+    assert tried == ["/{lang}/about"]
 
 
-def test_sub_app_routes_stay_indexed_after_the_prefix_is_added(
+async def test_sub_app_routes_stay_indexed_after_the_prefix_is_added(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     app = web.Application()
@@ -398,13 +366,9 @@ def test_sub_app_routes_stay_indexed_after_the_prefix_is_added(
     app.add_subapp("/api", sub)
     tried = _count_regex_tries(monkeypatch)
 
-    @run
-    async def check() -> None:
-        info = await resolve(app.router, "GET", "/api/items42/1")
-        assert info.route.name == "i42"
-        assert tried == ["/api/items42/{id}"]
-
-    check()
+    info = await resolve(app.router, "GET", "/api/items42/1")
+    assert info.route.name == "i42"
+    assert tried == ["/api/items42/{id}"]
 
 
 # -- registration rules -------------------------------------------------------------------
@@ -501,7 +465,6 @@ def test_generator_handler_is_refused() -> None:
         web.UrlDispatcher().add_get("/", gen)
 
 
-@run
 async def test_plain_function_handler_is_deprecated_but_works() -> None:
     def sync_handler(request: web.Request) -> web.StreamResponse:
         return web.Response(text="sync")
@@ -515,7 +478,6 @@ async def test_plain_function_handler_is_deprecated_but_works() -> None:
     assert response.text == "sync"
 
 
-@run
 async def test_plain_function_returning_a_non_response_fails_loudly() -> None:
     router = web.UrlDispatcher()
     with pytest.warns(DeprecationWarning):
@@ -533,7 +495,6 @@ def test_expect_handler_must_be_a_coroutine_function() -> None:
 # -- routes and match info ----------------------------------------------------------------
 
 
-@run
 async def test_route_attributes() -> None:
     router = web.UrlDispatcher()
     route = router.add_post("/users/{id}", handler, name="user")
@@ -547,7 +508,6 @@ async def test_route_attributes() -> None:
     assert "POST" in repr(route) and "/users/{id}" in repr(route)
 
 
-@run
 async def test_expect_handler_is_exposed_on_the_match_info() -> None:
     async def expect(request: web.Request) -> web.StreamResponse | None:
         return None
@@ -559,7 +519,6 @@ async def test_expect_handler_is_exposed_on_the_match_info() -> None:
     assert (await resolve(router, "PUT", "/other")).expect_handler is None
 
 
-@run
 async def test_match_info_app_stack() -> None:
     router = web.UrlDispatcher()
     router.add_get("/", handler)
@@ -580,7 +539,6 @@ async def test_match_info_app_stack() -> None:
     assert "MatchInfo" in repr(info)
 
 
-@run
 async def test_resource_resolve_reports_allowed_methods() -> None:
     router = web.UrlDispatcher()
     resource = router.add_resource("/x")
@@ -601,7 +559,6 @@ def test_empty_path_is_the_root_once_frozen() -> None:
     assert resource.canonical == "/"
 
 
-@run
 async def test_long_paths_with_many_slashes() -> None:
     router = web.UrlDispatcher()
     router.add_get("/a/{tail:.+}", handler)

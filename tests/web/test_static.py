@@ -1,4 +1,9 @@
-"""``app.router.add_static``: serving a directory, and never anything outside it."""
+"""``app.router.add_static``: serving a directory, and never anything outside it.
+
+Requests go through the test client, except those whose target the client would
+normalise before sending (``..``, ``%2e%2e``, backslashes): those are written raw, so
+the server sees exactly the attack.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +11,7 @@ import asyncio
 import base64
 import hashlib
 import os
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,43 +20,40 @@ import pytest
 from runtime import web
 from runtime.exceptions import HTTPNotFound
 from runtime.static import StaticResource
+from runtime.testing import TestClient
 
-from .routing_support import make_request, run, serve
+from .raw_http import RawResponse, fetch
+from .routing_support import make_request
+from .support import ClientFactory, Reply
 
 SECRET = b"TOP-SECRET-CONTENT"
 
 
-class Reply:
-    def __init__(self, status: int, headers: dict[str, str], body: bytes) -> None:
-        self.status = status
-        self.headers = headers
-        self.body = body
-
-    def outcome(self) -> tuple[int, bytes, str | None]:
-        """What a client can learn: status, body and type."""
-        return self.status, self.body, self.headers.get("content-type")
-
-    def __repr__(self) -> str:
-        return f"<Reply {self.status} {self.headers} {self.body[:60]!r}>"
+async def get(client: TestClient, target: str, headers: dict[str, str] | None = None) -> Reply:
+    """One request through the test client; ``"POST /path"`` names another method."""
+    method, _, path = target.rpartition(" ") if " " in target else ("GET", "", target)
+    response = await client.request(method, path, headers=headers)
+    return Reply(response.status, response.headers, await response.read())
 
 
-async def fetch(port: int, target: str, headers: dict[str, str] | None = None) -> Reply:
-    """One request with a raw target (sent exactly as given) on a new connection."""
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    fields = {"Host": "localhost", "Connection": "close", **(headers or {})}
-    method, _, target = target.rpartition(" ") if " " in target else ("GET", "", target)
-    head = f"{method} {target} HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in fields.items())
-    writer.write(head.encode("utf-8") + b"\r\n")
-    data = await reader.read()
-    writer.close()
-    await writer.wait_closed()
-    head_bytes, _, body = data.partition(b"\r\n\r\n")
-    status_line, *lines = head_bytes.decode("latin-1").split("\r\n")
-    parsed = {}
-    for line in lines:
-        name, _, value = line.partition(":")
-        parsed[name.strip().lower()] = value.strip()
-    return Reply(int(status_line.split()[1]), parsed, body)
+async def raw(client: TestClient, target: str) -> RawResponse:
+    """One request with the target sent exactly as given (a raw socket)."""
+    return await fetch(client.port, target)
+
+
+StaticClient = Callable[..., Awaitable[TestClient]]
+
+
+@pytest.fixture
+def static_client(make_client: ClientFactory) -> StaticClient:
+    """``client = await static_client(root, prefix="/static", **add_static_kwargs)``."""
+
+    async def factory(root: Path, prefix: str = "/static", **kwargs: Any) -> TestClient:
+        app = web.Application()
+        app.router.add_static(prefix, root, name="files", **kwargs)
+        return await make_client(app)
+
+    return factory
 
 
 @pytest.fixture
@@ -70,24 +71,15 @@ def tree(tmp_path: Path) -> Path:
     return root
 
 
-@asynccontextmanager
-async def static_app(root: Path, prefix: str = "/static", **kwargs: Any) -> AsyncIterator[int]:
-    app = web.Application()
-    app.router.add_static(prefix, root, name="files", **kwargs)
-    async with serve(app) as port:
-        yield port
-
-
 # -- serving --------------------------------------------------------------------------
 
 
-@run
-async def test_serves_files_and_nested_files(tree: Path) -> None:
-    async with static_app(tree) as port:
-        top = await fetch(port, "/static/index.txt")
-        nested = await fetch(port, "/static/sub/page.html")
-        deeper = await fetch(port, "/static/sub/deeper/x.bin")
-        spaced = await fetch(port, "/static/a%20b.txt")
+async def test_serves_files_and_nested_files(static_client: StaticClient, tree: Path) -> None:
+    client = await static_client(tree)
+    top = await get(client, "/static/index.txt")
+    nested = await get(client, "/static/sub/page.html")
+    deeper = await get(client, "/static/sub/deeper/x.bin")
+    spaced = await get(client, "/static/a%20b.txt")
     assert (top.status, top.body) == (200, b"root file")
     assert top.headers["content-type"] == "text/plain"
     assert top.headers["accept-ranges"] == "bytes"
@@ -97,11 +89,10 @@ async def test_serves_files_and_nested_files(tree: Path) -> None:
     assert (spaced.status, spaced.body) == (200, b"spaced")
 
 
-@run
-async def test_head_and_405_for_other_methods(tree: Path) -> None:
-    async with static_app(tree) as port:
-        head = await fetch(port, "HEAD /static/index.txt")
-        post = await fetch(port, "POST /static/index.txt")
+async def test_head_and_405_for_other_methods(static_client: StaticClient, tree: Path) -> None:
+    client = await static_client(tree)
+    head = await get(client, "HEAD /static/index.txt")
+    post = await get(client, "POST /static/index.txt")
     assert head.status == 200
     assert head.headers["content-length"] == "9"
     assert head.body == b""
@@ -109,54 +100,55 @@ async def test_head_and_405_for_other_methods(tree: Path) -> None:
     assert {m.strip() for m in post.headers["allow"].split(",")} == {"GET", "HEAD"}
 
 
-@run
-async def test_conditional_and_range_requests_work_through_static(tree: Path) -> None:
-    async with static_app(tree) as port:
-        first = await fetch(port, "/static/index.txt")
-        cached = await fetch(port, "/static/index.txt", {"If-None-Match": first.headers["etag"]})
-        part = await fetch(port, "/static/index.txt", {"Range": "bytes=5-"})
+async def test_conditional_and_range_requests_work_through_static(
+    static_client: StaticClient, tree: Path
+) -> None:
+    client = await static_client(tree)
+    first = await get(client, "/static/index.txt")
+    cached = await get(client, "/static/index.txt", {"If-None-Match": first.headers["etag"]})
+    part = await get(client, "/static/index.txt", {"Range": "bytes=5-"})
     assert cached.status == 304
     assert part.status == 206
     assert part.body == b"file"
 
 
-@run
-async def test_precompressed_sibling_through_static(tree: Path) -> None:
+async def test_precompressed_sibling_through_static(
+    static_client: StaticClient, tree: Path
+) -> None:
     (tree / "app.css").write_bytes(b"body{}")
     (tree / "app.css.gz").write_bytes(b"gz-bytes")
-    async with static_app(tree) as port:
-        reply = await fetch(port, "/static/app.css", {"Accept-Encoding": "gzip"})
+    client = await static_client(tree)
+    reply = await get(client, "/static/app.css", {"Accept-Encoding": "gzip"})
     assert reply.body == b"gz-bytes"
     assert reply.headers["content-encoding"] == "gzip"
     assert reply.headers["content-type"] == "text/css"
     assert reply.headers["vary"] == "Accept-Encoding"
 
 
-@run
-async def test_prefix_root_and_trailing_slash(tree: Path) -> None:
-    async with static_app(tree, prefix="/") as port:
-        reply = await fetch(port, "/sub/page.html")
-        escape = await fetch(port, "/../secret.txt")
+async def test_prefix_root_and_trailing_slash(static_client: StaticClient, tree: Path) -> None:
+    client = await static_client(tree, prefix="/")
+    reply = await get(client, "/sub/page.html")
+    escape = await raw(client, "/../secret.txt")
     assert reply.body == b"<p>page</p>"
     assert escape.status == 404
 
 
-@run
-async def test_a_longer_name_sharing_the_prefix_does_not_match(tree: Path) -> None:
-    async with static_app(tree) as port:
-        reply = await fetch(port, "/staticindex.txt")
+async def test_a_longer_name_sharing_the_prefix_does_not_match(
+    static_client: StaticClient, tree: Path
+) -> None:
+    client = await static_client(tree)
+    reply = await get(client, "/staticindex.txt")
     assert reply.status == 404
 
 
-@run
-async def test_static_inside_a_sub_application(tree: Path) -> None:
+async def test_static_inside_a_sub_application(make_client: ClientFactory, tree: Path) -> None:
     sub = web.Application()
     sub.router.add_static("/files", tree)
     app = web.Application()
     app.add_subapp("/sub", sub)
-    async with serve(app) as port:
-        reply = await fetch(port, "/sub/files/index.txt")
-        escape = await fetch(port, "/sub/files/../../secret.txt")
+    client = await make_client(app)
+    reply = await get(client, "/sub/files/index.txt")
+    escape = await raw(client, "/sub/files/../../secret.txt")
     assert reply.body == b"root file"
     assert escape.status == 404
 
@@ -193,108 +185,105 @@ TRAVERSALS = [
 
 
 @pytest.mark.parametrize("target", TRAVERSALS)
-@run
-async def test_traversal_is_404_like_a_missing_file(tree: Path, target: str) -> None:
+async def test_traversal_is_404_like_a_missing_file(
+    static_client: StaticClient, tree: Path, target: str
+) -> None:
     target = target.replace("{secret}", str(tree.parent / "secret.txt").lstrip("/"))
-    async with static_app(tree) as port:
-        reply = await fetch(port, target)
-        missing = await fetch(port, "/static/does-not-exist.txt")
+    client = await static_client(tree)
+    reply = await raw(client, target)
+    missing = await raw(client, "/static/does-not-exist.txt")
     assert SECRET not in reply.body
     assert b"root:" not in reply.body
     assert reply.outcome() == missing.outcome()
     assert reply.outcome() == (404, HTTPNotFound().body, "text/plain; charset=utf-8")
 
 
-@run
-async def test_raw_backslash_in_the_target_does_not_escape(tree: Path) -> None:
-    async with static_app(tree) as port:
-        reply = await fetch(port, "/static/..\\..\\secret.txt")
+async def test_raw_backslash_in_the_target_does_not_escape(
+    static_client: StaticClient, tree: Path
+) -> None:
+    client = await static_client(tree)
+    reply = await raw(client, "/static/..\\..\\secret.txt")
     assert reply.status in (400, 404)  # the parser may refuse it before routing does
     assert SECRET not in reply.body
 
 
-@run
-async def test_symlinks_out_of_the_root_are_404(tree: Path) -> None:
+async def test_symlinks_out_of_the_root_are_404(static_client: StaticClient, tree: Path) -> None:
     (tree / "leak.txt").symlink_to(tree.parent / "secret.txt")
     (tree / "leakdir").symlink_to(tree.parent / "outside", target_is_directory=True)
     (tree / "loop").symlink_to(tree / "loop")
-    async with static_app(tree, show_index=True) as port:
-        file_link = await fetch(port, "/static/leak.txt")
-        dir_link = await fetch(port, "/static/leakdir/data.txt")
-        dir_index = await fetch(port, "/static/leakdir/")
-        loop_link = await fetch(port, "/static/loop")
-        missing = await fetch(port, "/static/does-not-exist.txt")
+    client = await static_client(tree, show_index=True)
+    file_link = await get(client, "/static/leak.txt")
+    dir_link = await get(client, "/static/leakdir/data.txt")
+    dir_index = await get(client, "/static/leakdir/")
+    loop_link = await get(client, "/static/loop")
+    missing = await get(client, "/static/does-not-exist.txt")
     for reply in (file_link, dir_link, dir_index, loop_link):
         assert reply.outcome() == missing.outcome()
         assert SECRET not in reply.body
 
 
-@run
-async def test_symlinks_inside_the_root_are_served(tree: Path) -> None:
+async def test_symlinks_inside_the_root_are_served(static_client: StaticClient, tree: Path) -> None:
     (tree / "alias.txt").symlink_to(tree / "index.txt")
     (tree / "relative.html").symlink_to(Path("sub") / "page.html")
     (tree / "subalias").symlink_to(tree / "sub", target_is_directory=True)
-    async with static_app(tree) as port:
-        alias = await fetch(port, "/static/alias.txt")
-        relative = await fetch(port, "/static/relative.html")
-        through_dir = await fetch(port, "/static/subalias/page.html")
+    client = await static_client(tree)
+    alias = await get(client, "/static/alias.txt")
+    relative = await get(client, "/static/relative.html")
+    through_dir = await get(client, "/static/subalias/page.html")
     assert alias.body == b"root file"
     assert relative.body == b"<p>page</p>"
     assert relative.headers["content-type"] == "text/html"
     assert through_dir.body == b"<p>page</p>"
 
 
-@run
-async def test_follow_symlinks_serves_links_out_but_not_dot_dot(tree: Path) -> None:
+async def test_follow_symlinks_serves_links_out_but_not_dot_dot(
+    static_client: StaticClient, tree: Path
+) -> None:
     (tree / "shared.txt").symlink_to(tree.parent / "secret.txt")
-    async with static_app(tree, follow_symlinks=True) as port:
-        linked = await fetch(port, "/static/shared.txt")
-        climbed = await fetch(port, "/static/../secret.txt")
-        encoded = await fetch(port, "/static/%2e%2e/secret.txt")
+    client = await static_client(tree, follow_symlinks=True)
+    linked = await get(client, "/static/shared.txt")
+    climbed = await raw(client, "/static/../secret.txt")
+    encoded = await raw(client, "/static/%2e%2e/secret.txt")
     assert linked.body == SECRET
     assert climbed.status == encoded.status == 404
 
 
-@run
-async def test_forbidden_file_looks_missing(tree: Path) -> None:
+async def test_forbidden_file_looks_missing(static_client: StaticClient, tree: Path) -> None:
     os.mkfifo(tree / "pipe")
-    async with static_app(tree) as port:
-        fifo = await asyncio.wait_for(fetch(port, "/static/pipe"), 5)
-        missing = await fetch(port, "/static/does-not-exist.txt")
-        missing_dir = await fetch(port, "/static/nope/x.txt")
-        file_as_dir = await fetch(port, "/static/index.txt/x")
+    client = await static_client(tree)
+    fifo = await asyncio.wait_for(get(client, "/static/pipe"), 5)
+    missing = await get(client, "/static/does-not-exist.txt")
+    missing_dir = await get(client, "/static/nope/x.txt")
+    file_as_dir = await get(client, "/static/index.txt/x")
     assert fifo.outcome() == missing.outcome() == missing_dir.outcome() == file_as_dir.outcome()
     assert missing.status == 404
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root reads any file")
-@run
-async def test_unreadable_file_looks_missing(tree: Path) -> None:
+async def test_unreadable_file_looks_missing(static_client: StaticClient, tree: Path) -> None:
     (tree / "private.txt").write_bytes(SECRET)
     (tree / "private.txt").chmod(0)
-    async with static_app(tree) as port:
-        private = await fetch(port, "/static/private.txt")
-        missing = await fetch(port, "/static/does-not-exist.txt")
+    client = await static_client(tree)
+    private = await get(client, "/static/private.txt")
+    missing = await get(client, "/static/does-not-exist.txt")
     assert private.outcome() == missing.outcome()
 
 
 # -- directories ----------------------------------------------------------------------------
 
 
-@run
-async def test_directory_without_index_is_403(tree: Path) -> None:
-    async with static_app(tree) as port:
-        root = await fetch(port, "/static/")
-        bare = await fetch(port, "/static")
-        sub = await fetch(port, "/static/sub")
+async def test_directory_without_index_is_403(static_client: StaticClient, tree: Path) -> None:
+    client = await static_client(tree)
+    root = await get(client, "/static/")
+    bare = await get(client, "/static")
+    sub = await get(client, "/static/sub")
     assert root.status == bare.status == sub.status == 403
 
 
-@run
-async def test_directory_listing(tree: Path) -> None:
-    async with static_app(tree, show_index=True) as port:
-        root = await fetch(port, "/static/")
-        sub = await fetch(port, "/static/sub/")
+async def test_directory_listing(static_client: StaticClient, tree: Path) -> None:
+    client = await static_client(tree, show_index=True)
+    root = await get(client, "/static/")
+    sub = await get(client, "/static/sub/")
     assert root.status == 200
     assert root.headers["content-type"] == "text/html; charset=utf-8"
     text = root.body.decode()
@@ -308,18 +297,17 @@ async def test_directory_listing(tree: Path) -> None:
     assert '<a href="/static/sub/page.html">page.html</a>' in sub_text
 
 
-@run
-async def test_directory_listing_escapes_names(tree: Path) -> None:
+async def test_directory_listing_escapes_names(static_client: StaticClient, tree: Path) -> None:
     # "/" cannot be in a file name, so the script tag is one without a closing tag.
     evil = "<img src=x onerror=alert(1)>.txt"
     (tree / evil).write_bytes(b"evil")
     (tree / 'q"uote&amp.txt').write_bytes(b"q")
     (tree / "<b>dir").mkdir()
     (tree / "<b>dir" / "<i>.txt").write_bytes(b"i")
-    async with static_app(tree, show_index=True) as port:
-        listing = await fetch(port, "/static/")
-        inner = await fetch(port, "/static/%3Cb%3Edir/")
-        followed = await fetch(port, "/static/%3Cimg%20src=x%20onerror=alert(1)%3E.txt")
+    client = await static_client(tree, show_index=True)
+    listing = await get(client, "/static/")
+    inner = await get(client, "/static/%3Cb%3Edir/")
+    followed = await get(client, "/static/%3Cimg%20src=x%20onerror=alert(1)%3E.txt")
     text = listing.body.decode()
     assert "<img" not in text
     assert "&lt;img src=x onerror=alert(1)&gt;.txt" in text
@@ -333,11 +321,12 @@ async def test_directory_listing_escapes_names(tree: Path) -> None:
     assert followed.body == b"evil"  # the link works
 
 
-@run
-async def test_directory_listing_with_undecodable_name(tree: Path) -> None:
+async def test_directory_listing_with_undecodable_name(
+    static_client: StaticClient, tree: Path
+) -> None:
     os.close(os.open(os.fsencode(tree) + b"/caf\xe9.txt", os.O_CREAT | os.O_WRONLY))
-    async with static_app(tree, show_index=True) as port:
-        listing = await fetch(port, "/static/")
+    client = await static_client(tree, show_index=True)
+    listing = await get(client, "/static/")
     assert listing.status == 200
     assert 'href="/static/caf%E9.txt"' in listing.body.decode()
 
@@ -419,8 +408,7 @@ def test_home_directory_is_expanded(monkeypatch: pytest.MonkeyPatch, tree: Path)
     assert StaticResource("/s", "~/root").get_info()["directory"] == tree.resolve()
 
 
-@run
-async def test_set_options_route(tree: Path) -> None:
+async def test_set_options_route(make_client: ClientFactory, tree: Path) -> None:
     async def options(request: web.Request) -> web.StreamResponse:
         return web.Response(text="preflight", headers={"Allow": "GET, HEAD, OPTIONS"})
 
@@ -430,14 +418,13 @@ async def test_set_options_route(tree: Path) -> None:
     resource.set_options_route(options)
     with pytest.raises(RuntimeError, match="already"):
         resource.set_options_route(options)
-    async with serve(app) as port:
-        reply = await fetch(port, "OPTIONS /static/index.txt")
+    client = await make_client(app)
+    reply = await get(client, "OPTIONS /static/index.txt")
     assert reply.body == b"preflight"
     with pytest.raises(RuntimeError, match="frozen"):
         resource.set_options_route(options)
 
 
-@run
 async def test_resolve_gives_the_decoded_filename(tree: Path) -> None:
     resource = StaticResource("/static", tree)
     match_info, allowed = await resource.resolve(make_request("GET", "/static/sub/a%20b%2Fc"))
@@ -450,8 +437,9 @@ async def test_resolve_gives_the_decoded_filename(tree: Path) -> None:
     assert none is None and allowed == set()
 
 
-@run
-async def test_permission_denied_looks_missing(tree: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_permission_denied_looks_missing(
+    static_client: StaticClient, tree: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # The same case as above for runs as root, who may read anything: open() refuses.
     (tree / "private.txt").write_bytes(SECRET)
     real_open = os.open
@@ -462,8 +450,8 @@ async def test_permission_denied_looks_missing(tree: Path, monkeypatch: pytest.M
         return real_open(path, flags, *args)
 
     monkeypatch.setattr(os, "open", refusing_open)
-    async with static_app(tree) as port:
-        private = await fetch(port, "/static/private.txt")
-        missing = await fetch(port, "/static/does-not-exist.txt")
+    client = await static_client(tree)
+    private = await get(client, "/static/private.txt")
+    missing = await get(client, "/static/does-not-exist.txt")
     assert private.outcome() == missing.outcome()
     assert SECRET not in private.body

@@ -8,7 +8,7 @@ from yarl import URL
 from runtime import web
 from runtime.route import SystemRoute
 
-from .routing_support import resolve, run
+from .routing_support import resolve
 
 
 async def handler(request: web.Request) -> web.StreamResponse:
@@ -64,7 +64,6 @@ def test_slash_in_a_part_is_kept_for_tail_patterns() -> None:
 
 
 @pytest.mark.parametrize("value", ["John Doe", "100%", "café", "a?b#c", "~x.y_z-", "%41"])
-@run
 async def test_url_for_round_trips_through_resolve(value: str) -> None:
     router = web.UrlDispatcher()
     router.add_get("/users/{name}", handler, name="user")
@@ -131,7 +130,6 @@ def test_nested_sub_app_urls_include_every_prefix() -> None:
     assert str(leaf.router["root"].url_for()) == "/api/v1"
 
 
-@run
 async def test_nested_sub_app_routes_resolve_under_every_prefix() -> None:
     app = web.Application()
     mid = web.Application()

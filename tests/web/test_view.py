@@ -10,7 +10,7 @@ import pytest
 from runtime import web
 from runtime.view import METH_ALL, AbstractView
 
-from .routing_support import make_request, resolve, run
+from .routing_support import make_request, resolve
 
 
 class Article(web.View):
@@ -21,13 +21,11 @@ class Article(web.View):
         return web.Response(text="put")
 
 
-@run
 async def test_view_dispatches_on_the_method() -> None:
     assert (await Article(make_request("GET", "/a"))).text == "get /a"
     assert (await Article(make_request("PUT", "/a"))).text == "put"
 
 
-@run
 async def test_missing_method_is_405_with_the_allowed_methods() -> None:
     with pytest.raises(web.HTTPMethodNotAllowed) as exc_info:
         await Article(make_request("DELETE", "/a"))
@@ -35,7 +33,6 @@ async def test_missing_method_is_405_with_the_allowed_methods() -> None:
     assert exc_info.value.headers["Allow"] == "GET,PUT"
 
 
-@run
 async def test_unknown_method_is_405_even_if_an_attribute_has_its_name() -> None:
     class Odd(web.View):
         async def propfind(self) -> web.StreamResponse:
@@ -52,7 +49,6 @@ def test_view_keeps_the_request() -> None:
     assert Article(request).request is request
 
 
-@run
 async def test_view_classes_are_accepted_as_handlers() -> None:
     router = web.UrlDispatcher()
     router.add_view("/a", Article)
@@ -64,7 +60,6 @@ async def test_view_classes_are_accepted_as_handlers() -> None:
     assert (await resolve(router, "HEAD", "/b")).handler is Article
 
 
-@run
 async def test_any_abstract_view_subclass_is_a_handler() -> None:
     class Custom(AbstractView):
         def __await__(self) -> Generator[Any, None, web.StreamResponse]:

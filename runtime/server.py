@@ -216,10 +216,14 @@ class Server:
     async def handle_error(
         self, conn: HttpProtocol, error: HttpProcessingError, writer: ResponseWriter
     ) -> None:
+        start = conn.loop.time()
         response = await self._error_response(error)
         request = BaseRequest(writer.message, EMPTY_PAYLOAD, conn, writer, None, conn.loop)
         writer.force_close()
         await self._finish(request, response)
+        if self.on_request_done is not None:
+            # Refused requests count too: access logs and metrics see the 400s and 431s.
+            self.on_request_done(request, response, conn.loop.time() - start)
 
     async def _error_response(self, error: HttpProcessingError) -> StreamResponse:
         """The ``error_handler``'s response; the default one if that hook fails, so a

@@ -1,0 +1,162 @@
+"""gunicorn's per-connection and per-request settings, applied to a ``Server``.
+
+Connection settings go into the server's ``ProtocolConfig`` (``keepalive``,
+``limit_request_*``). Each request then passes through three small hooks of the server:
+
+- ``request_factory``: counts the request against ``max_requests`` (the last one answers
+  with ``Connection: close`` and starts the graceful stop) and applies the trusted proxy
+  headers (``request.remote``, ``request.scheme``);
+- ``request_handler``: 400 on contradicting scheme headers, then ``cfg.pre_request``;
+- ``on_request_done``: ``log.access`` (access log and StatsD) and ``cfg.post_request``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import weakref
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from ..exceptions import HTTPBadRequest
+from ..http.parser import Limits
+from .access import AccessResponse, build_environ
+from .trust import ForwardedTrust
+
+if TYPE_CHECKING:
+    from ..request import BaseRequest
+    from ..response import StreamResponse
+    from ..server import Server
+
+__all__ = ["RequestAdapter", "limits_from_config"]
+
+# gunicorn's own bounds (http/message.py): a request line of at most 8190 bytes, at most
+# 32768 fields, and 8190 bytes per field when the setting is 0 or less.
+_MAX_REQUEST_LINE = 8190
+_MAX_HEADERS = 32768
+_DEFAULT_FIELD_SIZE = 8190
+
+
+def limits_from_config(cfg: Any) -> Limits:
+    """``limit_request_line`` (0 = unlimited), ``limit_request_fields`` and
+    ``limit_request_field_size``, clamped the way gunicorn clamps them."""
+    line = cfg.limit_request_line
+    line = _MAX_REQUEST_LINE if line < 0 or line > _MAX_REQUEST_LINE else line
+    fields = cfg.limit_request_fields
+    fields = _MAX_HEADERS if fields <= 0 or fields > _MAX_HEADERS else fields
+    field_size = cfg.limit_request_field_size
+    field_size = _DEFAULT_FIELD_SIZE if field_size <= 0 else field_size
+    return Limits(max_line_size=line, max_field_size=field_size, max_headers=fields)
+
+
+class RequestAdapter:
+    """Installs gunicorn's request handling on a server for one worker.
+
+    Args:
+        worker: the gunicorn worker (``cfg``, ``log``, ``nr``, ``max_requests``).
+        trust: who may set forwarded and scheme headers.
+        on_last_request: called once when ``max_requests`` is reached.
+    """
+
+    def __init__(
+        self, worker: Any, trust: ForwardedTrust, on_last_request: Callable[[], None]
+    ) -> None:
+        self._worker = worker
+        self._cfg = worker.cfg
+        self._log = worker.log
+        self._trust = trust
+        self._on_last_request = on_last_request
+        self._conflicts: weakref.WeakSet[BaseRequest] = weakref.WeakSet()
+
+    def install(self, server: Server, *, keepalive: float, limits: Limits, grace: float) -> None:
+        """Apply connection settings and wrap the server's request hooks.
+
+        Args:
+            server: the runner's server, set up but not serving yet.
+            keepalive: gunicorn's ``keepalive``: the idle timeout between requests.
+            limits: the request head limits.
+            grace: the idle keep-alive window at the start of a graceful stop.
+        """
+        # gunicorn's keepalive <= 0 turns keep-alive off: every response closes.
+        close_always = keepalive <= 0
+        server.config = dataclasses.replace(
+            server.config, keepalive_timeout=max(0.0, keepalive), limits=limits
+        )
+        server.shutdown_grace = grace
+        server.access_logger = None  # gunicorn's access log replaces the framework's
+        make_request = server.request_factory
+        handle = server.request_handler
+        worker = self._worker
+        trust = self._trust
+        conflicts = self._conflicts
+        pre_request = self._cfg.pre_request
+
+        def request_factory(
+            message: Any, payload: Any, conn: Any, writer: Any, *args: Any, **kwargs: Any
+        ) -> BaseRequest:
+            worker.nr += 1
+            if close_always:
+                writer.force_close()
+            if worker.nr >= worker.max_requests:
+                writer.force_close()
+                if worker.nr == worker.max_requests:
+                    self._on_last_request()
+            info = trust.resolve(conn.peername, message.raw_headers)
+            if info.scheme is not None:
+                kwargs["scheme"] = info.scheme
+            if info.remote is not None:
+                kwargs["remote"] = info.remote
+            request = make_request(message, payload, conn, writer, *args, **kwargs)
+            if info.conflict:
+                conflicts.add(request)
+            return request
+
+        async def request_handler(request: BaseRequest) -> StreamResponse:
+            if conflicts and request in conflicts:
+                raise HTTPBadRequest(text="Contradictory scheme headers\n")
+            pre_request(worker, request)
+            return await handle(request)
+
+        server.request_factory = request_factory
+        server.request_handler = request_handler
+        server.on_request_done = None if self._nothing_to_report() else self._make_done_hook()
+
+    def _nothing_to_report(self) -> bool:
+        """True when the logger's ``access`` is gunicorn's own with the access log off and
+        ``post_request`` is the default no-op: then per-request reporting would do nothing,
+        and we skip building its arguments. A StatsD logger or any other logger class
+        overrides ``access``, so it still gets every request."""
+        from gunicorn.glogging import Logger  # noqa: PLC0415 - gunicorn is loaded by now
+
+        access = getattr(type(self._log), "access", None)
+        access_off = access is Logger.access and not getattr(self._log, "access_log_enabled", True)
+        setting = self._cfg.settings.get("post_request")
+        default_post = setting is not None and setting.value is setting.default
+        return access_off and default_post
+
+    def _make_done_hook(self) -> Callable[[BaseRequest, StreamResponse, float], None]:
+        worker = self._worker
+        log = self._log
+        post_request = self._cfg.post_request
+
+        def on_request_done(request: BaseRequest, response: StreamResponse, elapsed: float) -> None:
+            try:
+                transport = request.transport
+                sockname = transport.get_extra_info("sockname") if transport else None
+                environ = build_environ(request, sockname)
+                resp = AccessResponse(response)
+            except Exception:
+                log.exception("Could not describe %r for the access log", request)
+                return
+            # gunicorn's order (workers/sync.py): the access log, then post_request. The
+            # access call runs even with the access log off: StatsD counts requests there.
+            try:
+                log.access(resp, request, environ, datetime.timedelta(seconds=elapsed))
+            except Exception:
+                log.exception("Error in the access logger")
+            try:
+                post_request(worker, request, environ, resp)
+            except Exception:
+                log.exception("Error in the post_request hook")
+
+        return on_request_done

@@ -1,0 +1,1 @@
+"""Applications and gunicorn configuration modules the worker tests serve."""

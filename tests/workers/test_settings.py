@@ -1,0 +1,210 @@
+"""gunicorn settings applied per connection: forwarded headers, PROXY protocol, request
+limits, worker_connections, keepalive, TLS.
+
+Checklist rows (docs/gunicorn-worker.md): 19, 21, 22, 23, 25, 26.
+"""
+
+from __future__ import annotations
+
+import http.client
+import socket
+import ssl
+import struct
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from .harness import (
+    HOOKS,
+    UVLOOP_WORKER,
+    WORKER,
+    Launcher,
+    connect,
+    get,
+    raw_exchange,
+    read_reply,
+    status_of,
+)
+
+pytestmark = pytest.mark.slow
+
+XFF = {"X-Forwarded-For": "203.0.113.7, 10.1.2.3", "X-Forwarded-Proto": "https"}
+
+
+def test_row19_forwarded_headers_are_trusted_only_from_allowed_peers(
+    gunicorn: Launcher, tmp_path: Path
+) -> None:
+    unix = str(tmp_path / "g.sock")
+    trusting = gunicorn("--forwarded-allow-ips", "127.0.0.1,10.0.0.0/8").start()
+    untrusting = gunicorn(
+        "-b", "127.0.0.1:{port}", "-b", f"unix:{unix}", "--forwarded-allow-ips", "10.0.0.0/8"
+    ).start()
+    anyone = gunicorn("--forwarded-allow-ips", "*").start()
+    for instance in (trusting, untrusting, anyone):
+        instance.wait_ready()
+
+    # From a trusted peer: the nearest untrusted hop is the client (10.1.2.3 is a proxy of ours).
+    info = get(trusting.address, "/info", XFF).json()
+    assert (info["remote"], info["scheme"], info["secure"]) == ("203.0.113.7", "https", True)
+    plain = get(trusting.address, "/info", {"X-Forwarded-Proto": "http"}).json()
+    assert (plain["remote"], plain["scheme"], plain["secure"]) == ("127.0.0.1", "http", False)
+    # Contradicting secure_scheme_headers (gunicorn's defaults): 400.
+    conflict = {"X-Forwarded-Proto": "https", "X-Forwarded-Ssl": "off"}
+    assert get(trusting.address, "/info", conflict).status == 400
+
+    # From a peer outside forwarded_allow_ips: ignored, including the conflict.
+    info = get(untrusting.address, "/info", XFF).json()
+    assert (info["remote"], info["scheme"], info["secure"]) == ("127.0.0.1", "http", False)
+    assert get(untrusting.address, "/info", conflict).status == 200
+    # A unix socket peer is always trusted (and so is 10.1.2.3 here).
+    info = get(unix, "/info", XFF).json()
+    assert (info["remote"], info["scheme"]) == ("203.0.113.7", "https")
+    info = get(unix, "/info", {"X-Forwarded-For": "203.0.113.7, 192.0.2.1"}).json()
+    assert info["remote"] == "192.0.2.1"  # the nearest hop we do not trust
+
+    # '*': every hop is trusted, so the leftmost is the client.
+    assert get(anyone.address, "/info", XFF).json()["remote"] == "203.0.113.7"
+
+
+def proxy_v2(client: tuple[str, int], server: tuple[str, int]) -> bytes:
+    block = socket.inet_aton(client[0]) + socket.inet_aton(server[0])
+    block += struct.pack("!HH", client[1], server[1])
+    return b"\r\n\r\n\x00\r\nQUIT\n" + bytes([0x21, 0x11]) + struct.pack("!H", len(block)) + block
+
+
+REQUEST = b"GET /info HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+
+
+@pytest.mark.parametrize("worker", [WORKER, UVLOOP_WORKER])
+def test_row21_proxy_protocol_v1_and_v2_gated_by_proxy_allow_ips(
+    gunicorn: Launcher, worker: str
+) -> None:
+    auto = gunicorn("--proxy-protocol", "auto", worker=worker).start()
+    v1_only = gunicorn("--proxy-protocol", "v1", worker=worker).start()
+    refusing = gunicorn(
+        "--proxy-protocol", "v2", "--proxy-allow-from", "10.0.0.0/8", worker=worker
+    ).start()
+    for instance in (auto, v1_only, refusing):
+        instance.wait_ready()  # a request without a header is served: the header is optional
+
+    v1 = b"PROXY TCP4 198.51.100.4 10.0.0.1 40000 80\r\n"
+    v2 = proxy_v2(("198.51.100.5", 40001), ("10.0.0.1", 80))
+    for instance, header, remote in (
+        (auto, v1, "198.51.100.4"),
+        (auto, v2, "198.51.100.5"),
+        (v1_only, v1, "198.51.100.4"),
+    ):
+        reply = raw_exchange(instance.address, header + REQUEST)
+        assert status_of(reply) == 200, reply
+        assert f'"remote": "{remote}"'.encode() in reply
+    # The header goes byte by byte too.
+    with socket.create_connection(auto.address, timeout=5) as sock:  # type: ignore[arg-type]
+        for byte in v2 + REQUEST:
+            sock.send(bytes([byte]))
+        assert b'"remote": "198.51.100.5"' in sock.makefile("rb").read()
+    # A version the mode does not accept is not a PROXY header: HTTP refuses the bytes.
+    assert status_of(raw_exchange(v1_only.address, v2 + REQUEST)) == 400
+    # A peer outside proxy_allow_ips may not send one; a broken header is a 400.
+    assert status_of(raw_exchange(refusing.address, v2 + REQUEST)) == 403
+    broken = b"PROXY TCP4 198.51.100.4 10.0.0.1 99999 80\r\n"
+    assert status_of(raw_exchange(auto.address, broken + REQUEST)) == 400
+
+
+def test_row22_row25_request_limits_and_keepalive(gunicorn: Launcher) -> None:
+    limited = gunicorn(
+        "--limit-request-line",
+        "200",
+        "--limit-request-fields",
+        "5",
+        "--limit-request-field_size",
+        "100",
+        "--keep-alive",
+        "1",
+    ).start()
+    unlimited = gunicorn("--limit-request-line", "0").start()
+    limited.wait_ready(), unlimited.wait_ready()
+
+    def status(path: str, headers: str = "") -> int:
+        request = f"GET {path} HTTP/1.1\r\nHost: x\r\n{headers}Connection: close\r\n\r\n"
+        return status_of(raw_exchange(limited.address, request.encode()))
+
+    assert status("/" + "a" * 150) == 404
+    assert status("/" + "a" * 250) == 414
+    assert status("/", "".join(f"X-{i}: 1\r\n" for i in range(3))) == 200
+    assert status("/", "".join(f"X-{i}: 1\r\n" for i in range(6))) == 431
+    assert status("/", f"X-Big: {'b' * 120}\r\n") == 431
+    assert get(unlimited.address, "/" + "a" * 20000).status == 404  # 0: no line limit
+
+    conn = connect(limited.address)
+    conn.request("GET", "/")
+    assert read_reply(conn).status == 200
+    assert conn.sock is not None
+    began = time.monotonic()
+    assert conn.sock.recv(1) == b""  # keepalive=1: the idle connection closes after 1 s
+    assert 0.7 < time.monotonic() - began < 2.5
+    conn.close()
+
+
+def test_row23_worker_connections_pauses_accepting_at_the_limit(gunicorn: Launcher) -> None:
+    instance = gunicorn("--worker-connections", "2", "--keep-alive", "30").start().wait_ready()
+    held = [connect(instance.address) for _ in range(2)]
+    for conn in held:
+        conn.request("GET", "/")
+        assert read_reply(conn).status == 200
+    with pytest.raises(TimeoutError):
+        get(instance.address, "/", timeout=0.5)  # queued in the backlog, not accepted
+    waiting = connect(instance.address, timeout=5)
+    waiting.request("GET", "/info")
+    held[0].close()  # below the limit again: the queued connection is accepted
+    assert read_reply(waiting).status == 200
+    waiting.close()
+    held[1].close()
+
+
+def test_row26_tls_through_gunicorn_ssl_context_and_its_hook(
+    gunicorn: Launcher, tmp_path: Path
+) -> None:
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-subj",
+            "/CN=localhost",
+            "-days",
+            "1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    instance = gunicorn("-c", HOOKS, "--certfile", str(cert), "--keyfile", str(key)).start()
+    context = ssl.create_default_context(cafile=str(cert))
+    context.check_hostname = False
+    context.set_alpn_protocols(["berth-test", "http/1.1"])
+    deadline = time.monotonic() + 15
+    while True:
+        conn = http.client.HTTPSConnection("127.0.0.1", instance.port, context=context, timeout=5)
+        try:
+            conn.request("GET", "/info")
+            break
+        except OSError:
+            conn.close()
+            assert time.monotonic() < deadline, instance.stderr
+            time.sleep(0.1)
+    info = read_reply(conn).json()
+    assert (info["scheme"], info["secure"]) == ("https", True)
+    assert conn.sock is not None
+    assert conn.sock.selected_alpn_protocol() == "berth-test"  # set by the ssl_context hook
+    conn.close()

@@ -14,9 +14,10 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-# Quick start 1: the demo app, served on http://127.0.0.1:8080/
+# Quick start 1: the demo app under gunicorn with our worker, on http://127.0.0.1:8080/
 run: $(STAMP)
-	$(BIN)/python -m runtime examples.demo:create_app --host 127.0.0.1 --port 8080
+	$(BIN)/gunicorn examples.demo:create_app --worker-class runtime.workers.GunicornWebWorker \
+		--bind 127.0.0.1:8080 --workers 2 --access-logfile - --no-control-socket
 
 # Quick start 2: the whole suite (lint, types, tests)
 test: check pytest

@@ -80,6 +80,23 @@ SERVERS: tuple[Server, ...] = (
         description="Berth, python -m runtime, uvloop, no access log",
     ),
     Server(
+        name="berth-gunicorn",
+        argv=(
+            "{bin}/gunicorn",
+            "--workers",
+            "1",
+            "--worker-class",
+            "runtime.workers.GunicornUVLoopWebWorker",
+            "--no-control-socket",
+            "--bind",
+            "{host}:{port}",
+            "--log-level",
+            "warning",
+            "bench.apps.berth_hello:create_app",
+        ),
+        description="Berth, gunicorn 1 worker, GunicornUVLoopWebWorker, no access log",
+    ),
+    Server(
         name="aiohttp-gunicorn",
         argv=(
             "{bin}/gunicorn",
@@ -113,7 +130,11 @@ SCENARIOS: tuple[Scenario, ...] = (
 )
 
 COMPARISONS: tuple[Comparison, ...] = (
-    Comparison(subject="berth", baseline="aiohttp-gunicorn", scenario="plaintext", target=1.5),
+    # Like for like: both under gunicorn with their uvloop workers (issues 2 and 6).
+    Comparison(
+        subject="berth-gunicorn", baseline="aiohttp-gunicorn", scenario="plaintext", target=1.5
+    ),
+    Comparison(subject="berth", baseline="aiohttp-run-app", scenario="plaintext", target=1.5),
 )
 
 # The column every other server is shown against in the summary table.

@@ -8,6 +8,7 @@ the set of open connections so that a graceful shutdown can reach them.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import traceback
 from collections.abc import Awaitable, Callable
@@ -55,6 +56,10 @@ class Server:
         head_timeout, body_timeout, max_pipeline, server_header: connection settings.
         access_log_class, access_log, access_log_format: access logging (``access_log=None``
             turns it off).
+
+    An exception whose ``berth_logged`` attribute is true was already logged, traceback
+    included (``middlewares.access_logging`` marks the ones it logs): the server still
+    answers 500 but does not log it again, and marks the ones it logs itself.
     """
 
     def __init__(
@@ -199,9 +204,12 @@ class Server:
             await response.write_eof()
 
     def _internal_error(self, request: BaseRequest, exc: BaseException) -> StreamResponse:
-        self.logger.error(
-            "Error handling request %s %s", request.method, request.raw_path, exc_info=exc
-        )
+        if not getattr(exc, "berth_logged", False):
+            self.logger.error(
+                "Error handling request %s %s", request.method, request.raw_path, exc_info=exc
+            )
+            with contextlib.suppress(AttributeError):  # so the protocol does not repeat it
+                exc.berth_logged = True  # type: ignore[attr-defined]
         if request.writer.head_sent:
             request.writer.force_close()
             raise exc  # headers are out: the protocol closes the connection

@@ -335,10 +335,16 @@ class HttpProtocol(asyncio.Protocol):
                 "Client gone while serving %s %s: %r", message.method, message.target, exc
             )
             w.force_close()
-        except Exception:
-            self.config.logger.exception(
-                "Unhandled error serving %s %s", message.method, message.target
-            )
+        except Exception as exc:
+            if getattr(exc, "berth_logged", False):
+                # Already logged with its traceback (by the server or a middleware).
+                self.config.logger.debug(
+                    "Closing after an error serving %s %s", message.method, message.target
+                )
+            else:
+                self.config.logger.exception(
+                    "Unhandled error serving %s %s", message.method, message.target
+                )
             w.force_close()
         finally:
             self._finish(message, payload, w)

@@ -7,7 +7,7 @@ import datetime
 import json
 import re
 import socket
-from collections.abc import Callable, Iterator, Mapping, MutableMapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping, MutableMapping
 from email.utils import parsedate_to_datetime
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Final, TypeVar, overload
@@ -31,10 +31,12 @@ if TYPE_CHECKING:
     from .response import StreamResponse
     from .routing import UrlMappingMatchInfo
 
-__all__ = ["BaseRequest", "FileField", "Request"]
+__all__ = ["BaseRequest", "FileField", "PrepareHook", "Request"]
 
 _sentinel: Final[Any] = object()
 _T = TypeVar("_T")
+#: ``await hook(response)`` just before a response's head goes out (``add_prepare_hook``).
+PrepareHook = Callable[["StreamResponse"], Awaitable[None]]
 _RANGE = re.compile(r"bytes=([0-9]*)-([0-9]*)", re.ASCII)
 
 
@@ -79,6 +81,7 @@ class BaseRequest(MutableMapping[str | RequestKey[Any], Any]):
         "_match_info",
         "_message",
         "_payload",
+        "_prepare_hooks",
         "_protocol",
         "_read_bytes",
         "_rel_url",
@@ -120,6 +123,7 @@ class BaseRequest(MutableMapping[str | RequestKey[Any], Any]):
         self._read_bytes: bytes | None = None
         self._cache: dict[str, Any] = {}
         self._match_info: UrlMappingMatchInfo | None = None  # set by the application
+        self._prepare_hooks: list[PrepareHook] | None = None
 
     def clone(
         self,
@@ -131,10 +135,16 @@ class BaseRequest(MutableMapping[str | RequestKey[Any], Any]):
         host: str | Any = _sentinel,
         remote: str | Any = _sentinel,
         client_max_size: int | Any = _sentinel,
+        content: StreamReader | Any = _sentinel,
     ) -> BaseRequest:
         """A copy with some parts replaced (proxy-header middlewares use it).
 
-        The copy shares the body stream and the per-request mapping with the original.
+        The copy shares the body stream (unless ``content`` replaces it), the per-request
+        mapping and the prepare hooks with the original.
+
+        Args:
+            content: a stream to read the body from instead (a decoding middleware's);
+                the copy then declares no ``content_length``.
         """
         if self._read_bytes is not None:
             raise RuntimeError("Cannot clone request after reading its content")
@@ -159,11 +169,12 @@ class BaseRequest(MutableMapping[str | RequestKey[Any], Any]):
             keep_alive=message.keep_alive,
             upgrade=message.upgrade,
             chunked=message.chunked,
-            content_length=message.content_length,
+            content_length=message.content_length if content is _sentinel else None,
             expect_continue=message.expect_continue,
         )
         return self._clone_with(
             new_message,
+            payload=self._payload if content is _sentinel else content,
             client_max_size=self._client_max_size
             if client_max_size is _sentinel
             else client_max_size,
@@ -172,10 +183,12 @@ class BaseRequest(MutableMapping[str | RequestKey[Any], Any]):
             remote=self._remote if remote is _sentinel else remote,
         )
 
-    def _clone_with(self, message: RequestMessage, **kwargs: Any) -> BaseRequest:
-        return type(self)(
+    def _clone_with(
+        self, message: RequestMessage, *, payload: StreamReader, **kwargs: Any
+    ) -> BaseRequest:
+        clone = type(self)(
             message,
-            self._payload,
+            payload,
             self._protocol,
             self._writer,
             self._task,
@@ -183,6 +196,10 @@ class BaseRequest(MutableMapping[str | RequestKey[Any], Any]):
             state=self._state,
             **kwargs,
         )
+        if self._prepare_hooks is None:
+            self._prepare_hooks = []  # shared from now on: a hook added to either counts
+        clone._prepare_hooks = self._prepare_hooks
+        return clone
 
     # -- mapping ------------------------------------------------------------------------
 
@@ -560,12 +577,41 @@ class BaseRequest(MutableMapping[str | RequestKey[Any], Any]):
             if isinstance(value, FileField):
                 value.file.close()
 
+    def add_prepare_hook(self, hook: PrepareHook) -> None:
+        """Await ``hook(response)`` when a response to this request is about to send its head.
+
+        For middlewares that must see a response the handler prepares itself: a streamed
+        body never comes back to them unprepared. Hooks run after the application's
+        ``on_response_prepare`` signal, the latest added first (the order in which
+        middlewares see a returned response), and clones of this request share them.
+
+        Args:
+            hook: a coroutine function taking the response.
+        """
+        hooks = self._prepare_hooks
+        if hooks is None:
+            hooks = self._prepare_hooks = []
+        hooks.append(hook)
+
+    def remove_prepare_hook(self, hook: PrepareHook) -> None:
+        """Forget a hook added with :meth:`add_prepare_hook`; nothing happens if it is gone.
+
+        Args:
+            hook: the hook to remove.
+        """
+        hooks = self._prepare_hooks
+        if hooks and hook in hooks:
+            hooks.remove(hook)
+
     async def _prepare_hook(self, response: StreamResponse) -> None:
-        return None
+        hooks = self._prepare_hooks
+        if hooks:
+            for hook in reversed(tuple(hooks)):
+                await hook(response)
 
     def _needs_prepare_hook(self) -> bool:
         """Whether :meth:`_prepare_hook` has anything to run (the fast path skips it)."""
-        return False
+        return bool(self._prepare_hooks)
 
 
 class Request(BaseRequest):
@@ -573,8 +619,10 @@ class Request(BaseRequest):
 
     __slots__ = ()
 
-    def _clone_with(self, message: RequestMessage, **kwargs: Any) -> BaseRequest:
-        clone = super()._clone_with(message, **kwargs)
+    def _clone_with(
+        self, message: RequestMessage, *, payload: StreamReader, **kwargs: Any
+    ) -> BaseRequest:
+        clone = super()._clone_with(message, payload=payload, **kwargs)
         assert isinstance(clone, Request)
         clone._match_info = self._match_info
         return clone
@@ -599,6 +647,8 @@ class Request(BaseRequest):
         return ChainMapProxy(list(reversed(apps)))
 
     def _needs_prepare_hook(self) -> bool:
+        if self._prepare_hooks:
+            return True
         match_info = self._match_info
         if match_info is None:
             return False
@@ -609,10 +659,10 @@ class Request(BaseRequest):
 
     async def _prepare_hook(self, response: StreamResponse) -> None:
         match_info = self._match_info
-        if match_info is None:
-            return
-        for app in match_info.apps:
-            await app.on_response_prepare.send(self, response)
+        if match_info is not None:
+            for app in match_info.apps:
+                await app.on_response_prepare.send(self, response)
+        await super()._prepare_hook(response)
 
 
 _REL_URLS: dict[str, URL] = {}

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Executor
 from email.utils import format_datetime, parsedate_to_datetime
 from http.cookies import Morsel, SimpleCookie
-from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar, overload
 
 from multidict import CIMultiDict, getversion, istr
 
@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from .request import BaseRequest
 
 __all__ = [
+    "BodyEncoder",
     "ContentCoding",
     "ETag",
     "Response",
@@ -64,6 +65,16 @@ def _parse_content_type(value: str) -> tuple[str, dict[str, str]]:
     return mimetype.strip().lower(), params
 
 
+class BodyEncoder(Protocol):
+    """Encodes a response body on its way out: see :meth:`StreamResponse.set_body_encoder`."""
+
+    def compress(self, data: bytes) -> bytes:
+        """What to send for one ``write(data)``: may be empty, should flush what it can."""
+
+    def finish(self, data: bytes = b"") -> bytes:
+        """What to send for the last piece, ``write_eof(data)``; ends the encoded body."""
+
+
 class StreamResponse:
     """A response whose body is written piece by piece after :meth:`prepare`."""
 
@@ -73,7 +84,7 @@ class StreamResponse:
     _compression_force: ContentCoding | None = None
     _compression_strategy: int | None = None
     _coding_decided = False
-    _encoder: ZlibEncoder | None = None
+    _encoder: BodyEncoder | None = None
 
     def __init__(
         self,
@@ -187,6 +198,24 @@ class StreamResponse:
         self._compression = True
         self._compression_force = force
         self._compression_strategy = strategy
+
+    def set_body_encoder(self, encoder: BodyEncoder | None) -> None:
+        """Send the body through ``encoder`` (a compressing middleware's hook).
+
+        Each ``write(data)`` sends ``encoder.compress(data)`` and ``write_eof(data)`` sends
+        ``encoder.finish(data)`` (for a :class:`Response`, its whole body). The caller sets
+        ``Content-Encoding`` and leaves ``Content-Length`` unset: the body goes chunked.
+        A ``FileResponse`` then sends its file through ``write()`` instead of sendfile.
+
+        Args:
+            encoder: the encoder, or None to send the body as written.
+
+        Raises:
+            RuntimeError: the headers were sent already.
+        """
+        if self._writer is not None:
+            raise RuntimeError("Cannot set a body encoder after the headers have been sent")
+        self._encoder = encoder
 
     def _choose_coding(self, request: BaseRequest) -> str | None:
         """The coding for the body, decided once, just before the head is written."""
@@ -586,7 +615,7 @@ class Response(StreamResponse):
         raise RuntimeError("Content length is set automatically")
 
     def _start(self, request: BaseRequest) -> ResponseWriter:
-        if not self._chunked and _CONTENT_LENGTH not in self._headers:
+        if not self._chunked and _CONTENT_LENGTH not in self._headers and self._encoder is None:
             body = self._body
             self._headers[_CONTENT_LENGTH] = str(len(body)) if body is not None else "0"
         return super()._start(request)
@@ -631,6 +660,7 @@ class Response(StreamResponse):
             _version(self._headers) == self._plain_version
             and not self._cookies
             and not self._chunked
+            and self._encoder is None
         ):
             self._req = request
             writer = self._writer = request._writer
@@ -639,7 +669,10 @@ class Response(StreamResponse):
             writer.write_whole(self._status, self._reason, self._plain_type, self._body or b"")
             self._keep_alive = writer.keep_alive
         else:
-            self._start(request).write_eof(self._body or b"")
+            body = self._body or b""
+            if self._encoder is not None:
+                body = self._encoder.finish(body)
+            self._start(request).write_eof(body)
         self._eof_sent = True
 
 

@@ -14,8 +14,9 @@ from .http.ws import WSCloseCode, WSMessage, WSMsgType
 from .keys import NotAppKeyWarning, RequestKey, ResponseKey
 from .middleware import middleware, normalize_path_middleware
 from .readiness import READINESS, Readiness, ReadinessState, readiness
-from .request import BaseRequest, FileField, Request
+from .request import BaseRequest, FileField, PrepareHook, Request
 from .response import (
+    BodyEncoder,
     ContentCoding,
     ETag,
     Response,
@@ -85,6 +86,7 @@ __all__ = [
     "BaseRequest",
     "BaseRunner",
     "BaseSite",
+    "BodyEncoder",
     "ChainMapProxy",
     "CleanupError",
     "ContentCoding",
@@ -104,6 +106,7 @@ __all__ = [
     "PlainResource",
     "PrefixResource",
     "PrefixedSubAppResource",
+    "PrepareHook",
     "Readiness",
     "ReadinessState",
     "Request",

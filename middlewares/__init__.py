@@ -1,0 +1,56 @@
+"""The opt-in middleware catalogue: each middleware in a module of its own, public API only.
+
+Nothing here runs unless an application lists it in ``web.Application(middlewares=[...])``.
+Each module is imported only when asked for, so ``from middlewares import stash_middleware``
+does not pay for structlog.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .access_logging import access_log_middleware
+    from .compression import compression_middleware
+    from .deprecation import deprecated, deprecation_middleware
+    from .proxy import (
+        allowed_hosts_middleware,
+        forwarded_middleware,
+        https_middleware,
+        x_forwarded_middleware,
+    )
+    from .stash import provide, stash_middleware
+
+_HOMES = {
+    "access_log_middleware": "access_logging",
+    "allowed_hosts_middleware": "proxy",
+    "compression_middleware": "compression",
+    "deprecated": "deprecation",
+    "deprecation_middleware": "deprecation",
+    "forwarded_middleware": "proxy",
+    "https_middleware": "proxy",
+    "provide": "stash",
+    "stash_middleware": "stash",
+    "x_forwarded_middleware": "proxy",
+}
+
+__all__ = [
+    "access_log_middleware",
+    "allowed_hosts_middleware",
+    "compression_middleware",
+    "deprecated",
+    "deprecation_middleware",
+    "forwarded_middleware",
+    "https_middleware",
+    "provide",
+    "stash_middleware",
+    "x_forwarded_middleware",
+]
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'middlewares' has no attribute {name!r}")
+    return getattr(importlib.import_module(f".{home}", __name__), name)

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-import weakref
-from collections.abc import Callable
+import logging
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from ..exceptions import HTTPBadRequest
@@ -35,6 +35,8 @@ __all__ = ["RequestAdapter", "limits_from_config"]
 _MAX_REQUEST_LINE = 8190
 _MAX_HEADERS = 32768
 _DEFAULT_FIELD_SIZE = 8190
+# Marks a request whose trusted scheme headers contradict each other (answered with 400).
+_CONFLICT = "berth.scheme_conflict"
 
 
 def limits_from_config(cfg: Any) -> Limits:
@@ -66,7 +68,6 @@ class RequestAdapter:
         self._log = worker.log
         self._trust = trust
         self._on_last_request = on_last_request
-        self._conflicts: weakref.WeakSet[BaseRequest] = weakref.WeakSet()
 
     def install(self, server: Server, *, keepalive: float, limits: Limits, grace: float) -> None:
         """Apply connection settings and wrap the server's request hooks.
@@ -88,8 +89,7 @@ class RequestAdapter:
         handle = server.request_handler
         worker = self._worker
         trust = self._trust
-        conflicts = self._conflicts
-        pre_request = self._cfg.pre_request
+        pre_request = None if self._default_hook_is_silent("pre_request") else self._cfg.pre_request
 
         def request_factory(
             message: Any, payload: Any, conn: Any, writer: Any, *args: Any, **kwargs: Any
@@ -108,18 +108,30 @@ class RequestAdapter:
                 kwargs["remote"] = info.remote
             request = make_request(message, payload, conn, writer, *args, **kwargs)
             if info.conflict:
-                conflicts.add(request)
+                request._cache[_CONFLICT] = True
             return request
 
-        async def request_handler(request: BaseRequest) -> StreamResponse:
-            if conflicts and request in conflicts:
+        # A plain function returning the handler's awaitable: no extra coroutine frame per
+        # request (the server awaits what it returns).
+        def request_handler(request: BaseRequest) -> Awaitable[StreamResponse]:
+            if _CONFLICT in request._cache:
                 raise HTTPBadRequest(text="Contradictory scheme headers\n")
-            pre_request(worker, request)
-            return await handle(request)
+            if pre_request is not None:
+                pre_request(worker, request)
+            return handle(request)
 
         server.request_factory = request_factory
         server.request_handler = request_handler
         server.on_request_done = None if self._nothing_to_report() else self._make_done_hook()
+
+    def _default_hook_is_silent(self, name: str) -> bool:
+        """gunicorn's default ``pre_request`` only logs at debug level: when that level is
+        off and the hook is not the user's, calling it per request would do nothing."""
+        setting = self._cfg.settings.get(name)
+        if setting is None or setting.value is not setting.default:
+            return False
+        error_log = getattr(self._log, "error_log", None)
+        return error_log is not None and not error_log.isEnabledFor(logging.DEBUG)
 
     def _nothing_to_report(self) -> bool:
         """True when the logger's ``access`` is gunicorn's own with the access log off and

@@ -14,10 +14,9 @@ bodies sent with ``Content-Encoding: gzip|br|deflate`` reach the handler decoded
 from __future__ import annotations
 
 import asyncio
-import inspect
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from concurrent.futures import Executor
-from typing import Final, Protocol, cast
+from typing import Final, cast
 
 from multidict import CIMultiDict, CIMultiDictProxy
 
@@ -79,26 +78,6 @@ DEFAULT_COMPRESSIBLE_TYPES: Final[tuple[str, ...]] = (
 # range of the unencoded representation, which compressing would make meaningless.
 _UNCOMPRESSED_STATUSES: Final = frozenset({204, 206, 304})
 _CACHE_LIMIT: Final = 256
-
-# Hooks the runtime grows for this middleware (issue 7): without them a response the
-# handler streams itself leaves unencoded and encoded request bodies reach it as sent.
-_PREPARE_HOOKS: Final = hasattr(web.BaseRequest, "add_prepare_hook")
-_BODY_ENCODERS: Final = hasattr(web.StreamResponse, "set_body_encoder")
-_CONTENT_CLONE: Final = "content" in inspect.signature(web.BaseRequest.clone).parameters
-
-
-class _PrepareHooks(Protocol):
-    def add_prepare_hook(self, hook: _Hook) -> None: ...
-
-    def remove_prepare_hook(self, hook: _Hook) -> None: ...
-
-
-class _Encodable(Protocol):
-    def set_body_encoder(self, encoder: _StreamCompressor | None) -> None: ...
-
-
-class _ContentClone(Protocol):
-    def clone(self, *, headers: CIMultiDict[str], content: web.StreamReader) -> web.BaseRequest: ...
 
 
 class _StreamCompressor:
@@ -219,7 +198,7 @@ class _Compression:
         self._compressible = compressible
         self._executor_threshold = executor_threshold
         self._executor = executor
-        self._decode = decode_requests and _CONTENT_CLONE
+        self._decode = decode_requests
         self._max_decoded_size = max_decoded_size
 
     async def handle(self, request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -228,18 +207,15 @@ class _Compression:
         decoded: DecodedBody | None = None
         if self._decode and "Content-Encoding" in headers and request.body_exists:
             request, decoded = self._decoding(request)
-        hook: _Hook | None = None
-        if _PREPARE_HOOKS and _BODY_ENCODERS:
-            hook = self._prepare_hook(request, negotiated)
-            cast(_PrepareHooks, request).add_prepare_hook(hook)
+        hook = self._prepare_hook(request, negotiated)
+        request.add_prepare_hook(hook)
         try:
             response = await handler(request)
         except web.HTTPException as exc:
             await self._process(request, exc, negotiated)
             raise
         finally:
-            if hook is not None:
-                cast(_PrepareHooks, request).remove_prepare_hook(hook)
+            request.remove_prepare_hook(hook)
             if decoded is not None:
                 decoded.close()
         if not response.prepared:
@@ -267,12 +243,12 @@ class _Compression:
             codec = self._plan(request, response, negotiated, len(body))
             if codec is not None:
                 await self._encode_whole(response, codec, body, negotiated.identity_ok)
-        elif _BODY_ENCODERS:
+        else:
             codec = self._plan(request, response, negotiated, response.content_length)
             if codec is not None:
                 _mark_encoded(response.headers, codec.name)
                 compressor = _StreamCompressor(codec.encoder())
-                cast(_Encodable, response).set_body_encoder(compressor)
+                response.set_body_encoder(compressor)
 
     def _plan(
         self,
@@ -354,7 +330,7 @@ class _Compression:
         # The handler sees the body as if it had been sent unencoded, length unknown.
         headers.popall("Content-Encoding", None)
         headers.popall("Content-Length", None)
-        clone = cast(_ContentClone, request).clone(headers=headers, content=body.stream)
+        clone = request.clone(headers=headers, content=body.stream)
         return cast(web.Request, clone), body
 
 

@@ -38,6 +38,7 @@ class Cell:
 
     server: str
     scenario: str
+    kind: str = "http"  # the scenario's: "ws" runs count WebSocket messages, not requests
     runs: list[WrkRun] = field(default_factory=list)
     error: str | None = None
     warnings: list[str] = field(default_factory=list)
@@ -47,7 +48,13 @@ class Cell:
             return None
         if key == "requests_per_sec":
             return statistics.median(run.requests_per_sec for run in self.runs)
+        if any(key not in run.latency_ms for run in self.runs):
+            return None  # WebSocket runs measure no latency
         return statistics.median(run.latency_ms[key] for run in self.runs)
+
+    @property
+    def unit(self) -> str:
+        return "msgs/s" if self.kind == "ws" else "req/s"
 
     @property
     def ok(self) -> bool:
@@ -68,6 +75,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--warmup", type=int, default=2, help="seconds of unmeasured wrk first")
     parser.add_argument("--connections", type=int, default=64, help="wrk connections")
     parser.add_argument("--threads", type=int, default=1, help="wrk threads (one client core)")
+    parser.add_argument(
+        "--ws-connections", type=int, default=16, help="WebSocket connections (bench/ws_load.py)"
+    )
+    parser.add_argument(
+        "--ws-window", type=int, default=16, help="WebSocket messages in flight per connection"
+    )
     parser.add_argument(
         "--only",
         default="",
@@ -94,8 +107,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--results-dir", type=Path, default=harness.RESULTS_DIR)
     args = parser.parse_args(argv)
-    if min(args.runs, args.duration, args.connections, args.threads) < 1 or args.warmup < 0:
-        parser.error("--runs, --duration, --connections and --threads must be positive")
+    counts = (args.runs, args.duration, args.connections, args.threads)
+    if min(*counts, args.ws_connections, args.ws_window) < 1 or args.warmup < 0:
+        parser.error(
+            "--runs, --duration, --connections, --threads, --ws-connections and --ws-window "
+            "must be positive"
+        )
     return args
 
 
@@ -229,6 +246,18 @@ def measure(
         cell.error = f"server died ({process.exit_description()}); see {process.log_path}"
         return None
     try:
+        if scenario.kind == "ws":
+            return harness.run_ws_load(
+                plan.python,
+                port=process.port,
+                scenario=scenario,
+                duration=duration,
+                connections=args.ws_connections,
+                window=args.ws_window,
+                cpus=plan.client_cpus,
+                server_pgid=process.pgid,
+                server_cpus=plan.server_cpus,
+            )
         return harness.run_wrk(
             plan.wrk,
             port=process.port,
@@ -255,8 +284,12 @@ def run_scenario(
     results: list[Cell],
 ) -> None:
     """Measure one scenario on every server; its cells go into ``results`` as they start."""
-    (plan.script_dir / f"{scenario.name}.lua").write_text(harness.wrk_script(scenario))
-    cells = {server.name: Cell(server=server.name, scenario=scenario.name) for server in servers}
+    if scenario.kind == "http":
+        (plan.script_dir / f"{scenario.name}.lua").write_text(harness.wrk_script(scenario))
+    cells = {
+        server.name: Cell(server=server.name, scenario=scenario.name, kind=scenario.kind)
+        for server in servers
+    }
     results += cells.values()
     log(f"\n== {scenario.name}: {scenario.description}")
     for name, cell in cells.items():
@@ -288,15 +321,20 @@ def run_scenario(
                 log(f"{label} ERROR {cell.error}")
                 continue
             cell.runs.append(run)
-            line = (
-                f"{label} {run.requests_per_sec:>10,.0f} req/s  p99 {run.latency_ms['p99']:5.2f} ms"
-                f"  cpu server {run.server_cpu or 0:.2f} wrk {run.client_cpu:.2f}"
-            )
+            client = "ws_load" if scenario.kind == "ws" else "wrk"
+            if scenario.kind == "ws":
+                line = f"{label} {run.requests_per_sec:>10,.0f} msgs/s" + " " * 13
+            else:
+                line = (
+                    f"{label} {run.requests_per_sec:>10,.0f} req/s  "
+                    f"p99 {run.latency_ms['p99']:5.2f} ms"
+                )
+            line += f"  cpu server {run.server_cpu or 0:.2f} {client} {run.client_cpu:.2f}"
             problems = []
             if run.error_count:
-                problems.append(f"wrk errors {run.errors}")
+                problems.append(f"{client} errors {run.errors}")
             if run.client_cpu > CLIENT_SATURATED:
-                problems.append("wrk used its whole core: the client may be the bottleneck")
+                problems.append(f"{client} used its whole core: the client may be the bottleneck")
             if run.server_cpus_busy is not None and run.server_cpu is not None:
                 foreign = run.server_cpus_busy - run.server_cpu
                 if foreign > FOREIGN_LOAD:
@@ -344,8 +382,8 @@ def print_summary(cells: list[Cell], baseline: str, comps: list[dict[str, Any]])
         if cell.server == baseline and cell.ok
     }
     header = (
-        f"{'scenario':<12} {'server':<20} {'req/s':>10} {'min..max':>17} "
-        f"{'p50 ms':>7} {'p99 ms':>7} {'vs ' + baseline:>22}"
+        f"{'scenario':<12} {'server':<20} {'per s':>10} {'min..max':>17} "
+        f"{'p50 ms':>7} {'p99 ms':>7} {'vs ' + baseline:>22}  unit"
     )
     log("\n" + header)
     log("-" * len(header))
@@ -360,9 +398,11 @@ def print_summary(cells: list[Cell], baseline: str, comps: list[dict[str, Any]])
         base = base_rps.get(cell.scenario)
         ratio = f"{round(rps / base, 3):.2f}x" if base else "-"
         warn = "  (warnings: see above)" if cell.warnings else ""
+        p50, p99 = cell.median("p50"), cell.median("p99")
+        latency = f"{p50:>7.2f} {p99:>7.2f}" if p50 is not None and p99 is not None else " " * 15
         log(
             f"{start} {rps:>10,.0f} {f'{low:,.0f}..{high:,.0f}':>17} "
-            f"{cell.median('p50') or 0:>7.2f} {cell.median('p99') or 0:>7.2f} {ratio:>22}{warn}"
+            f"{latency} {ratio:>22}  {cell.unit}{warn}"
         )
     for comp in comps:
         name = f"{comp['subject']} / {comp['baseline']} on {comp['scenario']}"
@@ -394,6 +434,8 @@ def write_results(
             "warmup_s": args.warmup,
             "connections": args.connections,
             "threads": args.threads,
+            "ws_connections": args.ws_connections,
+            "ws_window": args.ws_window,
             "server_cpus": plan.server_cpus,
             "client_cpus": plan.client_cpus,
             "baseline": args.baseline,
@@ -422,11 +464,13 @@ def write_results(
             {
                 "scenario": cell.scenario,
                 "server": cell.server,
+                "kind": cell.kind,
+                "unit": cell.unit,  # of median_requests_per_sec: msgs/s for a WebSocket scenario
                 "median_requests_per_sec": cell.median("requests_per_sec"),
                 "median_latency_ms": {
                     key: cell.median(key) for key in ("p50", "p90", "p99", "p999")
                 }
-                if cell.runs
+                if cell.runs and cell.kind == "http"
                 else None,
                 "error": cell.error,
                 "warnings": cell.warnings,
@@ -461,7 +505,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"berth bench: servers {', '.join(s.name for s in servers)}; "
         f"scenarios {', '.join(s.name for s in scenarios)}; "
         f"{args.runs} x {args.duration} s runs, {args.connections} connections, "
-        f"server on CPU {server_cpus}, wrk on CPU {client_cpus}; "
+        f"server on CPU {server_cpus}, wrk/ws_load on CPU {client_cpus}; "
         f"about {len(servers) * len(scenarios) * per_cell:.0f} s"
     )
     cells: list[Cell] = []

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from bench import ws_load
 from bench.suite import HOST, Scenario, Server
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -326,7 +327,9 @@ class ServerProcess:
 
 
 def check_scenario(port: int, scenario: Scenario) -> str | None:
-    """One request with http.client; return what is wrong, or None."""
+    """One request with http.client (one echoed message for WebSocket): what is wrong, or None."""
+    if scenario.kind == "ws":
+        return ws_load.check_echo(port, scenario.path, scenario.body)
     try:
         status, body = http_request(
             port, scenario.method, scenario.path, body=scenario.body, headers=scenario.headers
@@ -403,6 +406,42 @@ class WrkRun:
         return sum(self.errors.values())
 
 
+def _measured(
+    argv: Sequence[str],
+    what: str,
+    *,
+    timeout: float,
+    server_pgid: int | None,
+    server_cpus: str | None,
+) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
+    """Run a load generator to completion; also the CPU it and the server used per second.
+
+    The second value holds ``WrkRun``'s ``server_cpu``, ``client_cpu`` and
+    ``server_cpus_busy``.
+    """
+    server_before = group_cpu_seconds(server_pgid) if server_pgid else 0.0
+    server_set = parse_cpu_list(server_cpus) if server_cpus else set()
+    busy_before = cpus_busy_seconds(server_set)
+    children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    wall_before = time.monotonic()
+    try:
+        done = capture(argv, timeout=timeout, stdin=subprocess.DEVNULL, cwd=ROOT)
+    except subprocess.TimeoutExpired as exc:
+        raise RuntimeError(f"{what} did not finish within {timeout:g} s") from exc
+    wall = time.monotonic() - wall_before
+    server_cpu = (group_cpu_seconds(server_pgid) - server_before) / wall if server_pgid else None
+    busy = (cpus_busy_seconds(server_set) - busy_before) / wall if server_set else None
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    client_seconds = (children.ru_utime - children_before.ru_utime) + (
+        children.ru_stime - children_before.ru_stime
+    )
+    return done, {
+        "server_cpu": round(server_cpu, 3) if server_cpu is not None else None,
+        "client_cpu": round(client_seconds / wall, 3),
+        "server_cpus_busy": round(busy, 3) if busy is not None else None,
+    }
+
+
 def run_wrk(
     wrk: str,
     *,
@@ -433,21 +472,8 @@ def run_wrk(
             url,
         ],
     )
-    server_before = group_cpu_seconds(server_pgid) if server_pgid else 0.0
-    server_set = parse_cpu_list(server_cpus) if server_cpus else set()
-    busy_before = cpus_busy_seconds(server_set)
-    children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    wall_before = time.monotonic()
-    try:
-        done = capture(argv, timeout=duration + 30, stdin=subprocess.DEVNULL)
-    except subprocess.TimeoutExpired as exc:
-        raise RuntimeError(f"wrk did not finish within {duration + 30} s") from exc
-    wall = time.monotonic() - wall_before
-    server_cpu = (group_cpu_seconds(server_pgid) - server_before) / wall if server_pgid else None
-    busy = (cpus_busy_seconds(server_set) - busy_before) / wall if server_set else None
-    children = resource.getrusage(resource.RUSAGE_CHILDREN)
-    client_seconds = (children.ru_utime - children_before.ru_utime) + (
-        children.ru_stime - children_before.ru_stime
+    done, usage = _measured(
+        argv, "wrk", timeout=duration + 30, server_pgid=server_pgid, server_cpus=server_cpus
     )
     for line in done.stdout.splitlines():
         if line.startswith(RESULT_MARKER):
@@ -465,7 +491,63 @@ def run_wrk(
         bytes_per_response=round(data["bytes"] / requests, 1) if requests else 0.0,
         errors={k: int(v) for k, v in data["errors"].items()},
         latency_ms={k: round(v / 1000, 3) for k, v in data["latency_us"].items()},
-        server_cpu=round(server_cpu, 3) if server_cpu is not None else None,
-        client_cpu=round(client_seconds / wall, 3),
-        server_cpus_busy=round(busy, 3) if busy is not None else None,
+        **usage,
+    )
+
+
+# --- WebSocket echo ---------------------------------------------------------------------------
+
+WS_RAMP_S = 0.5  # seconds ws_load runs before counting: connections and upgrades, not measured
+
+
+def run_ws_load(
+    python: Path,
+    *,
+    port: int,
+    scenario: Scenario,
+    duration: int,
+    connections: int,
+    window: int,
+    cpus: str | None,
+    server_pgid: int | None = None,
+    server_cpus: str | None = None,
+) -> WrkRun:
+    """One ``bench/ws_load.py`` run (WebSocket echo), measured like :func:`run_wrk`.
+
+    The result reuses :class:`WrkRun`: ``requests`` are echoed messages, ``requests_per_sec``
+    messages per second, ``bytes_per_response`` the echo frame's size; no latency.
+    """
+    argv = pin(
+        cpus,
+        [
+            str(python),
+            str(BENCH_DIR / "ws_load.py"),
+            f"--port={port}",
+            f"--path={scenario.path}",
+            f"--connections={connections}",
+            f"--window={window}",
+            f"--duration={duration}",
+            f"--warmup={WS_RAMP_S}",
+            f"--message={scenario.body.decode()}",
+        ],
+    )
+    done, usage = _measured(
+        argv, "ws_load", timeout=duration + 30, server_pgid=server_pgid, server_cpus=server_cpus
+    )
+    for line in done.stdout.splitlines():
+        if line.startswith(ws_load.RESULT_MARKER):
+            data = json.loads(line[len(ws_load.RESULT_MARKER) :])
+            break
+    else:
+        output = (done.stdout + done.stderr).strip()
+        raise RuntimeError(f"ws_load exited {done.returncode} without a result:\n{output}")
+    size = len(scenario.body)
+    return WrkRun(
+        requests=int(data["messages"]),
+        duration_s=float(data["duration_s"]),
+        requests_per_sec=float(data["messages_per_sec"]),
+        bytes_per_response=float(size + (2 if size < 126 else 4 if size < 1 << 16 else 10)),
+        errors={k: int(v) for k, v in data["errors"].items()},
+        latency_ms={},
+        **usage,
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Literal
 
 HOST = "127.0.0.1"  # the only address this benchmark ever sends traffic to
 
@@ -33,11 +34,14 @@ class Server:
 
 @dataclass(frozen=True)
 class Scenario:
-    """One wrk workload: a request, sent over and over on keep-alive connections.
+    """One workload. ``kind="http"``: a wrk request, sent over and over on keep-alive
+    connections. ``kind="ws"``: ``bench/ws_load.py`` upgrades ``path`` to a WebSocket and
+    sends ``body`` as a text message over and over, counting the echoes (messages/s); only
+    ``name``, ``path``, ``description``, ``body``, ``servers`` and ``default`` apply.
 
     Before measuring, one request is sent with ``http.client`` and its status (and body, if
     ``expect_body`` is set) checked, so a broken route fails loudly instead of benchmarking
-    404s.
+    404s; for a WebSocket scenario, one message is echoed and compared instead.
     """
 
     name: str
@@ -50,11 +54,12 @@ class Scenario:
     expect_body: bytes | None = None
     servers: frozenset[str] | None = None  # None: every server has this route
     default: bool = True
+    kind: Literal["http", "ws"] = "http"
 
 
 @dataclass(frozen=True)
 class Comparison:
-    """Report ``subject``'s req/s as a multiple of ``baseline``'s, against a target."""
+    """Report ``subject``'s req/s (msgs/s for WebSocket) as a multiple of ``baseline``'s."""
 
     subject: str
     baseline: str
@@ -127,6 +132,13 @@ SCENARIOS: tuple[Scenario, ...] = (
         description="GET / -> 200 text/plain 'Hello, World!'",
         expect_body=b"Hello, World!",
     ),
+    Scenario(
+        name="ws-echo",
+        path="/ws",
+        description="WebSocket /ws: 16-byte text messages echoed (bench/ws_load.py, msgs/s)",
+        body=b"0123456789abcdef",
+        kind="ws",
+    ),
 )
 
 COMPARISONS: tuple[Comparison, ...] = (
@@ -135,6 +147,10 @@ COMPARISONS: tuple[Comparison, ...] = (
         subject="berth-gunicorn", baseline="aiohttp-gunicorn", scenario="plaintext", target=1.5
     ),
     Comparison(subject="berth", baseline="aiohttp-run-app", scenario="plaintext", target=1.5),
+    # Issue 5: WebSocket echo, small messages; for now "ahead of aiohttp".
+    Comparison(
+        subject="berth-gunicorn", baseline="aiohttp-gunicorn", scenario="ws-echo", target=1.0
+    ),
 )
 
 # The column every other server is shown against in the summary table.

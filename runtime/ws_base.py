@@ -7,7 +7,7 @@ a transport. Frames are parsed in the transport's ``data_received`` callback, no
 application only sends (aiohttp issue 2368: a heartbeat must find a dead peer then too).
 
 Concurrency rules (aiohttp's): one task reads (a second concurrent ``receive()`` raises
-``RuntimeError``); any task may send, and every frame leaves in one ``transport.write``,
+``RuntimeError``); any task may send, and frames leave whole (corked per loop pass),
 so frames from different tasks never interleave; any task may ``close()``.
 """
 
@@ -41,6 +41,9 @@ ws_logger = logging.getLogger("runtime.websocket")
 _CLOSED_READS_LIMIT = 5
 _QUEUE_HIGH_WATER = 2**16  # queued message bytes above which we stop reading the socket
 _LINGER_TIME = 2.0  # after failing a connection, how long we wait for the peer to close
+# Frames written in one pass of the event loop leave in one transport.write (an echo of a
+# burst of messages is one system call, not one per message); past this size at once.
+_CORK_LIMIT = 2**16
 
 
 class WSMessageTypeError(TypeError):
@@ -95,6 +98,9 @@ class WebSocketBase:
         self._deferred: WSMessage | None = None  # a Close or error waiting behind messages
         self._linger_handle: asyncio.TimerHandle | None = None
         self._registries: list[Any] = []
+        self._out: list[bytes] = []  # frames corked until the end of this loop pass
+        self._out_size = 0
+        self._flush_scheduled = False
 
     # -- wiring -----------------------------------------------------------------------------
 
@@ -149,6 +155,7 @@ class WebSocketBase:
                 self._queue.append(WSMessage(WSMsgType.ERROR, exc, None))
         transport = self._transport
         if transport is not None and not transport.is_closing():
+            self._flush()
             transport.close()  # EOF: the peer will send nothing more; finish our side too
         self._finish()
 
@@ -333,13 +340,36 @@ class WebSocketBase:
     def _write(self, frame: bytes) -> None:
         transport = self._transport
         if transport is not None and not transport.is_closing():
-            transport.write(frame)
+            self._cork(frame)
+
+    def _cork(self, frame: bytes) -> None:
+        # Whole frames only, in order, so frames from concurrent senders never interleave.
+        self._out.append(frame)
+        self._out_size += len(frame)
+        if self._out_size >= _CORK_LIMIT or self._loop is None:
+            self._flush()
+        elif not self._flush_scheduled:
+            self._flush_scheduled = True
+            self._loop.call_soon(self._flush)
+
+    def _flush(self) -> None:
+        self._flush_scheduled = False
+        out = self._out
+        if not out:
+            return
+        data = out[0] if len(out) == 1 else b"".join(out)
+        out.clear()
+        self._out_size = 0
+        transport = self._transport
+        if transport is not None and not transport.is_closing():
+            transport.write(data)
 
     def _close_transport(self, *, linger: bool = False) -> None:
         # RFC 6455 7.1.1: once both Close frames are exchanged, the server closes TCP first.
         transport = self._transport
         if transport is None or transport.is_closing():
             return
+        self._flush()  # corked frames (our Close among them) go out before the FIN
         if linger and self._loop is not None and transport.can_write_eof():
             # Failing a connection whose peer may still be sending: closing with unread
             # bytes would reset it and could destroy our Close frame. Send FIN after the
@@ -359,7 +389,7 @@ class WebSocketBase:
         transport = self._transport
         if transport is None or transport.is_closing():
             raise ConnectionResetError("Cannot write to closing transport")
-        transport.write(frame)  # one write per frame: concurrent senders never interleave
+        self._cork(frame)
         assert self._drain is not None
         await self._drain()
 

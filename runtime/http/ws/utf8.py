@@ -13,16 +13,18 @@ from .models import WebSocketError, WSCloseCode
 
 __all__ = ["Utf8Decoder"]
 
-_DECODER = codecs.getincrementaldecoder("utf-8")
+# The C function behind codecs' incremental UTF-8 decoder, called directly: an incremental
+# decoder object per message costs more than the decoding of a small message.
+_utf8_decode = codecs.utf_8_decode
 
 
 class Utf8Decoder:
     """Decodes one text message piece by piece; keeps the decoded parts."""
 
-    __slots__ = ("_decoder", "_parts")
+    __slots__ = ("_parts", "_pending")
 
     def __init__(self) -> None:
-        self._decoder = _DECODER("strict")
+        self._pending = b""  # the start of a sequence split across pieces
         self._parts: list[str] = []
 
     def feed(self, data: bytes) -> None:
@@ -31,12 +33,15 @@ class Utf8Decoder:
         Raises:
             WebSocketError: 1007 as soon as the bytes so far cannot start valid UTF-8.
         """
+        if self._pending:
+            data = self._pending + data
         try:
-            text = self._decoder.decode(data, False)
+            text, used = _utf8_decode(data, "strict", False)
         except UnicodeDecodeError:
             raise WebSocketError(
                 WSCloseCode.INVALID_TEXT, "Invalid UTF-8 in text message"
             ) from None
+        self._pending = data[used:]
         if text:
             self._parts.append(text)
 
@@ -46,13 +51,9 @@ class Utf8Decoder:
         Raises:
             WebSocketError: 1007 when the message ends inside a multi-byte sequence.
         """
-        try:
-            tail = self._decoder.decode(b"", True)
-        except UnicodeDecodeError:
+        if self._pending:
             raise WebSocketError(
                 WSCloseCode.INVALID_TEXT, "Text message ends inside a UTF-8 sequence"
-            ) from None
+            )
         parts = self._parts
-        if tail:
-            parts.append(tail)
         return parts[0] if len(parts) == 1 else "".join(parts)

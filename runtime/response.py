@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import datetime
-import json
 import math
 import time
 import warnings
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from concurrent.futures import Executor
 from email.utils import format_datetime, parsedate_to_datetime
 from http.cookies import Morsel, SimpleCookie
@@ -30,8 +29,6 @@ __all__ = [
     "ETag",
     "Response",
     "StreamResponse",
-    "json_bytes_response",
-    "json_response",
 ]
 
 _T = TypeVar("_T")
@@ -41,7 +38,6 @@ _ETAG_VALID = frozenset(chr(c) for c in range(0x21, 0x7F)) | frozenset(
     chr(c) for c in range(0x80, 0x100)
 )
 
-_SENTINEL: Any = object()
 
 _BOTH_CONTENT_TYPES = (
     "passing both Content-Type header and content_type or charset params is forbidden"
@@ -674,55 +670,6 @@ class Response(StreamResponse):
                 body = self._encoder.finish(body)
             self._start(request).write_eof(body)
         self._eof_sent = True
-
-
-def json_response(
-    data: Any = _SENTINEL,
-    *,
-    text: str | None = None,
-    body: bytes | None = None,
-    status: int = 200,
-    reason: str | None = None,
-    headers: LooseHeaders | None = None,
-    content_type: str = "application/json",
-    dumps: Callable[[Any], str] = json.dumps,
-) -> Response:
-    """A JSON response; ``dumps`` returns ``str`` (see :func:`json_bytes_response` for bytes).
-
-    ``data`` is serialised whenever it is given, ``None`` included (``null``).
-    """
-    if data is not _SENTINEL:
-        if text or body:
-            raise ValueError("only one of data, text, or body should be specified")
-        text = dumps(data)
-    return Response(
-        text=text,
-        body=body,
-        status=status,
-        reason=reason,
-        headers=headers,
-        content_type=content_type,
-    )
-
-
-def json_bytes_response(
-    data: Any = _SENTINEL,
-    *,
-    body: bytes | None = None,
-    status: int = 200,
-    reason: str | None = None,
-    headers: LooseHeaders | None = None,
-    content_type: str = "application/json",
-    dumps: Callable[[Any], bytes],
-) -> Response:
-    """A JSON response for ``dumps`` functions returning bytes (orjson's ``dumps``)."""
-    if data is not _SENTINEL:
-        if body is not None:
-            raise ValueError("only one of data or body should be specified")
-        body = dumps(data)
-    return Response(
-        body=body, status=status, reason=reason, headers=headers, content_type=content_type
-    )
 
 
 CookieSameSite = Literal["Strict", "Lax", "None"]

@@ -11,6 +11,7 @@ from .fileresponse import FileResponse
 from .http.message import HttpVersion, HttpVersion10, HttpVersion11
 from .http.streams import EMPTY_PAYLOAD, StreamReader
 from .http.ws import WSCloseCode, WSMessage, WSMsgType
+from .json_responses import json_bytes_response, json_response
 from .keys import NotAppKeyWarning, RequestKey, ResponseKey
 from .middleware import middleware, normalize_path_middleware
 from .readiness import READINESS, Readiness, ReadinessState, readiness
@@ -21,8 +22,6 @@ from .response import (
     ETag,
     Response,
     StreamResponse,
-    json_bytes_response,
-    json_response,
 )
 from .routing import (
     AbstractResource,

@@ -1,0 +1,62 @@
+"""JSON responses: ``json_response`` (``dumps`` returns str) and ``json_bytes_response``."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from .response import LooseHeaders, Response
+
+__all__ = ["json_bytes_response", "json_response"]
+
+_SENTINEL: Any = object()
+
+
+def json_response(
+    data: Any = _SENTINEL,
+    *,
+    text: str | None = None,
+    body: bytes | None = None,
+    status: int = 200,
+    reason: str | None = None,
+    headers: LooseHeaders | None = None,
+    content_type: str = "application/json",
+    dumps: Callable[[Any], str] = json.dumps,
+) -> Response:
+    """A JSON response; ``dumps`` returns ``str`` (see :func:`json_bytes_response` for bytes).
+
+    ``data`` is serialised whenever it is given, ``None`` included (``null``).
+    """
+    if data is not _SENTINEL:
+        if text or body:
+            raise ValueError("only one of data, text, or body should be specified")
+        text = dumps(data)
+    return Response(
+        text=text,
+        body=body,
+        status=status,
+        reason=reason,
+        headers=headers,
+        content_type=content_type,
+    )
+
+
+def json_bytes_response(
+    data: Any = _SENTINEL,
+    *,
+    body: bytes | None = None,
+    status: int = 200,
+    reason: str | None = None,
+    headers: LooseHeaders | None = None,
+    content_type: str = "application/json",
+    dumps: Callable[[Any], bytes],
+) -> Response:
+    """A JSON response for ``dumps`` functions returning bytes (orjson's ``dumps``)."""
+    if data is not _SENTINEL:
+        if body is not None:
+            raise ValueError("only one of data or body should be specified")
+        body = dumps(data)
+    return Response(
+        body=body, status=status, reason=reason, headers=headers, content_type=content_type
+    )

@@ -40,10 +40,12 @@ def _has_line_break(text: str) -> bool:
 
 
 _tail_second = 0
-_tail_cache: dict[str | None, str] = {}
+_tail_cache: dict[str | None, bytes] = {}
+# Encoded heads of whole responses without their Date/Server tail (ResponseWriter.write_whole).
+_WHOLE_HEADS: dict[tuple[object, ...], bytes] = {}
 
 
-def _date_and_server(server: str | None) -> str:
+def _date_and_server(server: str | None) -> bytes:
     """``Date`` and ``Server`` lines and the blank line ending the head, cached a second."""
     global _tail_second  # noqa: PLW0603 - a process-wide one-second cache
     now = int(time.time())
@@ -52,12 +54,12 @@ def _date_and_server(server: str | None) -> str:
         _tail_cache.clear()
     tail = _tail_cache.get(server)
     if tail is None:
-        tail = f"Date: {http_date()}\r\n"
+        text = f"Date: {http_date()}\r\n"
         if server:
             if _has_line_break(server):
                 raise ValueError("Server header has CR, LF or NUL")
-            tail += f"Server: {server}\r\n"
-        tail = _tail_cache[server] = tail + "\r\n"
+            text += f"Server: {server}\r\n"
+        tail = _tail_cache[server] = (text + "\r\n").encode("utf-8", "surrogateescape")
     return tail
 
 
@@ -216,17 +218,35 @@ class ResponseWriter:
         """
         if self.head_sent:
             raise RuntimeError("Response head already sent")
-        fields = self._frame(status, len(body))
-        if content_type is not None:
-            fields.append(("Content-Type", content_type))
-        head = _status_line(status, reason) + "".join([f"{n}: {v}\r\n" for n, v in fields])
-        if content_type is not None and _has_line_break(content_type):
-            raise ValueError("Response header 'Content-Type' has CR, LF or NUL in its value")
-        if reason is not None and _has_line_break(reason):
-            raise ValueError(f"Reason phrase for status {status} contains CR, LF or NUL")
-        self._pending = (head + _date_and_server(self._owner.server_header)).encode(
-            "utf-8", "surrogateescape"
+        length = len(body)
+        fields = self._frame(status, length)
+        message = self.message
+        # Everything the head depends on but the date: hello-world traffic repeats it.
+        key = (
+            status,
+            reason,
+            content_type,
+            length,
+            self.keep_alive,
+            message.version,
+            message.method == "HEAD",
         )
+        head = _WHOLE_HEADS.get(key)
+        if head is None:
+            if content_type is not None:
+                if _has_line_break(content_type):
+                    raise ValueError(
+                        "Response header 'Content-Type' has CR, LF or NUL in its value"
+                    )
+                fields.append(("Content-Type", content_type))
+            if reason is not None and _has_line_break(reason):
+                raise ValueError(f"Reason phrase for status {status} contains CR, LF or NUL")
+            text = _status_line(status, reason) + "".join([f"{n}: {v}\r\n" for n, v in fields])
+            head = text.encode("utf-8", "surrogateescape")
+            if len(_WHOLE_HEADS) >= 1024:
+                _WHOLE_HEADS.clear()
+            _WHOLE_HEADS[key] = head
+        self._pending = head + _date_and_server(self._owner.server_header)
         self.head_sent = True
         self.write_eof(body)
 

@@ -33,6 +33,7 @@ __all__ = [
 
 _T = TypeVar("_T")
 _CONTENT_TYPE = istr("Content-Type")
+_DEFAULT_TEXT_TYPE = "text/plain; charset=utf-8"
 _CONTENT_LENGTH = istr("Content-Length")
 _ETAG_VALID = frozenset(chr(c) for c in range(0x21, 0x7F)) | frozenset(
     chr(c) for c in range(0x80, 0x100)
@@ -543,10 +544,13 @@ class Response(StreamResponse):
         if text is not None:
             if not isinstance(text, str):
                 raise TypeError(f"text argument must be str ({type(text)!r})")
-            if _CONTENT_TYPE in hdrs:
+            if headers is not None and _CONTENT_TYPE in hdrs:
                 if content_type or charset:
                     raise ValueError(_BOTH_CONTENT_TYPES)
                 encoding = self.charset or "utf-8"
+            elif content_type is None and charset is None:
+                encoding = "utf-8"
+                hdrs[_CONTENT_TYPE] = _DEFAULT_TEXT_TYPE  # the common case, preformatted
             else:
                 if content_type is not None and ";" in content_type:
                     raise ValueError("charset must not be in content_type argument")

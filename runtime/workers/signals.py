@@ -96,7 +96,17 @@ class LoopSignals:
         signal.signal(signal.SIGABRT, self._abort)
 
     def remove(self) -> None:
+        """The worker is exiting: ignore late signals from now on.
+
+        A TERM sent to the whole process group reaches the worker twice (once from the
+        shell or systemd, once from the arbiter). Closing the loop closes its wakeup pipe
+        before it restores the default handlers, so a late signal would either hit a closed
+        descriptor (a traceback on stderr) or, once SIG_DFL is back, kill the worker with a
+        signal instead of letting it exit 0.
+        """
         if self._loop.is_closed():
             return
         for signum in self._handlers:
             self._loop.remove_signal_handler(signum)
+            signal.signal(signum, signal.SIG_IGN)
+        signal.set_wakeup_fd(-1)

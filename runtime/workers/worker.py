@@ -313,6 +313,8 @@ class GunicornWebWorker(base.Worker):  # type: ignore[misc] # gunicorn ships no 
         except Exception:
             self.log.exception("Error while closing the event loop")
         finally:
+            if self._signals is not None:
+                self._signals.remove()
             loop.close()
             asyncio.set_event_loop(None)
 

@@ -19,11 +19,11 @@ from yarl import URL
 from .exceptions import HTTPBadRequest, HTTPRequestEntityTooLarge, HTTPUnsupportedMediaType
 from .http.errors import HttpProcessingError
 from .http.fields import ETag, parse_cookie_header, parse_etag_list, parse_forwarded
+from .http.header_params import parse_content_type
 from .http.message import HttpVersion, RequestMessage
 from .http.streams import EMPTY_PAYLOAD, StreamReader
 from .http.writer import ResponseWriter
 from .keys import RequestKey
-from .response import _parse_content_type
 
 if TYPE_CHECKING:
     from .app import Application
@@ -324,12 +324,12 @@ class BaseRequest(MutableMapping[str | RequestKey[Any], Any]):
     @property
     def content_type(self) -> str:
         value = self.headers.get("Content-Type")
-        return _parse_content_type(value)[0] if value else "application/octet-stream"
+        return parse_content_type(value)[0] if value else "application/octet-stream"
 
     @property
     def charset(self) -> str | None:
         value = self.headers.get("Content-Type")
-        return _parse_content_type(value)[1].get("charset") if value else None
+        return parse_content_type(value)[1].get("charset") if value else None
 
     @property
     def content_length(self) -> int | None:

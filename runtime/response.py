@@ -10,13 +10,14 @@ import warnings
 from collections.abc import Iterable, Mapping
 from concurrent.futures import Executor
 from email.utils import format_datetime, parsedate_to_datetime
-from http.cookies import Morsel, SimpleCookie
-from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar, overload
+from http.cookies import SimpleCookie
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, overload
 
 from multidict import CIMultiDict, getversion, istr
 
 from .http.content_encoding import ContentCoding, ZlibEncoder, response_coding
 from .http.fields import ETag
+from .http.header_params import parse_content_type
 from .http.writer import ResponseWriter, reason_phrase
 from .keys import ResponseKey
 
@@ -52,16 +53,6 @@ def _version(headers: CIMultiDict[str]) -> int:
     return getversion(headers)  # type: ignore[arg-type]
 
 
-def _parse_content_type(value: str) -> tuple[str, dict[str, str]]:
-    mimetype, _, rest = value.partition(";")
-    params: dict[str, str] = {}
-    for part in rest.split(";"):
-        key, sep, val = part.partition("=")
-        if sep:
-            params[key.strip().lower()] = val.strip().strip('"')
-    return mimetype.strip().lower(), params
-
-
 class BodyEncoder(Protocol):
     """Encodes a response body on its way out: see :meth:`StreamResponse.set_body_encoder`."""
 
@@ -75,7 +66,6 @@ class BodyEncoder(Protocol):
 class StreamResponse:
     """A response whose body is written piece by piece after :meth:`prepare`."""
 
-    _length_check = True
     # enable_compression() state; class defaults keep the common path free of it.
     _compression = False
     _compression_force: ContentCoding | None = None
@@ -316,7 +306,7 @@ class StreamResponse:
     @property
     def content_type(self) -> str:
         value = self._headers.get(_CONTENT_TYPE)
-        return _parse_content_type(value)[0] if value else "application/octet-stream"
+        return parse_content_type(value)[0] if value else "application/octet-stream"
 
     @content_type.setter
     def content_type(self, value: str) -> None:
@@ -328,7 +318,7 @@ class StreamResponse:
     @property
     def charset(self) -> str | None:
         value = self._headers.get(_CONTENT_TYPE)
-        return _parse_content_type(value)[1].get("charset") if value else None
+        return parse_content_type(value)[1].get("charset") if value else None
 
     @charset.setter
     def charset(self, value: str | None) -> None:
@@ -421,7 +411,7 @@ class StreamResponse:
                 self._encoder = ZlibEncoder(coding, self._compression_strategy)
         if self._cookies:
             for morsel in self._cookies.values():
-                headers.add("Set-Cookie", _cookie_header(morsel))
+                headers.add("Set-Cookie", morsel.OutputString())
         if self._chunked:
             headers.popall(_CONTENT_LENGTH, None)
         writer.write_head(self._status, self._reason, headers)
@@ -507,10 +497,6 @@ class StreamResponse:
 
     def __bool__(self) -> bool:
         return True
-
-
-def _cookie_header(morsel: Morsel[str]) -> str:
-    return morsel.OutputString()
 
 
 class Response(StreamResponse):
@@ -674,6 +660,3 @@ class Response(StreamResponse):
                 body = self._encoder.finish(body)
             self._start(request).write_eof(body)
         self._eof_sent = True
-
-
-CookieSameSite = Literal["Strict", "Lax", "None"]

@@ -68,8 +68,6 @@ class WebSocketResponse(WebSocketBase, StreamResponse):
         max_fragments: the most frames one message may be split into (1009 above it).
     """
 
-    _length_check = False
-
     def __init__(
         self,
         *,

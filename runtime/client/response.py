@@ -13,6 +13,7 @@ from typing import Any
 from multidict import CIMultiDictProxy
 from yarl import URL
 
+from ..http.header_params import parse_content_type
 from ..http.message import HttpVersion, RawHeaders
 from ..http.response_parser import ResponseMessage
 from ..http.streams import StreamReader
@@ -37,17 +38,6 @@ class _Done:
     def __await__(self) -> Generator[Any, None, None]:
         return
         yield  # pragma: no cover - makes this a generator
-
-
-def parse_content_type(value: str) -> tuple[str, dict[str, str]]:
-    """``"text/html; charset=UTF-8"`` -> ``("text/html", {"charset": "UTF-8"})``."""
-    mimetype, _, rest = value.partition(";")
-    params = {}
-    for item in rest.split(";"):
-        key, sep, val = item.partition("=")
-        if sep:
-            params[key.strip().lower()] = val.strip().strip('"')
-    return mimetype.strip().lower(), params
 
 
 class ClientResponse:

@@ -11,7 +11,7 @@ import re
 from typing import Final
 from urllib.parse import unquote_to_bytes
 
-__all__ = ["parse_header_params"]
+__all__ = ["parse_content_type", "parse_header_params"]
 
 # One ``; name=value`` parameter; value is a quoted-string (group 2) or raw text (group 3).
 _PARAM: Final = re.compile(r';[ \t]*([^\s=;"]+)[ \t]*=[ \t]*(?:"((?:[^"\\]|\\.)*)"|([^;]*))')
@@ -99,3 +99,18 @@ def _join_sections(parts: dict[int, tuple[str, bool]]) -> str | None:
         return b"".join(chunks).decode(charset)
     except (LookupError, UnicodeDecodeError):
         return None
+
+
+def parse_content_type(value: str) -> tuple[str, dict[str, str]]:
+    """``"text/html; charset=UTF-8"`` -> ``("text/html", {"charset": "UTF-8"})``.
+
+    The lenient split the ``content_type``/``charset`` properties use (a repeated parameter
+    is not an error here; the last one wins).
+    """
+    mimetype, _, rest = value.partition(";")
+    params: dict[str, str] = {}
+    for part in rest.split(";"):
+        key, sep, val = part.partition("=")
+        if sep:
+            params[key.strip().lower()] = val.strip().strip('"')
+    return mimetype.strip().lower(), params

@@ -8,11 +8,7 @@ from collections.abc import AsyncIterator, Callable
 
 from .errors import RequestTimeout
 
-__all__ = ["EMPTY_PAYLOAD", "EofStream", "StreamReader"]
-
-
-class EofStream(Exception):
-    """Internal: the stream ended."""
+__all__ = ["EMPTY_PAYLOAD", "StreamReader"]
 
 
 class StreamReader:

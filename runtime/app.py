@@ -157,6 +157,10 @@ class Application(MutableMapping[str | AppKey[Any], Any]):
         from .routing import UrlDispatcher  # noqa: PLC0415 - routing imports app types
 
         self._router: UrlDispatcher = router if router is not None else UrlDispatcher()
+        # Our own router resolves most requests without a coroutine; a subclass may not.
+        self._resolve_now = (
+            self._router._resolve_now if type(self._router) is UrlDispatcher else None
+        )
         self.logger = logger
         self._debug = debug
         self._handler_args = dict(handler_args or {})
@@ -408,16 +412,19 @@ class Application(MutableMapping[str | AppKey[Any], Any]):
         return Request(message, payload, protocol, writer, task, loop, **kwargs)
 
     async def _handle(self, request: Request) -> StreamResponse:
-        match_info = await self._router.resolve(request)
+        resolve_now = self._resolve_now
+        match_info = resolve_now(request) if resolve_now is not None else None
+        if match_info is None:
+            match_info = await self._router.resolve(request)
         match_info.add_app(self)
         match_info.freeze()
         request._match_info = match_info
-        expect = match_info.expect_handler
-        if expect is not None and request.headers.get("Expect"):
-            response = await expect(request)
+        route = match_info._route
+        if route.expect_handler is not None and request.headers.get("Expect"):
+            response = await route.expect_handler(request)
             if response is not None:
                 return response
-        chain = self._chains.get(match_info.route)
+        chain = self._chains.get(route)
         if chain is None:
             apps = match_info.apps
             chain = self._chains.get(apps)

@@ -32,7 +32,7 @@ class UrlMappingMatchInfo(dict[str, str]):
         if match_dict:
             self.update(match_dict)
         self._route = route
-        self._apps: list[Application] = []
+        self._apps: list[Application] | tuple[Application, ...] = []
         self._current_app: Application | None = None
         self._frozen = False
 
@@ -61,7 +61,8 @@ class UrlMappingMatchInfo(dict[str, str]):
     @property
     def apps(self) -> tuple[Application, ...]:
         """The applications that own the route, the root first."""
-        return tuple(self._apps)
+        apps = self._apps
+        return apps if type(apps) is tuple else tuple(apps)
 
     def add_app(self, app: Application) -> None:
         """Put ``app`` at the front of the stack (it is the parent of those already there).
@@ -73,7 +74,7 @@ class UrlMappingMatchInfo(dict[str, str]):
             raise RuntimeError("Cannot change apps stack after .freeze() call")
         if self._current_app is None:
             self._current_app = app  # the first one added is the innermost
-        self._apps.insert(0, app)
+        self._apps = [app, *self._apps]
 
     @property
     def current_app(self) -> Application:
@@ -99,7 +100,9 @@ class UrlMappingMatchInfo(dict[str, str]):
             self._current_app = previous
 
     def freeze(self) -> None:
-        self._frozen = True
+        if not self._frozen:
+            self._frozen = True
+            self._apps = tuple(self._apps)  # the stack is final: share one tuple from now on
 
     def __repr__(self) -> str:
         return f"<MatchInfo {super().__repr__()}: {self._route}>"

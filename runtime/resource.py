@@ -218,10 +218,14 @@ class Resource(AbstractResource):
         self._routes[route.method] = route
 
     async def resolve(self, request: Request) -> Resolved:
-        match_dict = self._match(request.rel_url.path_safe)
+        return self._resolve_now(request.rel_url.path_safe, request.method)
+
+    def _resolve_now(self, path: str, method: str) -> Resolved:
+        # resolve() without the coroutine: the router calls it directly on the hot path.
+        match_dict = self._match(path)
         if match_dict is None:
             return None, set()
-        route = self._routes.get(request.method, self._any_route)
+        route = self._routes.get(method, self._any_route)
         if route is not None:
             return UrlMappingMatchInfo(match_dict, route), self._allowed_methods
         return None, self._allowed_methods

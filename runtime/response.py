@@ -7,7 +7,7 @@ import datetime
 import math
 import time
 import warnings
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Executor
 from email.utils import format_datetime, parsedate_to_datetime
 from http.cookies import SimpleCookie
@@ -18,7 +18,7 @@ from multidict import CIMultiDict, getversion, istr
 from .http.content_encoding import ContentCoding, ZlibEncoder, response_coding
 from .http.fields import ETag
 from .http.header_params import parse_content_type
-from .http.writer import ResponseWriter, reason_phrase
+from .http.writer import REASONS, ResponseWriter, reason_phrase
 from .keys import ResponseKey
 
 if TYPE_CHECKING:
@@ -48,9 +48,8 @@ _BOTH_CONTENT_TYPES = (
 LooseHeaders = Mapping[str, str] | Iterable[tuple[str, str]] | CIMultiDict[str]
 
 
-def _version(headers: CIMultiDict[str]) -> int:
-    """multidict's change counter (its stubs only accept ``MultiDict[object]``)."""
-    return getversion(headers)  # type: ignore[arg-type]
+# multidict's change counter; its stubs only accept ``MultiDict[object]``.
+_version: Callable[[CIMultiDict[str]], int] = getversion  # type: ignore[assignment]
 
 
 class BodyEncoder(Protocol):
@@ -90,7 +89,10 @@ class StreamResponse:
         self._keep_alive: bool | None = None
         self._req: BaseRequest | None = None
         self._state: dict[str, Any] = {}
-        self.set_status(status, reason)
+        if type(status) is int and reason is None and (phrase := REASONS.get(status)):
+            self._status, self._reason = status, phrase  # the usual case, valid as it is
+        else:
+            self.set_status(status, reason)
 
     # -- status -------------------------------------------------------------------------
 

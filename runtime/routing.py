@@ -39,6 +39,7 @@ from .resource import (
     DynamicResource,
     PlainResource,
     PrefixResource,
+    Resolved,
     Resource,
     to_path_safe,
 )
@@ -110,6 +111,7 @@ __all__ = [
 
 _Entry = tuple[int, AbstractResource]  # (registration number, resource)
 _NAME_SPLIT: Final = re.compile(r"[.:-]")
+_RESOURCE_RESOLVE: Final = Resource.resolve
 
 
 class ResourcesView(Sized, Iterable[AbstractResource], Container[AbstractResource]):
@@ -194,6 +196,20 @@ class UrlDispatcher(Mapping[str, AbstractResource]):
             return MatchInfoError(HTTPMethodNotAllowed(request.method, allowed))
         # A new exception each time: it is the response, and responses are not shared.
         return MatchInfoError(HTTPNotFound())
+
+    def _resolve_now(self, request: Request) -> UrlMappingMatchInfo | None:
+        """:meth:`resolve` without a coroutine, for when only built-in plain and dynamic
+        resources are tried and one of them matches; None: ask :meth:`resolve`."""
+        path = request.rel_url.path_safe
+        method = request.method
+        for _, resource in self._candidates(path):
+            if type(resource).resolve is not _RESOURCE_RESOLVE:
+                return None  # a prefix, static or custom resource: its own resolve decides
+            resolved: Resolved = resource._resolve_now(path, method)  # type: ignore[attr-defined]
+            match_info = resolved[0]
+            if match_info is not None:
+                return match_info
+        return None
 
     def _candidates(self, path: str) -> Iterable[_Entry]:
         """The resources that may match ``path``, in aiohttp 3.10+'s order (see _collect)."""

@@ -15,14 +15,14 @@ if TYPE_CHECKING:
 
 __all__ = ["ResponseWriter", "WriterOwner", "http_date", "reason_phrase", "serialize_head"]
 
-_REASONS = {s.value: s.phrase for s in HTTPStatus}
+REASONS: dict[int, str] = {s.value: s.phrase for s in HTTPStatus}  # the standard phrases
 _STATUS_LINES: dict[tuple[int, str], str] = {}
 _date_second = 0
 _date_text = ""
 
 
 def reason_phrase(status: int) -> str:
-    return _REASONS.get(status, "")
+    return REASONS.get(status, "")
 
 
 def http_date() -> str:
@@ -41,8 +41,9 @@ def _has_line_break(text: str) -> bool:
 
 _tail_second = 0
 _tail_cache: dict[str | None, bytes] = {}
-# Encoded heads of whole responses without their Date/Server tail (ResponseWriter.write_whole).
-_WHOLE_HEADS: dict[tuple[object, ...], bytes] = {}
+# Encoded heads of whole responses without their Date/Server tail, with the no-body and
+# keep-alive decisions that go with them (ResponseWriter.write_whole).
+_WHOLE_HEADS: dict[tuple[object, ...], tuple[bytes, bool, bool]] = {}
 
 
 def _date_and_server(server: str | None) -> bytes:
@@ -214,25 +215,20 @@ class ResponseWriter:
         """Send a complete response whose only own header is ``Content-Type``, in one write.
 
         The fast path of ``Response``: no mapping to update, Date and Server come from a
-        per-second cache.
+        per-second cache, and the rest of the head from a cache keyed by what it depends
+        on (hello-world traffic repeats it).
         """
         if self.head_sent:
             raise RuntimeError("Response head already sent")
-        length = len(body)
-        fields = self._frame(status, length)
+        owner = self._owner
         message = self.message
-        # Everything the head depends on but the date: hello-world traffic repeats it.
-        key = (
-            status,
-            reason,
-            content_type,
-            length,
-            self.keep_alive,
-            message.version,
-            message.method == "HEAD",
-        )
-        head = _WHOLE_HEADS.get(key)
-        if head is None:
+        length = len(body)
+        keep_alive = self.keep_alive and not owner.should_close()
+        key = (status, reason, content_type, length, keep_alive, message.version, message.method)
+        cached = _WHOLE_HEADS.get(key)
+        if cached is None:
+            self.keep_alive = keep_alive
+            fields = self._frame(status, length)
             if content_type is not None:
                 if _has_line_break(content_type):
                     raise ValueError(
@@ -242,13 +238,22 @@ class ResponseWriter:
             if reason is not None and _has_line_break(reason):
                 raise ValueError(f"Reason phrase for status {status} contains CR, LF or NUL")
             text = _status_line(status, reason) + "".join([f"{n}: {v}\r\n" for n, v in fields])
-            head = text.encode("utf-8", "surrogateescape")
+            cached = (text.encode("utf-8", "surrogateescape"), self._no_body, self.keep_alive)
             if len(_WHOLE_HEADS) >= 1024:
                 _WHOLE_HEADS.clear()
-            _WHOLE_HEADS[key] = head
-        self._pending = head + _date_and_server(self._owner.server_header)
-        self.head_sent = True
-        self.write_eof(body)
+            _WHOLE_HEADS[key] = cached
+        head, no_body, self.keep_alive = cached
+        # The state _frame() and write_eof() would leave, without running them again.
+        self.status = status
+        self.head_sent = self.eof_sent = True
+        if no_body:
+            self._no_body = True
+            body = b""
+        else:
+            self._length = self.bytes_sent = length
+        transport = owner.transport
+        if transport is not None and not transport.is_closing():
+            transport.write(head + _date_and_server(owner.server_header) + body)
 
     def _transport(self) -> asyncio.Transport:
         transport = self._owner.transport

@@ -71,6 +71,14 @@ class StreamResponse:
     _compression_strategy: int | None = None
     _coding_decided = False
     _encoder: BodyEncoder | None = None
+    # The state of a response not yet sent, as class defaults too: a response is built per
+    # request, and most of these never change before it leaves.
+    _cookies: SimpleCookie | None = None
+    _writer: ResponseWriter | None = None
+    _eof_sent = False
+    _chunked = False
+    _keep_alive: bool | None = None
+    _req: BaseRequest | None = None
 
     def __init__(
         self,
@@ -82,12 +90,6 @@ class StreamResponse:
         self._headers: CIMultiDict[str] = (
             CIMultiDict(headers) if headers is not None else CIMultiDict()
         )
-        self._cookies: SimpleCookie | None = None
-        self._writer: ResponseWriter | None = None
-        self._eof_sent = False
-        self._chunked = False
-        self._keep_alive: bool | None = None
-        self._req: BaseRequest | None = None
         self._state: dict[str, Any] = {}
         if type(status) is int and reason is None and (phrase := REASONS.get(status)):
             self._status, self._reason = status, phrase  # the usual case, valid as it is

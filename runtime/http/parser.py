@@ -79,6 +79,7 @@ class RequestParser:
         "_limits",
         "_max_field_size",
         "_max_headers",
+        "_max_line_size",
         "_message",
         "_parser",
         "_reframe",
@@ -87,7 +88,6 @@ class RequestParser:
         "_sink",
         "_te_seen",
         "_url",
-        "_url_len",
         "_valid_host",
         "_watching",
     )
@@ -100,6 +100,8 @@ class RequestParser:
         self._reframe = False
         self._max_field_size = self._limits.max_field_size
         self._max_headers = self._limits.max_headers
+        self._max_line_size = self._limits.max_line_size
+        self._headers: list[tuple[bytes, bytes]] = []
         self._valid_host = b""
         self._in_head = False
         self._began_in_feed = False
@@ -112,9 +114,9 @@ class RequestParser:
         self._reset_head()
 
     def _reset_head(self) -> None:
-        self._url: list[bytes] = []
-        self._url_len = 0
-        self._headers: list[tuple[bytes, bytes]] = []
+        self._url: bytes | bytearray = b""
+        if self._headers:
+            self._headers = []  # left over by an error; on_headers_complete takes the list
         self._content_length: int | None = None
         self._chunked = False
         self._te_seen = False
@@ -198,11 +200,15 @@ class RequestParser:
         self._reset_head()
 
     def on_url(self, url: bytes) -> None:
-        self._url.append(url)
-        self._url_len += len(url)
+        if not self._url:
+            self._url = url  # the usual case: the whole target in one piece
+        else:
+            if type(self._url) is bytes:
+                self._url = bytearray(self._url)  # grows in place from here on
+            self._url += url
         self._reported += len(url) + 1
-        limit = self._limits.max_line_size
-        if limit and self._url_len > limit:
+        limit = self._max_line_size
+        if limit and len(self._url) > limit:
             raise LineTooLong(f"Request line is longer than {limit} bytes")
 
     def on_header(self, name: bytes, value: bytes) -> None:
@@ -266,8 +272,7 @@ class RequestParser:
             self._resume = True
             self._reframe = has_body
             upgrade = False
-        url = self._url
-        target = (url[0] if len(url) == 1 else b"".join(url)).decode("ascii", "surrogateescape")
+        target = self._url.decode("ascii", "surrogateescape")
         self._reported += len(method) + 14  # the rest of the request line and the blank line
         self._watching = self._chunked  # trailers may still come
         message = RequestMessage(

@@ -21,7 +21,17 @@ from typing import Any
 
 from bench import harness
 from bench.harness import BenchError, ServerProcess, WrkRun, log
-from bench.suite import BASELINE, COMPARISONS, HOST, SCENARIOS, SERVERS, Scenario, Server
+from bench.suite import (
+    BASELINE,
+    COMPARISONS,
+    HOST,
+    MEMORY_SERVER_ARGS,
+    SCENARIOS,
+    SERVERS,
+    Scenario,
+    Server,
+    serves,
+)
 
 EXIT_FAILED = 1  # a server or scenario failed
 EXIT_SETUP = 2  # bad arguments, no wrk, no venv
@@ -48,13 +58,26 @@ class Cell:
             return None
         if key == "requests_per_sec":
             return statistics.median(run.requests_per_sec for run in self.runs)
-        if any(key not in run.latency_ms for run in self.runs):
-            return None  # WebSocket runs measure no latency
-        return statistics.median(run.latency_ms[key] for run in self.runs)
+        values = [run.latency_ms.get(key, run.details.get(key)) for run in self.runs]
+        if any(isinstance(v, bool) or not isinstance(v, int | float) for v in values):
+            return None  # WebSocket runs measure no latency, only memory runs KiB/conn
+        return statistics.median(values)
+
+    @property
+    def metric(self) -> str:
+        """The figure the summary's main column shows: KiB/conn for memory, else per second."""
+        return "kib_per_conn" if self.kind == "memory" else "requests_per_sec"
+
+    @property
+    def ratio_metric(self) -> str:
+        """The figure the ratio column divides (at a fixed rate, req/s is the same for all)."""
+        return "p99" if self.kind == "rate" else self.metric
 
     @property
     def unit(self) -> str:
-        return "msgs/s" if self.kind == "ws" else "req/s"
+        return {"ws": "msgs/s", "memory": "KiB/conn", "rate": "req/s, fixed rate (ratio: p99)"}.get(
+            self.kind, "req/s"
+        )
 
     @property
     def ok(self) -> bool:
@@ -80,6 +103,24 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--ws-window", type=int, default=16, help="WebSocket messages in flight per connection"
+    )
+    parser.add_argument(
+        "--rate",
+        type=float,
+        default=5000.0,
+        help="requests per second of the fixed-rate (latency) scenarios (bench/rate_load.py)",
+    )
+    parser.add_argument(
+        "--rate-connections",
+        type=int,
+        default=32,
+        help="keep-alive connections of the fixed-rate scenarios",
+    )
+    parser.add_argument(
+        "--mem-connections",
+        type=int,
+        default=10_000,
+        help="idle connections each memory run holds (bench/memory.py)",
     )
     parser.add_argument(
         "--only",
@@ -113,6 +154,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
             "--runs, --duration, --connections, --threads, --ws-connections and --ws-window "
             "must be positive"
         )
+    if min(args.rate_connections, args.mem_connections) < 1 or args.rate <= 0:
+        parser.error("--rate, --rate-connections and --mem-connections must be positive")
     return args
 
 
@@ -135,6 +178,8 @@ def select(args: argparse.Namespace) -> tuple[list[Server], list[Scenario]]:
 
     servers = [s for s in SERVERS if picked(s.name, s.default, server_names)]
     scenarios = [s for s in SCENARIOS if picked(s.name, s.default, scenario_names)]
+    # Start only the servers that run one of the scenarios (a ceiling, a logging variant).
+    servers = [s for s in servers if any(serves(s, scenario) for scenario in scenarios)]
     if not servers or not scenarios:
         raise BenchError("nothing selected")
     return servers, scenarios
@@ -144,11 +189,11 @@ def print_list() -> None:
     log("servers:")
     for server in SERVERS:
         flag = "" if server.default else "  (not default)"
-        log(f"  {server.name:<20} {server.description}{flag}")
+        log(f"  {server.name:<25} {server.description}{flag}")
     log("scenarios:")
     for scenario in SCENARIOS:
         flag = "" if scenario.default else "  (not default)"
-        log(f"  {scenario.name:<20} {scenario.description}{flag}")
+        log(f"  {scenario.name:<25} {scenario.description}{flag}")
 
 
 def pinning(args: argparse.Namespace) -> tuple[str | None, str | None]:
@@ -233,6 +278,50 @@ def start_servers(
     return processes
 
 
+def measure_memory(
+    cell: Cell, process: ServerProcess, scenario: Scenario, plan: Plan, args: argparse.Namespace
+) -> WrkRun | None:
+    """One memory run on a fresh server (its RSS never shrinks back after a run, so a second
+    run on the same process would measure reused memory): started with the server's
+    ``MEMORY_SERVER_ARGS`` on a port of its own, measured, stopped. The suite's long-running
+    process of that server stays as it is, idle."""
+    server = process.server
+    port = harness.free_port()
+    fields = {
+        "python": str(plan.python),
+        "bin": str(plan.python.parent),
+        "host": HOST,
+        "port": str(port),
+    }
+    argv = [part.format(**fields) for part in server.argv]
+    argv += MEMORY_SERVER_ARGS.get(server.name, ())
+    fresh = ServerProcess(
+        server=server,
+        argv=harness.pin(plan.server_cpus, argv),
+        port=port,
+        log_path=plan.log_dir / f"{server.name}-{scenario.name}-{len(cell.runs) + 1}.log",
+        env=process.env,
+    )
+    try:
+        fresh.start()
+        if not fresh.wait_ready(args.ready_timeout or server.ready_timeout):
+            raise RuntimeError(f"fresh server for {scenario.name}: {fresh.error}")
+        assert fresh.pgid is not None
+        run = harness.run_memory(
+            plan.python,
+            port=port,
+            scenario=scenario,
+            connections=args.mem_connections,
+            cpus=plan.client_cpus,
+            server_pgid=fresh.pgid,
+            server_cpus=plan.server_cpus,
+        )
+        run.details["server_argv"] = fresh.argv
+        return run
+    finally:
+        fresh.stop()
+
+
 def measure(
     cell: Cell,
     process: ServerProcess,
@@ -246,6 +335,20 @@ def measure(
         cell.error = f"server died ({process.exit_description()}); see {process.log_path}"
         return None
     try:
+        if scenario.kind == "memory":
+            return measure_memory(cell, process, scenario, plan, args)
+        if scenario.kind == "rate":
+            return harness.run_rate_load(
+                plan.python,
+                port=process.port,
+                scenario=scenario,
+                duration=duration,
+                rate=args.rate,
+                connections=args.rate_connections,
+                cpus=plan.client_cpus,
+                server_pgid=process.pgid,
+                server_cpus=plan.server_cpus,
+            )
         if scenario.kind == "ws":
             return harness.run_ws_load(
                 plan.python,
@@ -275,6 +378,50 @@ def measure(
         return None
 
 
+def rate_or_memory_line(label: str, scenario: Scenario, run: WrkRun) -> tuple[str, list[str]]:
+    """The progress line of a fixed-rate or memory run, and what to flag in it.
+
+    Neither loads the server to its limit and rate_load spins on its core by design, so of the
+    throughput runs' CPU checks only the one for other processes on the server CPUs applies.
+    """
+    details = run.details
+    problems = []
+    if scenario.kind == "rate":
+        lat = run.latency_ms
+        line = (
+            f"{label} {run.requests_per_sec:>10,.0f} req/s  p50 {lat['p50']:5.2f} "
+            f"p99 {lat['p99']:5.2f} p999 {lat['p999']:5.2f} max {lat['max']:5.2f} ms  "
+            f"cpu server {run.server_cpu or 0:.2f}"
+        )
+        if details["fell_behind"]:
+            # Requests wait for a free connection when the server is slow to answer; if few
+            # did, the client itself did not keep up with the schedule.
+            who = "server" if details["waited"] > 0.01 * max(1, run.requests) else "client"
+            problems.append(
+                f"{who} fell behind: sent {details['send_rate']:,.0f} of "
+                f"{details['target_rate']:,.0f} req/s ({details['waited']:,} requests waited "
+                "for a free connection): not latencies at that rate"
+            )
+        if run.error_count:
+            problems.append(f"rate_load errors {run.errors} ({details['first_error']})")
+        if run.server_cpus_busy is not None and run.server_cpu is not None:
+            foreign = run.server_cpus_busy - run.server_cpu
+            if foreign > FOREIGN_LOAD:
+                problems.append(f"other processes took {foreign:.2f} of the server CPU")
+    else:
+        line = (
+            f"{label} {details['kib_per_conn']:>10.2f} KiB/conn  RSS "
+            f"{details['rss_before_kib'] / 1024:.1f} -> {details['rss_after_kib'] / 1024:.1f} MiB "
+            f"holding {details['held']:,}; {details['open_at_end']:,} still open, "
+            f"{details['probe_ok']}/{details['probed']} probes answered"
+        )
+        if run.error_count:
+            problems.append(f"memory errors {run.errors} ({details['first_error']})")
+        if not details["settled"]:
+            problems.append("RSS still growing when read")
+    return line, problems
+
+
 def run_scenario(
     scenario: Scenario,
     servers: list[Server],
@@ -302,7 +449,7 @@ def run_scenario(
             cell.error = f"check failed: {problem}"
             log(f"  ERROR {name}: {cell.error}")
             continue
-        if args.warmup > 0:
+        if args.warmup > 0 and scenario.kind != "memory":  # memory: a fresh server per run
             log(f"  warm-up {name} ({args.warmup} s)")
             measure(cell, process, scenario, plan, args, args.warmup)
             if cell.error:
@@ -316,11 +463,18 @@ def run_scenario(
             if cell.error:
                 continue
             run = measure(cell, processes[name], scenario, plan, args, args.duration)
-            label = f"  [{scenario.name} {index + 1}/{args.runs}] {name:<20}"
+            label = f"  [{scenario.name} {index + 1}/{args.runs}] {name:<25}"
             if run is None:
                 log(f"{label} ERROR {cell.error}")
                 continue
             cell.runs.append(run)
+            if scenario.kind in ("rate", "memory"):
+                line, problems = rate_or_memory_line(label, scenario, run)
+                for problem in problems:
+                    cell.warnings.append(f"run {index + 1}: {problem}")
+                    line += f"  WARNING {problem}"
+                log(line)
+                continue
             client = "ws_load" if scenario.kind == "ws" else "wrk"
             if scenario.kind == "ws":
                 line = f"{label} {run.requests_per_sec:>10,.0f} msgs/s" + " " * 13
@@ -362,12 +516,14 @@ def comparisons(cells: list[Cell]) -> list[dict[str, Any]]:
         if subject is None or baseline is None:
             continue  # not selected in this run
         entry: dict[str, Any] = {**asdict(comp), "ratio": None, "met": None, "error": None}
-        if subject.ok and baseline.ok:
-            ratio = (subject.median("requests_per_sec") or 0) / (
-                baseline.median("requests_per_sec") or 1
-            )
+        value, base = subject.median(comp.metric), baseline.median(comp.metric)
+        if subject.ok and baseline.ok and (value is None or not base):
+            entry["error"] = f"no {comp.metric} to compare ({value} / {base})"
+        elif subject.ok and baseline.ok:
+            ratio = (value or 0.0) / (base or 1.0)
             entry["ratio"] = round(ratio, 3)
-            entry["met"] = ratio >= comp.target
+            # Lower is better (latency, memory): the subject may use at most target x.
+            entry["met"] = ratio >= comp.target if comp.higher_is_better else ratio <= comp.target
         else:
             failed = subject if not subject.ok else baseline
             entry["error"] = f"{failed.server}: {failed.error}"
@@ -377,40 +533,48 @@ def comparisons(cells: list[Cell]) -> list[dict[str, Any]]:
 
 def print_summary(cells: list[Cell], baseline: str, comps: list[dict[str, Any]]) -> None:
     base_rps = {
-        cell.scenario: cell.median("requests_per_sec")
+        cell.scenario: cell.median(cell.ratio_metric)
         for cell in cells
         if cell.server == baseline and cell.ok
     }
     header = (
-        f"{'scenario':<12} {'server':<20} {'per s':>10} {'min..max':>17} "
+        f"{'scenario':<16} {'server':<25} {'value':>10} {'min..max':>17} "
         f"{'p50 ms':>7} {'p99 ms':>7} {'vs ' + baseline:>22}  unit"
     )
     log("\n" + header)
     log("-" * len(header))
     for cell in cells:
-        start = f"{cell.scenario:<12} {cell.server:<20}"
+        start = f"{cell.scenario:<16} {cell.server:<25}"
         if not cell.ok:
             log(f"{start} ERROR: {cell.error or 'not measured'}")
             continue
-        rps = cell.median("requests_per_sec") or 0.0
-        low = min(run.requests_per_sec for run in cell.runs)
-        high = max(run.requests_per_sec for run in cell.runs)
+        rps = cell.median(cell.metric) or 0.0
+        values = [
+            run.requests_per_sec if cell.metric == "requests_per_sec" else run.details[cell.metric]
+            for run in cell.runs
+        ]
+        low, high = min(values), max(values)
         base = base_rps.get(cell.scenario)
-        ratio = f"{round(rps / base, 3):.2f}x" if base else "-"
+        mine = cell.median(cell.ratio_metric)
+        ratio = f"{round(mine / base, 3):.2f}x" if base and mine is not None else "-"
         warn = "  (warnings: see above)" if cell.warnings else ""
         p50, p99 = cell.median("p50"), cell.median("p99")
         latency = f"{p50:>7.2f} {p99:>7.2f}" if p50 is not None and p99 is not None else " " * 15
-        log(
-            f"{start} {rps:>10,.0f} {f'{low:,.0f}..{high:,.0f}':>17} "
-            f"{latency} {ratio:>22}  {cell.unit}{warn}"
-        )
+        digits = 2 if cell.kind == "memory" else 0
+        spread = f"{low:,.{digits}f}..{high:,.{digits}f}"
+        log(f"{start} {rps:>10,.{digits}f} {spread:>17} {latency} {ratio:>22}  {cell.unit}{warn}")
     for comp in comps:
         name = f"{comp['subject']} / {comp['baseline']} on {comp['scenario']}"
         if comp["ratio"] is None:
             log(f"{name}: not measured ({comp['error']})")
         else:
             verdict = "met" if comp["met"] else "NOT met"
-            log(f"{name}: {comp['ratio']:.2f}x (target >= {comp['target']:.2f}x: {verdict})")
+            sign = ">=" if comp["higher_is_better"] else "<="
+            metric = "" if comp["metric"] == "requests_per_sec" else f" {comp['metric']}"
+            log(
+                f"{name}{metric}: {comp['ratio']:.2f}x "
+                f"(target {sign} {comp['target']:.2f}x: {verdict})"
+            )
 
 
 def write_results(
@@ -436,6 +600,9 @@ def write_results(
             "threads": args.threads,
             "ws_connections": args.ws_connections,
             "ws_window": args.ws_window,
+            "rate": args.rate,
+            "rate_connections": args.rate_connections,
+            "mem_connections": args.mem_connections,
             "server_cpus": plan.server_cpus,
             "client_cpus": plan.client_cpus,
             "baseline": args.baseline,
@@ -465,12 +632,17 @@ def write_results(
                 "scenario": cell.scenario,
                 "server": cell.server,
                 "kind": cell.kind,
-                "unit": cell.unit,  # of median_requests_per_sec: msgs/s for a WebSocket scenario
-                "median_requests_per_sec": cell.median("requests_per_sec"),
+                # of "median": msgs/s for a WebSocket scenario, KiB/conn for a memory one
+                "unit": cell.unit,
+                "metric": cell.metric,
+                "median": cell.median(cell.metric),
+                "median_requests_per_sec": cell.median("requests_per_sec")
+                if cell.kind != "memory"
+                else None,
                 "median_latency_ms": {
                     key: cell.median(key) for key in ("p50", "p90", "p99", "p999")
                 }
-                if cell.runs and cell.kind == "http"
+                if cell.runs and cell.kind in ("http", "rate")
                 else None,
                 "error": cell.error,
                 "warnings": cell.warnings,
@@ -506,7 +678,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"scenarios {', '.join(s.name for s in scenarios)}; "
         f"{args.runs} x {args.duration} s runs, {args.connections} connections, "
         f"server on CPU {server_cpus}, wrk/ws_load on CPU {client_cpus}; "
-        f"about {len(servers) * len(scenarios) * per_cell:.0f} s"
+        f"about {sum(serves(a, b) for a in servers for b in scenarios) * per_cell:.0f} s"
     )
     cells: list[Cell] = []
     processes: dict[str, ServerProcess] = {}
@@ -527,9 +699,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             processes = start_servers(servers, plan, args, stack)
             for scenario in scenarios:
-                eligible = [
-                    s for s in servers if scenario.servers is None or s.name in scenario.servers
-                ]
+                eligible = [s for s in servers if serves(s, scenario)]
                 run_scenario(scenario, eligible, processes, plan, args, cells)
         except KeyboardInterrupt:
             interrupted = True

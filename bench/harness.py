@@ -7,6 +7,7 @@ servers run under the bench venv's interpreter.
 from __future__ import annotations
 
 import contextlib
+import gzip
 import hashlib
 import http.client
 import json
@@ -18,6 +19,7 @@ import socket
 import subprocess
 import sys
 import time
+import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,7 +36,17 @@ REQUIREMENTS = BENCH_DIR / "requirements.txt"
 STAMP_NAME = ".bench-installed"
 
 RESULT_MARKER = "BENCH_RESULT "  # prefix of the JSON line the wrk script's done() prints
-PEER_PACKAGES = ("aiohttp", "uvloop", "gunicorn", "berth")
+PEER_PACKAGES = (
+    "aiohttp",
+    "uvloop",
+    "gunicorn",
+    "uvicorn",
+    "httptools",
+    "starlette",
+    "granian",
+    "websockets",
+    "berth",
+)
 
 
 class BenchError(Exception):
@@ -230,11 +242,25 @@ def http_request(
     headers: Mapping[str, str] | None = None,
     timeout: float = 2.0,
 ) -> tuple[int, bytes]:
+    status, _, data = http_exchange(port, method, path, body=body, headers=headers, timeout=timeout)
+    return status, data
+
+
+def http_exchange(
+    port: int,
+    method: str,
+    path: str,
+    *,
+    body: bytes = b"",
+    headers: Mapping[str, str] | None = None,
+    timeout: float = 2.0,
+) -> tuple[int, http.client.HTTPMessage, bytes]:
+    """One request: the status, the response's headers and its body as sent."""
     conn = http.client.HTTPConnection(HOST, port, timeout=timeout)
     try:
         conn.request(method, path, body=body or None, headers=dict(headers or {}))
         response = conn.getresponse()
-        return response.status, response.read()
+        return response.status, response.headers, response.read()
     finally:
         conn.close()
 
@@ -328,10 +354,10 @@ class ServerProcess:
 
 def check_scenario(port: int, scenario: Scenario) -> str | None:
     """One request with http.client (one echoed message for WebSocket): what is wrong, or None."""
-    if scenario.kind == "ws":
+    if scenario.kind == "ws" or scenario.websocket:
         return ws_load.check_echo(port, scenario.path, scenario.body)
     try:
-        status, body = http_request(
+        status, headers, body = http_exchange(
             port, scenario.method, scenario.path, body=scenario.body, headers=scenario.headers
         )
     except (OSError, http.client.HTTPException) as exc:
@@ -339,6 +365,14 @@ def check_scenario(port: int, scenario: Scenario) -> str | None:
     request = f"{scenario.method} {scenario.path}"
     if status != scenario.expect_status:
         return f"{request}: status {status}, expected {scenario.expect_status}"
+    for name, value in scenario.expect_headers.items():
+        if headers.get(name) != value:
+            return f"{request}: {name}: {headers.get(name)!r}, expected {value!r}"
+    if headers.get("Content-Encoding", "").lower() == "gzip":
+        try:
+            body = gzip.decompress(body)
+        except (OSError, EOFError, zlib.error) as exc:
+            return f"{request}: gzip body does not decompress: {exc}"
     if scenario.expect_body is not None and body != scenario.expect_body:
         return f"{request}: body {body[:80]!r}, expected {scenario.expect_body[:80]!r}"
     return None
@@ -400,6 +434,9 @@ class WrkRun:
     server_cpu: float | None  # CPU seconds the server used per second of the run (1.0 = one core)
     client_cpu: float  # the same for wrk: near 1.0 means the client may be the bottleneck
     server_cpus_busy: float | None  # busy CPU seconds per second on the server's CPUs, anyone's
+    # What only some kinds measure: "rate" (target and send rate, fell_behind, ...) and
+    # "memory" (kib_per_conn, RSS before/after, connections still open, ...).
+    details: dict[str, Any] = field(default_factory=dict)
 
     @property
     def error_count(self) -> int:
@@ -549,5 +586,156 @@ def run_ws_load(
         bytes_per_response=float(size + (2 if size < 126 else 4 if size < 1 << 16 else 10)),
         errors={k: int(v) for k, v in data["errors"].items()},
         latency_ms={},
+        **usage,
+    )
+
+
+# --- fixed-rate latency and memory per connection -----------------------------------------------
+
+RATE_WARMUP_S = 1.0  # seconds rate_load sends before measuring (on top of the suite's warm-up)
+
+
+def _result_line(done: subprocess.CompletedProcess[str], what: str) -> dict[str, Any]:
+    """The JSON of a load tool's ``BENCH_RESULT`` line; RuntimeError when there is none."""
+    for line in done.stdout.splitlines():
+        if line.startswith(RESULT_MARKER):
+            data: dict[str, Any] = json.loads(line[len(RESULT_MARKER) :])
+            return data
+    output = (done.stdout + done.stderr).strip()
+    raise RuntimeError(f"{what} exited {done.returncode} without a result:\n{output}")
+
+
+def run_rate_load(
+    python: Path,
+    *,
+    port: int,
+    scenario: Scenario,
+    duration: int,
+    rate: float,
+    connections: int,
+    cpus: str | None,
+    server_pgid: int | None = None,
+    server_cpus: str | None = None,
+) -> WrkRun:
+    """One ``bench/rate_load.py`` run (fixed request rate), measured like :func:`run_wrk`.
+
+    ``requests_per_sec`` is the achieved rate (responses per second to the requests scheduled
+    in the measured window), ``latency_ms`` the percentiles from their scheduled send times;
+    ``details`` holds the target and send rates, ``fell_behind``, ``waited`` (requests that
+    found every connection busy) and ``dispatch_lag_ms`` (the client's own lateness).
+    ``client_cpu`` is near 1.0 by design: rate_load spins between requests.
+    """
+    argv = pin(
+        cpus,
+        [
+            str(python),
+            str(BENCH_DIR / "rate_load.py"),
+            f"--port={port}",
+            f"--path={scenario.path}",
+            f"--method={scenario.method}",
+            f"--rate={rate}",
+            f"--connections={connections}",
+            f"--duration={duration}",
+            f"--warmup={RATE_WARMUP_S}",
+            f"--expect-status={scenario.expect_status}",
+        ],
+    )
+    done, usage = _measured(
+        argv, "rate_load", timeout=duration + 30, server_pgid=server_pgid, server_cpus=server_cpus
+    )
+    data = _result_line(done, "rate_load")
+    return WrkRun(
+        requests=int(data["requests"]),
+        duration_s=float(data["duration_s"]),
+        requests_per_sec=float(data["achieved_rate"]),
+        bytes_per_response=0.0,  # not counted
+        errors={k: int(v) for k, v in data["errors"].items()},
+        latency_ms={k: float(v) for k, v in data["latency_ms"].items()},
+        details={
+            key: data[key]
+            for key in (
+                "target_rate",
+                "send_rate",
+                "fell_behind",
+                "waited",
+                "dispatch_lag_ms",
+                "connections",
+                "first_error",
+            )
+        },
+        **usage,
+    )
+
+
+def run_memory(
+    python: Path,
+    *,
+    port: int,
+    scenario: Scenario,
+    connections: int,
+    cpus: str | None,
+    server_pgid: int,
+    server_cpus: str | None = None,
+) -> WrkRun:
+    """One ``bench/memory.py`` run: the server worker's RSS before and while it holds
+    ``connections`` idle connections (keep-alive, or WebSockets when ``scenario.websocket``).
+
+    The figure is ``details["kib_per_conn"]``; ``requests`` counts the connections held,
+    ``duration_s`` how long they were held, ``requests_per_sec`` is 0. ``errors``: connections
+    never opened (after retries), closed by the server before the end, or not answering the
+    final probe.
+    """
+    argv = pin(
+        cpus,
+        [
+            str(python),
+            str(BENCH_DIR / "memory.py"),
+            f"--port={port}",
+            f"--pgid={server_pgid}",
+            f"--mode={'ws' if scenario.websocket else 'keepalive'}",
+            f"--path={scenario.path}",
+            f"--connections={connections}",
+            *([f"--message={scenario.body.decode()}"] if scenario.websocket else []),
+        ],
+    )
+    done, usage = _measured(
+        argv, "memory", timeout=120, server_pgid=server_pgid, server_cpus=server_cpus
+    )
+    data = _result_line(done, "memory")
+    errors = data["errors"]
+    return WrkRun(
+        requests=int(data["held"]),
+        duration_s=float(data["held_s"]),
+        requests_per_sec=0.0,
+        bytes_per_response=0.0,
+        errors={
+            "not_opened": int(data["connections"]) - int(data["held"]),
+            "closed_by_server": int(errors["closed_by_server"]),
+            "probe": int(errors["probe"]),
+        },
+        latency_ms={},
+        details={
+            key: data[key]
+            for key in (
+                "kib_per_conn",
+                "rss_before_kib",
+                "rss_after_kib",
+                "connections",
+                "held",
+                "open_at_measure",
+                "open_at_end",
+                "probed",
+                "probe_ok",
+                "worker_pid",
+                "group_rss_before_kib",
+                "group_rss_after_kib",
+                "settled",
+                "settle_s",
+                "open_s",
+                "measured_after_s",
+                "first_error",
+            )
+        }
+        | {"setup_retries": int(errors["retried"])},
         **usage,
     )

@@ -1,18 +1,50 @@
-"""Berth hello-world, the same routes as ``bench/apps/aiohttp_hello.py``.
+"""Berth's benchmark app: the same routes and bytes as ``bench/apps/aiohttp_hello.py``.
 
 Served by bench/run.py as::
 
     python -m runtime bench.apps.berth_hello:create_app --host 127.0.0.1 --port PORT \\
         --uvloop --no-access-log
+    gunicorn -w 1 -k runtime.workers.GunicornUVLoopWebWorker ... bench.apps.berth_hello:create_app
+    gunicorn -w 1 -k runtime.workers.GunicornWebWorker ... bench.apps.berth_hello:create_app
+
+and, for the logging scenario, with ``middlewares.access_logging``::
+
+    gunicorn -w 1 -k runtime.workers.GunicornUVLoopWebWorker ... \\
+        bench.apps.berth_hello:create_logging_app
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
+from bench.apps import common
+from middlewares.compression import compression_middleware
 from runtime import web
 
 
 async def hello(request: web.Request) -> web.Response:
-    return web.Response(text="Hello, World!")
+    return web.Response(text=common.HELLO)
+
+
+async def json_hello(request: web.Request) -> web.Response:
+    return web.json_response(common.JSON_MESSAGE, dumps=common.compact_json)
+
+
+async def echo(request: web.Request) -> web.Response:
+    return web.Response(body=await request.read(), content_type=common.ECHO_CONTENT_TYPE)
+
+
+async def api_static(request: web.Request) -> web.Response:
+    return web.Response(text="static")
+
+
+async def api_item(request: web.Request) -> web.Response:
+    return web.Response(text=request.match_info["id"])
+
+
+async def text100k(request: web.Request) -> web.Response:
+    return web.Response(body=common.TEXT_100K, content_type="text/plain", charset="utf-8")
 
 
 async def ws_echo(request: web.Request) -> web.WebSocketResponse:
@@ -24,8 +56,27 @@ async def ws_echo(request: web.Request) -> web.WebSocketResponse:
     return ws
 
 
-def create_app() -> web.Application:
-    app = web.Application()
+def create_app(middlewares: Sequence[Any] = ()) -> web.Application:
+    app = web.Application(middlewares=middlewares)
     app.router.add_get("/", hello)
+    app.router.add_get("/json", json_hello)
+    app.router.add_post(common.ECHO_PATH, echo)
     app.router.add_get("/ws", ws_echo)
+    for path, dynamic in common.api_routes():
+        app.router.add_get(path, api_item if dynamic else api_static)
+    # Compression on /gz/ only: installed on the whole app, the middleware would also add
+    # `Vary: Accept-Encoding` to every text response of the other scenarios.
+    gz = web.Application(middlewares=[compression_middleware(gzip_level=common.GZIP_LEVEL)])
+    gz.router.add_get(common.COMPRESS_PATH.removeprefix("/gz"), text100k)
+    app.add_subapp("/gz", gz)
     return app
+
+
+def create_logging_app() -> web.Application:
+    """The same app with ``middlewares.access_logging``: one JSON line per request on stderr
+    (which bench/run.py writes to the server's log file)."""
+    # Imported here: the other servers do not load structlog.
+    from middlewares.access_logging import access_log_middleware, configure  # noqa: PLC0415
+
+    configure(renderer="json")
+    return create_app([access_log_middleware()])

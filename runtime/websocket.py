@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from .exceptions import HTTPBadRequest, HTTPException, HTTPMethodNotAllowed, HTTPUpgradeRequired
@@ -34,6 +35,10 @@ if TYPE_CHECKING:
     from .request import BaseRequest
 
 __all__ = ["WebSocketReady", "WebSocketResponse"]
+
+
+def _nothing() -> None:
+    pass
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,8 +175,8 @@ class WebSocketResponse(WebSocketBase, StreamResponse):
             ),
             FrameWriter(deflate=handshake.deflate),
             drain=protocol.drain,
-            pause_reading=lambda: flow.pause_reading(FlowControl.UPGRADE) if flow else None,
-            resume_reading=lambda: flow.resume_reading(FlowControl.UPGRADE) if flow else None,
+            pause_reading=partial(flow.pause_reading, FlowControl.UPGRADE) if flow else _nothing,
+            resume_reading=partial(flow.resume_reading, FlowControl.UPGRADE) if flow else _nothing,
         )
         if self._conn_lost:
             return

@@ -288,7 +288,7 @@ SERVERS: tuple[Server, ...] = (
             "runtime.workers.GunicornUVLoopWebWorker", "bench.apps.berth_hello:create_logging_app"
         ),
         description="berth-gunicorn + middlewares.access_logging: one structlog JSON line per "
-        f"request on stderr, {_LOG_FILE} (logging only)",
+        f"request written by structlog to stderr (direct_stream), {_LOG_FILE} (logging only)",
         scenarios=frozenset({"logging"}),
     ),
     Server(

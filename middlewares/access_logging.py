@@ -30,7 +30,7 @@ import sys
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from functools import partial
-from typing import Any, Final, Literal
+from typing import IO, Any, Final, Literal
 
 import structlog
 from structlog.typing import Processor
@@ -118,16 +118,43 @@ def make_formatter(
         ValueError: an unknown renderer.
     """
     final: list[Processor] = [structlog.stdlib.ProcessorFormatter.remove_processors_meta]
-    if renderer == "json":
-        final += [structlog.processors.dict_tracebacks, structlog.processors.JSONRenderer()]
-    elif renderer == "console":
-        use_colors = sys.stderr.isatty() if colors is None else colors
-        final.append(structlog.dev.ConsoleRenderer(colors=use_colors))
-    else:
-        raise ValueError(f"renderer must be 'json' or 'console', not {renderer!r}")
     return structlog.stdlib.ProcessorFormatter(
-        processors=final, foreign_pre_chain=shared_processors()
+        processors=final + _rendering(renderer, colors), foreign_pre_chain=shared_processors()
     )
+
+
+def _rendering(renderer: Renderer, colors: bool | None) -> list[Processor]:
+    """The last processors: the event dict to a line, tracebacks included."""
+    if renderer == "json":
+        return [structlog.processors.dict_tracebacks, structlog.processors.JSONRenderer()]
+    if renderer == "console":
+        use_colors = sys.stderr.isatty() if colors is None else colors
+        return [structlog.dev.ConsoleRenderer(colors=use_colors)]
+    raise ValueError(f"renderer must be 'json' or 'console', not {renderer!r}")
+
+
+class _StreamLogger:
+    """structlog's final logger for ``configure(direct_stream=...)``: one write per
+    rendered line. It carries the name it was asked for, which ``add_logger_name`` reads."""
+
+    __slots__ = ("_stream", "name")
+
+    def __init__(self, name: str, stream: IO[str]) -> None:
+        self.name = name
+        self._stream = stream
+
+    def msg(self, message: str) -> None:
+        self._stream.write(message + "\n")  # one write: lines never interleave
+        self._stream.flush()
+
+    debug = info = warning = warn = error = critical = exception = fatal = log = msg
+
+
+def _stream_loggers(stream: IO[str]) -> Callable[..., _StreamLogger]:
+    def factory(*args: Any) -> _StreamLogger:
+        return _StreamLogger(str(args[0]) if args else "", stream)
+
+    return factory
 
 
 def configure(
@@ -139,6 +166,7 @@ def configure(
     processors: Sequence[Processor] = (),
     cache_loggers: bool = True,
     colors: bool | None = None,
+    direct_stream: IO[str] | None = None,
 ) -> logging.Handler | None:
     """Set structlog up to log through the standard library, and (optionally) a root handler.
 
@@ -157,6 +185,11 @@ def configure(
         cache_loggers: structlog's ``cache_logger_on_first_use`` (faster; loggers created
             before a later ``configure`` keep the old configuration).
         colors: colour console output; default: when stderr is a terminal.
+        direct_stream: render structlog's events with structlog alone and write them
+            straight to this stream (``sys.stderr``, say), skipping the standard library:
+            about a third of the cost per event. ``level`` is then structlog's filter for
+            them (per-logger ``logging`` levels no longer apply to structlog events); plain
+            ``logging`` records still go through the handler, rendered the same way.
 
     Returns:
         The installed handler, or None when ``install_handler`` is False.
@@ -167,17 +200,26 @@ def configure(
     chosen: Renderer = renderer or ("console" if sys.stderr.isatty() else "json")
     # Built first: an unknown renderer is refused before anything is changed.
     formatter = make_formatter(chosen, colors=colors)
-    structlog.configure(
-        processors=[
-            structlog.stdlib.filter_by_level,
-            *shared_processors(),
-            *processors,
-            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
-        ],
-        logger_factory=structlog.stdlib.LoggerFactory(),
-        wrapper_class=structlog.stdlib.BoundLogger,
-        cache_logger_on_first_use=cache_loggers,
-    )
+    if direct_stream is not None:
+        numeric = level if isinstance(level, int) else logging.getLevelNamesMapping()[level]
+        structlog.configure(
+            processors=[*shared_processors(), *processors, *_rendering(chosen, colors)],
+            logger_factory=_stream_loggers(direct_stream),
+            wrapper_class=structlog.make_filtering_bound_logger(numeric),
+            cache_logger_on_first_use=cache_loggers,
+        )
+    else:
+        structlog.configure(
+            processors=[
+                structlog.stdlib.filter_by_level,
+                *shared_processors(),
+                *processors,
+                structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
+            ],
+            logger_factory=structlog.stdlib.LoggerFactory(),
+            wrapper_class=structlog.stdlib.BoundLogger,
+            cache_logger_on_first_use=cache_loggers,
+        )
     if not install_handler:
         return None
     root = logging.getLogger()

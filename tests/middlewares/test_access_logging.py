@@ -7,6 +7,7 @@ renderer writes them, so the tests see exactly what production would log.
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import logging
 import logging.config
@@ -486,3 +487,101 @@ async def test_make_formatter_works_from_dict_config() -> None:
         access.propagate = True
         access.setLevel(logging.NOTSET)
         structlog.reset_defaults()
+
+
+# -- direct_stream: structlog's events skip the standard library ------------------------------
+
+
+@pytest.fixture
+def direct() -> Iterator[tuple[io.StringIO, ListHandler]]:
+    """``configure(direct_stream=...)``: structlog lines in the stream, plain ``logging``
+    records in the handler."""
+    stream, handler = io.StringIO(), ListHandler()
+    root = logging.getLogger()
+    level = root.level
+    configure(renderer="json", handler=handler, cache_loggers=False, direct_stream=stream)
+    try:
+        yield stream, handler
+    finally:
+        for installed in [h for h in root.handlers if h.get_name() == "berth-structlog"]:
+            root.removeHandler(installed)
+        root.setLevel(level)
+        structlog.reset_defaults()
+
+
+def stream_events(stream: io.StringIO, name: str) -> list[dict[str, Any]]:
+    events = [json.loads(line) for line in stream.getvalue().splitlines()]
+    return [e for e in events if e["event"] == name]
+
+
+@run
+async def test_direct_stream_writes_the_same_events_without_logging(
+    direct: tuple[io.StringIO, ListHandler],
+) -> None:
+    stream, handler = direct
+    async with serve(make_app()) as port:
+        reply = await fetch(port, "GET", "/hello", [("User-Agent", "probe/1.0")])
+        await settle()
+    request_id = reply.headers["X-Request-ID"]
+    [event] = stream_events(stream, "request")
+    assert event == {
+        "event": "request",
+        "method": "GET",
+        "path": "/hello",
+        "route": "hello",
+        "status": 200,
+        "duration_ms": event["duration_ms"],
+        "bytes": len(b"hello world"),
+        "remote": "127.0.0.1",
+        "user_agent": "probe/1.0",
+        "request_id": request_id,
+        "level": "info",
+        "logger": "berth.access",
+        "timestamp": event["timestamp"],
+    }
+    [inside] = stream_events(stream, "inside")  # the app's own structlog line
+    assert (inside["logger"], inside["request_id"], inside["user"]) == (
+        "tests.app",
+        request_id,
+        "alice",
+    )
+    # Plain logging records still go through the handler, with the request's context.
+    [plain] = handler.named("plain stdlib line")
+    assert (plain["request_id"], plain["level"]) == (request_id, "warning")
+    assert not handler.named("request")  # structlog's events did not go through logging
+
+
+@run
+async def test_direct_stream_keeps_structured_tracebacks(
+    direct: tuple[io.StringIO, ListHandler],
+) -> None:
+    stream, _ = direct
+    async with serve(make_app()) as port:
+        reply = await fetch(port, "GET", "/boom", [("X-Request-ID", "err-0002")])
+        await settle()
+    assert reply.status == 500
+    [failure] = stream_events(stream, "request_failed")
+    assert (failure["level"], failure["request_id"]) == ("error", "err-0002")
+    [exc] = failure["exception"]
+    assert (exc["exc_type"], exc["exc_value"]) == ("RuntimeError", "kaboom")
+
+
+@run
+async def test_direct_stream_filters_by_level() -> None:
+    stream = io.StringIO()
+    configure(
+        renderer="json",
+        install_handler=False,
+        cache_loggers=False,
+        direct_stream=stream,
+        level="WARNING",
+    )
+    try:
+        async with serve(make_app()) as port:
+            await fetch(port, "GET", "/hello")
+            await fetch(port, "GET", "/boom")
+            await settle()
+    finally:
+        structlog.reset_defaults()
+    assert not stream_events(stream, "request")  # info: below the level
+    assert len(stream_events(stream, "request_failed")) == 1  # error: above it

@@ -419,8 +419,7 @@ class Application(MutableMapping[str | AppKey[Any], Any]):
         match_info = resolve_now(request) if resolve_now is not None else None
         if match_info is None:
             match_info = await self._router.resolve(request)
-        match_info.add_app(self)
-        match_info.freeze()
+        match_info._add_root(self)
         request._match_info = match_info
         route = match_info._route
         if route.expect_handler is not None and request.headers.get("Expect"):

@@ -99,6 +99,15 @@ class UrlMappingMatchInfo(dict[str, str]):
         finally:
             self._current_app = previous
 
+    def _add_root(self, app: Application) -> None:
+        """``add_app(app)`` then ``freeze()``, as the root application ends resolution."""
+        if self._frozen:
+            raise RuntimeError("Cannot change apps stack after .freeze() call")
+        if self._current_app is None:
+            self._current_app = app
+        self._frozen = True
+        self._apps = (app, *self._apps)
+
     def freeze(self) -> None:
         if not self._frozen:
             self._frozen = True

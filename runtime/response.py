@@ -527,7 +527,8 @@ class Response(StreamResponse):
     ) -> None:
         if body is not None and text is not None:
             raise ValueError("body and text are not allowed together")
-        super().__init__(status=status, reason=reason, headers=headers)
+        # Named, not super(): one object fewer per response (StreamResponse ends the chain).
+        StreamResponse.__init__(self, status=status, reason=reason, headers=headers)
         self._zlib_executor_size = zlib_executor_size
         self._zlib_executor = zlib_executor
         hdrs = self._headers

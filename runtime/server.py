@@ -180,7 +180,8 @@ class Server:
                 await self._finish(request, response)
         finally:
             # Uploaded files live as long as the handler; aiohttp closes them here too.
-            request._close_uploads()
+            if "post" in request._cache:
+                request._close_uploads()
         if timed:
             elapsed = loop.time() - start
             if self.access_logger is not None and self.access_logger.enabled:

@@ -63,6 +63,8 @@ class RequestParser:
     ``feed`` returns the bytes that follow an upgrade request (``message.upgrade``), where
     HTTP parsing stops until the caller either switches protocols or feeds them back.
     Errors raise :class:`HttpProcessingError` subclasses carrying the status to answer.
+    ``in_head`` is True while a request head has begun but is not complete (the protocol's
+    slowloris deadline); read it, never set it.
     """
 
     __slots__ = (
@@ -75,7 +77,6 @@ class RequestParser:
         "_fed",
         "_headers",
         "_host_seen",
-        "_in_head",
         "_limits",
         "_max_field_size",
         "_max_headers",
@@ -90,6 +91,7 @@ class RequestParser:
         "_url",
         "_valid_host",
         "_watching",
+        "in_head",
     )
 
     def __init__(self, sink: ParserSink, limits: Limits | None = None) -> None:
@@ -103,7 +105,7 @@ class RequestParser:
         self._max_line_size = self._limits.max_line_size
         self._headers: list[tuple[bytes, bytes]] = []
         self._valid_host = b""
-        self._in_head = False
+        self.in_head = False
         self._began_in_feed = False
         self._completed_in_feed = 0
         self._watching = False
@@ -122,11 +124,6 @@ class RequestParser:
         self._te_seen = False
         self._host_seen = False
         self._expect = False
-
-    @property
-    def in_head(self) -> bool:
-        """True while a request head has begun but is not complete (slowloris deadline)."""
-        return self._in_head
 
     def feed(self, data: bytes) -> bytes | None:
         """Parse ``data``; return the unparsed tail when an upgrade request stopped parsing.
@@ -192,7 +189,7 @@ class RequestParser:
     # -- httptools callbacks -------------------------------------------------------------
 
     def on_message_begin(self) -> None:
-        self._in_head = True
+        self.in_head = True
         self._watching = True
         self._began_in_feed = True
         self._reported = 0
@@ -220,7 +217,7 @@ class RequestParser:
         if len(headers) >= self._max_headers:
             # Trailer fields (RFC 9112 7.1.2) land here too and are bounded the same way.
             raise HeadersTooLarge(f"More than {self._max_headers} header fields")
-        if len(name) in (4, 6, 14, 17) and self._in_head:
+        if len(name) in (4, 6, 14, 17) and self.in_head:
             self._framing_header(name.lower(), value)
         headers.append((name, value.rstrip(_OWS)))  # RFC 9112 5.1: OWS is not part of it
 
@@ -287,7 +284,7 @@ class RequestParser:
             self._expect and version is HttpVersion11,
         )
         self._message = message
-        self._in_head = False
+        self.in_head = False
         self._headers = []
         self._sink.on_request(message)
 

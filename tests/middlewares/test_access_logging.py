@@ -7,6 +7,7 @@ renderer writes them, so the tests see exactly what production would log.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import json
 import logging
@@ -49,19 +50,26 @@ class ListHandler(logging.Handler):
         return [e for e in self.events if e["event"] == event]
 
 
-@pytest.fixture
-def logs() -> Iterator[ListHandler]:
-    handler = ListHandler()
+@contextlib.contextmanager
+def configured(**options: Any) -> Iterator[None]:
+    """``configure(renderer="json", cache_loggers=False, **options)``, undone afterwards."""
     root = logging.getLogger()
     level = root.level
-    configure(renderer="json", handler=handler, cache_loggers=False)
+    configure(renderer="json", cache_loggers=False, **options)
     try:
-        yield handler
+        yield
     finally:
         for installed in [h for h in root.handlers if h.get_name() == "berth-structlog"]:
             root.removeHandler(installed)
         root.setLevel(level)
         structlog.reset_defaults()
+
+
+@pytest.fixture
+def logs() -> Iterator[ListHandler]:
+    handler = ListHandler()
+    with configured(handler=handler):
+        yield handler
 
 
 async def settle() -> None:
@@ -497,16 +505,8 @@ def direct() -> Iterator[tuple[io.StringIO, ListHandler]]:
     """``configure(direct_stream=...)``: structlog lines in the stream, plain ``logging``
     records in the handler."""
     stream, handler = io.StringIO(), ListHandler()
-    root = logging.getLogger()
-    level = root.level
-    configure(renderer="json", handler=handler, cache_loggers=False, direct_stream=stream)
-    try:
+    with configured(handler=handler, direct_stream=stream):
         yield stream, handler
-    finally:
-        for installed in [h for h in root.handlers if h.get_name() == "berth-structlog"]:
-            root.removeHandler(installed)
-        root.setLevel(level)
-        structlog.reset_defaults()
 
 
 def stream_events(stream: io.StringIO, name: str) -> list[dict[str, Any]]:
@@ -569,19 +569,10 @@ async def test_direct_stream_keeps_structured_tracebacks(
 @run
 async def test_direct_stream_filters_by_level() -> None:
     stream = io.StringIO()
-    configure(
-        renderer="json",
-        install_handler=False,
-        cache_loggers=False,
-        direct_stream=stream,
-        level="WARNING",
-    )
-    try:
+    with configured(install_handler=False, direct_stream=stream, level="WARNING"):
         async with serve(make_app()) as port:
             await fetch(port, "GET", "/hello")
             await fetch(port, "GET", "/boom")
             await settle()
-    finally:
-        structlog.reset_defaults()
     assert not stream_events(stream, "request")  # info: below the level
     assert len(stream_events(stream, "request_failed")) == 1  # error: above it

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from bench import ws_load
+from bench import loadgen, ws_load
 from bench.suite import HOST, Scenario, Server
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -35,7 +35,7 @@ DEFAULT_VENV = BENCH_DIR / ".venv"
 REQUIREMENTS = BENCH_DIR / "requirements.txt"
 STAMP_NAME = ".bench-installed"
 
-RESULT_MARKER = "BENCH_RESULT "  # prefix of the JSON line the wrk script's done() prints
+RESULT_MARKER = loadgen.RESULT_MARKER  # the wrk script's done() prints the same line
 PEER_PACKAGES = (
     "aiohttp",
     "uvloop",
@@ -479,6 +479,16 @@ def _measured(
     }
 
 
+def _result_line(done: subprocess.CompletedProcess[str], what: str) -> dict[str, Any]:
+    """The JSON of a load tool's ``BENCH_RESULT`` line; RuntimeError when there is none."""
+    for line in done.stdout.splitlines():
+        if line.startswith(RESULT_MARKER):
+            data: dict[str, Any] = json.loads(line[len(RESULT_MARKER) :])
+            return data
+    output = (done.stdout + done.stderr).strip()
+    raise RuntimeError(f"{what} exited {done.returncode} without a result:\n{output}")
+
+
 def run_wrk(
     wrk: str,
     *,
@@ -512,13 +522,7 @@ def run_wrk(
     done, usage = _measured(
         argv, "wrk", timeout=duration + 30, server_pgid=server_pgid, server_cpus=server_cpus
     )
-    for line in done.stdout.splitlines():
-        if line.startswith(RESULT_MARKER):
-            data = json.loads(line[len(RESULT_MARKER) :])
-            break
-    else:
-        output = (done.stdout + done.stderr).strip()
-        raise RuntimeError(f"wrk exited {done.returncode} without a result:\n{output}")
+    data = _result_line(done, "wrk")
     requests = int(data["requests"])
     duration_s = data["duration_us"] / 1e6
     return WrkRun(
@@ -571,13 +575,7 @@ def run_ws_load(
     done, usage = _measured(
         argv, "ws_load", timeout=duration + 30, server_pgid=server_pgid, server_cpus=server_cpus
     )
-    for line in done.stdout.splitlines():
-        if line.startswith(ws_load.RESULT_MARKER):
-            data = json.loads(line[len(ws_load.RESULT_MARKER) :])
-            break
-    else:
-        output = (done.stdout + done.stderr).strip()
-        raise RuntimeError(f"ws_load exited {done.returncode} without a result:\n{output}")
+    data = _result_line(done, "ws_load")
     size = len(scenario.body)
     return WrkRun(
         requests=int(data["messages"]),
@@ -593,16 +591,6 @@ def run_ws_load(
 # --- fixed-rate latency and memory per connection -----------------------------------------------
 
 RATE_WARMUP_S = 1.0  # seconds rate_load sends before measuring (on top of the suite's warm-up)
-
-
-def _result_line(done: subprocess.CompletedProcess[str], what: str) -> dict[str, Any]:
-    """The JSON of a load tool's ``BENCH_RESULT`` line; RuntimeError when there is none."""
-    for line in done.stdout.splitlines():
-        if line.startswith(RESULT_MARKER):
-            data: dict[str, Any] = json.loads(line[len(RESULT_MARKER) :])
-            return data
-    output = (done.stdout + done.stderr).strip()
-    raise RuntimeError(f"{what} exited {done.returncode} without a result:\n{output}")
 
 
 def run_rate_load(

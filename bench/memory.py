@@ -39,7 +39,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import os
 import resource
 import sys
@@ -49,13 +48,13 @@ from pathlib import Path
 from typing import cast
 
 try:
-    from bench import rate_load, ws_load
+    from bench import loadgen, rate_load, ws_load
 except ImportError:  # run as a script: bench/ is sys.path[0]
+    import loadgen  # type: ignore[no-redef]
     import rate_load  # type: ignore[no-redef]
     import ws_load  # type: ignore[no-redef]
 
 HOST = "127.0.0.1"  # the only address this tool ever connects to
-RESULT_MARKER = "BENCH_RESULT "
 POLL = 0.1  # seconds between RSS samples while settling
 DEFAULT_MESSAGE = b"0123456789abcdef"
 
@@ -441,32 +440,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     if problem:
         print(f"memory: check failed: {problem}", file=sys.stderr)
         return 1
-    loop = rate_load.new_loop()
-    try:
-        result = loop.run_until_complete(
-            run(
-                args.port,
-                args.pgid,
-                mode=args.mode,
-                path=path,
-                message=message,
-                connections=args.connections,
-                batch=args.batch,
-                retries=args.retries,
-                quiet=args.settle,
-                settle_timeout=args.settle_timeout,
-                sample=args.sample,
-                timeout=args.timeout,
-                open_for=args.open_for,
-            )
-        )
-    except (RuntimeError, OSError) as exc:
-        print(f"memory: {type(exc).__name__}: {exc}", file=sys.stderr)
-        return 1
-    finally:
-        loop.close()
-    print(RESULT_MARKER + json.dumps(result), flush=True)
-    return 0
+    work = run(
+        args.port,
+        args.pgid,
+        mode=args.mode,
+        path=path,
+        message=message,
+        connections=args.connections,
+        batch=args.batch,
+        retries=args.retries,
+        quiet=args.settle,
+        settle_timeout=args.settle_timeout,
+        sample=args.sample,
+        timeout=args.timeout,
+        open_for=args.open_for,
+    )
+    return loadgen.report("memory", work)
 
 
 if __name__ == "__main__":

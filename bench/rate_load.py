@@ -39,7 +39,6 @@ import asyncio
 import contextlib
 import gc
 import http.client
-import json
 import math
 import sys
 import time
@@ -47,8 +46,12 @@ from collections import deque
 from collections.abc import Sequence
 from typing import cast
 
+try:
+    from bench import loadgen
+except ImportError:  # run as a script: bench/ is sys.path[0]
+    import loadgen  # type: ignore[no-redef]
+
 HOST = "127.0.0.1"  # the only address this tool ever connects to
-RESULT_MARKER = "BENCH_RESULT "
 SPIN_WITHIN = 0.002  # seconds: a request due sooner than this is waited for by spinning
 FELL_BEHIND = 0.98  # send rate / target rate under which a run is flagged
 PERCENTILES = {"p50": 0.50, "p90": 0.90, "p99": 0.99, "p999": 0.999}
@@ -357,14 +360,6 @@ class RateLoad:
         }
 
 
-def new_loop() -> asyncio.AbstractEventLoop:
-    try:
-        import uvloop  # noqa: PLC0415  (optional: the bench venv has it)
-    except ImportError:
-        return asyncio.new_event_loop()
-    return uvloop.new_event_loop()
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="bench/rate_load.py",
@@ -390,7 +385,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"rate_load: check failed: {problem}", file=sys.stderr)
         return 1
     request = build_request(args.method, args.path, args.port)
-    loop = new_loop()
 
     async def go() -> dict[str, object]:
         load = RateLoad(
@@ -405,15 +399,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return await load.run(args.drain)
 
     gc.disable()  # no collector pauses in the client's figures (it makes no cycles to speak of)
-    try:
-        result = loop.run_until_complete(go())
-    except (RuntimeError, OSError) as exc:
-        print(f"rate_load: {type(exc).__name__}: {exc}", file=sys.stderr)
-        return 1
-    finally:
-        loop.close()
-    print(RESULT_MARKER + json.dumps(result), flush=True)
-    return 0
+    return loadgen.report("rate_load", go())
 
 
 if __name__ == "__main__":

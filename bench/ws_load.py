@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
-import json
 import os
 import socket
 import sys
@@ -30,8 +29,12 @@ import time
 from collections.abc import Sequence
 from typing import cast
 
+try:
+    from bench import loadgen
+except ImportError:  # run as a script: bench/ is sys.path[0]
+    import loadgen  # type: ignore[no-redef]
+
 HOST = "127.0.0.1"  # the only address this tool ever connects to
-RESULT_MARKER = "BENCH_RESULT "
 DEFAULT_MESSAGE = b"0123456789abcdef"  # 16 bytes of ASCII: a small text message
 MASK = b"\x37\xfa\x21\x3d"  # any key will do; a fixed one keeps the frame pre-built
 
@@ -271,14 +274,6 @@ async def run(
     }
 
 
-def new_loop() -> asyncio.AbstractEventLoop:
-    try:
-        import uvloop  # noqa: PLC0415  (optional: the bench venv has it)
-    except ImportError:
-        return asyncio.new_event_loop()
-    return uvloop.new_event_loop()
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="bench/ws_load.py",
@@ -300,26 +295,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     if problem:
         print(f"ws_load: check failed: {problem}", file=sys.stderr)
         return 1
-    loop = new_loop()
-    try:
-        result = loop.run_until_complete(
-            run(
-                args.port,
-                args.path,
-                connections=args.connections,
-                window=args.window,
-                duration=args.duration,
-                warmup=args.warmup,
-                message=message,
-            )
-        )
-    except (RuntimeError, OSError, TimeoutError) as exc:
-        print(f"ws_load: {type(exc).__name__}: {exc}", file=sys.stderr)
-        return 1
-    finally:
-        loop.close()
-    print(RESULT_MARKER + json.dumps(result), flush=True)
-    return 0
+    work = run(
+        args.port,
+        args.path,
+        connections=args.connections,
+        window=args.window,
+        duration=args.duration,
+        warmup=args.warmup,
+        message=message,
+    )
+    return loadgen.report("ws_load", work, (RuntimeError, OSError, TimeoutError))
 
 
 if __name__ == "__main__":

@@ -29,7 +29,7 @@ from .http.ws import (
 from .request import Request
 from .response import StreamResponse
 from .ws_base import WebSocketBase, ws_logger
-from .ws_registry import track_connection, websockets
+from .ws_registry import websockets
 
 if TYPE_CHECKING:
     from .request import BaseRequest
@@ -180,11 +180,10 @@ class WebSocketResponse(WebSocketBase, StreamResponse):
         )
         if self._conn_lost:
             return
-        tail = protocol.upgrade(self._on_data, self._on_eof)
+        tail = protocol.upgrade(self._on_data, self._on_eof, owner=self)
         if isinstance(request, Request) and request._match_info is not None:
             for app in request.match_info.apps:
                 websockets(app).add(self)
-        track_connection(protocol, self)
         if request.task is not None:
             request.task.add_done_callback(self._on_handler_done)
         if tail:

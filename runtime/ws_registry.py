@@ -21,7 +21,9 @@ import weakref
 from collections.abc import Hashable, Iterable, Iterator
 from typing import Any, Protocol
 
+from .http.protocol import HttpProtocol
 from .http.ws import WSCloseCode
+from .ws_base import WebSocketBase
 
 __all__ = ["WebSocketRegistry", "shutdown_websockets", "websockets"]
 
@@ -166,7 +168,6 @@ async def close_sockets(
 
 
 _registries: weakref.WeakKeyDictionary[Any, WebSocketRegistry] = weakref.WeakKeyDictionary()
-_by_connection: weakref.WeakKeyDictionary[Any, _Socket] = weakref.WeakKeyDictionary()
 
 
 def websockets(owner: Any) -> WebSocketRegistry:
@@ -181,13 +182,8 @@ def websockets(owner: Any) -> WebSocketRegistry:
     return registry
 
 
-def track_connection(connection: Any, ws: _Socket) -> None:
-    """Remember which WebSocket an HTTP connection was upgraded to (for shutdown)."""
-    _by_connection[connection] = ws
-
-
 async def shutdown_websockets(
-    connections: Iterable[Any],
+    connections: Iterable[HttpProtocol],
     *,
     code: int = WSCloseCode.GOING_AWAY,
     message: bytes | str = b"Server shutdown",
@@ -201,5 +197,9 @@ async def shutdown_websockets(
     Returns:
         How many sockets this call closed.
     """
-    sockets = [ws for conn in list(connections) if (ws := _by_connection.get(conn)) is not None]
+    # Each upgraded connection knows its WebSocket (``upgraded_to``). There is no global map
+    # from connections to sockets: its values kept their own keys alive, so no entry died.
+    sockets = [
+        ws for conn in list(connections) if isinstance(ws := conn.upgraded_to, WebSocketBase)
+    ]
     return await close_sockets(sockets, code=code, message=message, timeout=timeout)

@@ -126,6 +126,8 @@ class HttpProtocol(asyncio.Protocol):
         self._continue_sent = False
         self._upgrade_tail: bytes | None = None
         self._upgraded: _UpgradeSink | None = None
+        # What took the connection over (a WebSocket), for the graceful shutdown to find.
+        self.upgraded_to: object | None = None
 
     def __repr__(self) -> str:
         return f"<HttpProtocol {self.peername!r} requests={self.requests_count}>"
@@ -521,13 +523,18 @@ class HttpProtocol(asyncio.Protocol):
         self,
         on_data: Callable[[bytes], None],
         on_eof: Callable[[BaseException | None], None],
+        *,
+        owner: object | None = None,
     ) -> bytes:
         """Hand the connection to another protocol after a 101 response.
 
         Returns the bytes that arrived after the upgrade request; later bytes go to
         ``on_data``, and ``on_eof`` hears when the peer closes or the connection is lost.
+        ``owner`` (the WebSocket) is kept as :attr:`upgraded_to`: the connection holds it,
+        not a global map, so both die together.
         """
         self._upgraded = (on_data, on_eof)
+        self.upgraded_to = owner
         self._cancel_timer()
         # No more HTTP on this connection: let the parser go (~1 KiB per WebSocket).
         self._parser = _spent_parser()

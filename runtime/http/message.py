@@ -78,6 +78,12 @@ class RequestMessage:
             headers = self._headers = decode_headers(self.raw_headers)
         return headers
 
+    def replace_headers(self, raw_headers: RawHeaders) -> None:
+        """Replace the header fields (the gunicorn worker drops some names before the
+        request is built); ``headers`` is rebuilt from them on next use."""
+        self.raw_headers = raw_headers
+        self._headers = None
+
     @property
     def has_body(self) -> bool:
         return self.chunked or bool(self.content_length)

@@ -50,7 +50,14 @@ class AccessResponse:
 
 def build_environ(request: BaseRequest, sockname: Any) -> dict[str, Any]:
     """A CGI/WSGI-style environ for one request: the variables the access log atoms read,
-    and ``HTTP_*`` for every request header (``%({name}e)s`` can name any of them)."""
+    and ``HTTP_*`` for every request header whose name has no ``_`` (``%({name}e)s`` can
+    name any of them).
+
+    ``HTTP_`` + the name upper-cased with ``-`` as ``_`` would give ``X_Forwarded_For`` the
+    key of ``X-Forwarded-For``, so a name with ``_`` gets no key: every ``HTTP_*`` value is
+    exactly what the application reads under the dashed name. Such headers are only there
+    when ``header_map`` keeps them (``header_map.py``); ``%({name}i)s`` logs them by name.
+    """
     message = request.message
     target = message.target
     path, _, query = target.partition("?")
@@ -73,6 +80,8 @@ def build_environ(request: BaseRequest, sockname: Any) -> dict[str, Any]:
         environ["SERVER_NAME"] = str(sockname[0])
         environ["SERVER_PORT"] = str(sockname[1])
     for name, value in request.headers.items():
+        if "_" in name:
+            continue
         key = "HTTP_" + name.upper().replace("-", "_")
         if key in environ:
             environ[key] += "," + value  # repeated fields join, as in a WSGI environ

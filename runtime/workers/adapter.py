@@ -4,9 +4,11 @@ Connection settings go into the server's ``ProtocolConfig`` (``keepalive``,
 ``limit_request_*``). Each request then passes through three small hooks of the server:
 
 - ``request_factory``: counts the request against ``max_requests`` (the last one answers
-  with ``Connection: close`` and starts the graceful stop) and applies the trusted proxy
-  headers (``request.remote``, ``request.scheme``);
-- ``request_handler``: 400 on contradicting scheme headers, then ``cfg.pre_request``;
+  with ``Connection: close`` and starts the graceful stop), applies the trusted proxy
+  headers (``request.remote``, ``request.scheme``) and ``header_map`` (header names with
+  ``_``, ``header_map.py``);
+- ``request_handler``: 400 on contradicting scheme headers or a refused header name, then
+  ``cfg.pre_request``;
 - ``on_request_done``: ``log.access`` (access log and StatsD) and ``cfg.post_request``.
 """
 
@@ -21,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from ..exceptions import HTTPBadRequest
 from ..http.parser import Limits
 from .access import AccessResponse, build_environ
+from .header_map import HeaderMap, RefusedHeaderName
 from .trust import ForwardedTrust
 
 if TYPE_CHECKING:
@@ -35,8 +38,9 @@ __all__ = ["RequestAdapter", "limits_from_config"]
 _MAX_REQUEST_LINE = 8190
 _MAX_HEADERS = 32768
 _DEFAULT_FIELD_SIZE = 8190
-# Marks a request whose trusted scheme headers contradict each other (answered with 400).
-_CONFLICT = "berth.scheme_conflict"
+# Marks a request answered with 400 before its handler runs (trusted scheme headers that
+# contradict each other, a header name refused by header_map); the value is the body.
+_REFUSAL = "berth.refusal"
 
 
 def limits_from_config(cfg: Any) -> Limits:
@@ -68,6 +72,7 @@ class RequestAdapter:
         self._log = worker.log
         self._trust = trust
         self._on_last_request = on_last_request
+        self._header_map = HeaderMap.from_config(worker.cfg, trust.allow)
 
     def install(self, server: Server, *, keepalive: float, limits: Limits, grace: float) -> None:
         """Apply connection settings and wrap the server's request hooks.
@@ -89,6 +94,7 @@ class RequestAdapter:
         handle = server.request_handler
         worker = self._worker
         trust = self._trust
+        header_map = self._header_map
         pre_request = None if self._default_hook_is_silent("pre_request") else self._cfg.pre_request
 
         def request_factory(
@@ -101,21 +107,32 @@ class RequestAdapter:
                 writer.force_close()
                 if worker.nr == worker.max_requests:
                     self._on_last_request()
-            info = trust.resolve(conn.peername, message.raw_headers)
+            raw = message.raw_headers
+            # Scheme headers are read before header_map drops any, in gunicorn's order.
+            info = trust.resolve(conn.peername, raw)
+            refusal = "Contradictory scheme headers\n" if info.conflict else None
+            if header_map is not None:
+                for name, _ in raw:  # one pass; only a name with '_' costs more than that
+                    if b"_" in name:
+                        try:
+                            message.replace_headers(header_map.apply(conn.peername, raw))
+                        except RefusedHeaderName as exc:
+                            refusal = f"{exc} (header names containing '_' are refused)\n"
+                        break
             if info.scheme is not None:
                 kwargs["scheme"] = info.scheme
             if info.remote is not None:
                 kwargs["remote"] = info.remote
             request = make_request(message, payload, conn, writer, *args, **kwargs)
-            if info.conflict:
-                request._cache[_CONFLICT] = True
+            if refusal is not None:
+                request._cache[_REFUSAL] = refusal
             return request
 
         # A plain function returning the handler's awaitable: no extra coroutine frame per
         # request (the server awaits what it returns).
         def request_handler(request: BaseRequest) -> Awaitable[StreamResponse]:
-            if _CONFLICT in request._cache:
-                raise HTTPBadRequest(text="Contradictory scheme headers\n")
+            if _REFUSAL in request._cache:
+                raise HTTPBadRequest(text=request._cache[_REFUSAL])
             if pre_request is not None:
                 pre_request(worker, request)
             return handle(request)

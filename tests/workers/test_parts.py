@@ -13,8 +13,12 @@ import pytest
 from gunicorn.config import Config
 from gunicorn.glogging import Logger
 
-from runtime.workers.access import AccessResponse
+from runtime.http.message import HttpVersion11, RequestMessage
+from runtime.http.streams import EMPTY_PAYLOAD
+from runtime.request import BaseRequest
+from runtime.workers.access import AccessResponse, build_environ
 from runtime.workers.adapter import limits_from_config
+from runtime.workers.header_map import HeaderMap, RefusedHeaderName
 from runtime.workers.heartbeat import heartbeat_interval
 from runtime.workers.proxy import ProxyProtocolGate
 from runtime.workers.shutdown import ShutdownTiming
@@ -89,6 +93,90 @@ class TestForwardedTrust:
     def test_client_is_the_nearest_untrusted_hop(self, values: list[str], client: str) -> None:
         headers = tuple((b"X-Forwarded-For", v.encode()) for v in values)
         assert self.trust.resolve(self.peer, headers).remote == client
+
+
+def as_sent(*names: str) -> tuple[tuple[bytes, bytes], ...]:
+    """Headers named exactly as given (``raw`` turns ``_`` into ``-``), each valued ``v``."""
+    return tuple((name.encode(), b"v") for name in names)
+
+
+class TestHeaderMap:
+    """gunicorn's header_map and forwarder_headers, as gunicorn 27 applies them
+    (https://docs.gunicorn.org/en/stable/settings.html#header-map)."""
+
+    untrusted = ("192.0.2.1", 1)
+    trusted = ("127.0.0.1", 1)
+    allow = AllowList(["127.0.0.1"])
+
+    def policy(self, mode: str = "drop", forwarders: str | None = None) -> HeaderMap | None:
+        cfg = Config()
+        cfg.set("header_map", mode)
+        if forwarders is not None:
+            cfg.set("forwarder_headers", forwarders)
+        return HeaderMap.from_config(cfg, self.allow)
+
+    def test_dangerous_needs_no_policy(self) -> None:
+        assert self.policy("dangerous") is None
+        assert self.policy("DROP") is not None and self.policy("refuse") is not None
+
+    def test_drop_removes_every_name_with_an_underscore_from_an_untrusted_peer(self) -> None:
+        policy = self.policy()
+        assert policy is not None and not policy.refuse
+        headers = as_sent("Host", "X_Forwarded_For", "X-Forwarded-For", "SCRIPT_NAME", "A_")
+        assert policy.apply(self.untrusted, headers) == as_sent("Host", "X-Forwarded-For")
+
+    def test_trusted_forwarder_headers_pass_compared_upper_cased(self) -> None:
+        policy = self.policy()  # forwarder_headers defaults to SCRIPT_NAME,PATH_INFO
+        assert policy is not None
+        headers = as_sent("SCRIPT_NAME", "path_info", "Remote_User", "X-A")
+        assert policy.apply(self.trusted, headers) == as_sent("SCRIPT_NAME", "path_info", "X-A")
+        assert policy.apply("/run/g.sock", headers) == as_sent(
+            "SCRIPT_NAME", "path_info", "X-A"
+        )  # a unix-socket peer is trusted
+        # The list is used as written, as gunicorn does: a lower-case entry never matches.
+        lower = self.policy(forwarders="remote_user")
+        assert lower is not None and lower.apply(self.trusted, headers) == as_sent("X-A")
+        upper = self.policy(forwarders="REMOTE_USER")
+        assert upper is not None
+        assert upper.apply(self.trusted, headers) == as_sent("Remote_User", "X-A")
+
+    def test_star_lets_a_trusted_peer_send_any_name(self) -> None:
+        policy = self.policy(forwarders="*")
+        assert policy is not None
+        headers = as_sent("X_Forwarded_For", "X-A")
+        assert policy.apply(self.trusted, headers) == headers
+        assert policy.apply(self.untrusted, headers) == as_sent("X-A")
+
+    def test_refuse_names_the_first_refused_header(self) -> None:
+        policy = self.policy("refuse")
+        assert policy is not None and policy.refuse
+        with pytest.raises(RefusedHeaderName) as caught:
+            policy.apply(self.untrusted, as_sent("X-A", "SCRIPT_NAME", "X_B"))
+        assert caught.value.name == "SCRIPT_NAME"
+        assert str(caught.value) == "Invalid HTTP header name: 'SCRIPT_NAME'"
+        with pytest.raises(RefusedHeaderName, match="'X_B'"):
+            policy.apply(self.trusted, as_sent("X-A", "SCRIPT_NAME", "X_B"))
+        assert policy.apply(self.trusted, as_sent("SCRIPT_NAME")) == as_sent("SCRIPT_NAME")
+
+
+def test_environ_never_folds_an_underscore_name_into_a_dashed_one() -> None:
+    raw = (
+        (b"X-Forwarded-For", b"203.0.113.7"),
+        (b"X_Forwarded_For", b"127.0.0.1"),
+        (b"SCRIPT_NAME", b"/mount"),
+        (b"Content-Type", b"text/plain"),
+        (b"X-A", b"1"),
+        (b"X-A", b"2"),
+    )
+    message = RequestMessage("GET", "/p?q=1", HttpVersion11, raw)
+    peer = SimpleNamespace(peername=("127.0.0.1", 4000), transport=None)
+    request = BaseRequest(message, EMPTY_PAYLOAD, peer, None, None, None)  # type: ignore[arg-type]
+    environ = build_environ(request, ("127.0.0.1", 8000))
+    assert environ["HTTP_X_FORWARDED_FOR"] == "203.0.113.7"
+    assert environ["HTTP_X_A"] == "1,2"
+    assert environ["CONTENT_TYPE"] == "text/plain"
+    http_keys = [key for key in environ if key.startswith("HTTP_")]
+    assert http_keys == ["HTTP_X_FORWARDED_FOR", "HTTP_X_A"]  # no key for a name with "_"
 
 
 class FakeInner:

@@ -1,7 +1,7 @@
-"""gunicorn settings applied per connection: forwarded headers, PROXY protocol, request
-limits, worker_connections, keepalive, TLS.
+"""gunicorn settings applied per connection: forwarded headers, header_map, PROXY protocol,
+request limits, worker_connections, keepalive, TLS.
 
-Checklist rows (docs/gunicorn-worker.md): 19, 21, 22, 23, 25, 26.
+Checklist rows (docs/gunicorn-worker.md): 19, 20, 21, 22, 23, 25, 26.
 """
 
 from __future__ import annotations
@@ -20,12 +20,15 @@ from .harness import (
     HOOKS,
     UVLOOP_WORKER,
     WORKER,
+    Address,
+    Gunicorn,
     Launcher,
     connect,
     get,
     raw_exchange,
     read_reply,
     status_of,
+    wait_for,
 )
 
 pytestmark = pytest.mark.slow
@@ -66,6 +69,74 @@ def test_row19_forwarded_headers_are_trusted_only_from_allowed_peers(
 
     # '*': every hop is trusted, so the leftmost is the client.
     assert get(anyone.address, "/info", XFF).json()["remote"] == "203.0.113.7"
+
+
+# What the access log sees of the headers: the environ's keys and the request's own names.
+HEADER_LOG = (
+    "%({raw_uri}e)s|%({http_x_forwarded_for}e)s|%({x_forwarded_for}i)s|%({http_script_name}e)s"
+)
+SMUGGLED = {"X-Forwarded-For": "203.0.113.7", "X_Forwarded_For": "127.0.0.1", "X-Plain": "1"}
+
+
+def logged(instance: Gunicorn, target: str) -> list[str]:
+    """The HEADER_LOG fields after the target in the access line of ``target``."""
+    wait_for(lambda: f"{target}|" in instance.stdout, 5, f"the access line of {target}")
+    line = next(line for line in instance.stdout.splitlines() if line.startswith(f"{target}|"))
+    return line.split("|")[1:]
+
+
+def header_names(address: Address, path: str, headers: dict[str, str]) -> set[str]:
+    reply = get(address, path, headers)
+    assert reply.status == 200, reply
+    return {name for name, _ in reply.json()}
+
+
+def test_row20_header_map_and_forwarder_headers_as_gunicorn_does(
+    gunicorn: Launcher, tmp_path: Path
+) -> None:
+    unix = str(tmp_path / "g.sock")
+    log = ("--access-logfile", "-", "--access-logformat", HEADER_LOG)
+    drop = gunicorn(
+        "-b",
+        "127.0.0.1:{port}",
+        "-b",
+        f"unix:{unix}",
+        "--forwarded-allow-ips",
+        "10.0.0.0/8",
+        *log,
+    ).start()
+    refuse = gunicorn("--header-map", "refuse", "-c", HOOKS).start()  # 127.0.0.1 is trusted
+    dangerous = gunicorn("--header-map", "dangerous", *log).start()
+    for instance in (drop, refuse, dangerous):
+        instance.wait_ready()
+
+    # drop (the default): a name with '_' is gone for the application and for the log, and
+    # the environ's HTTP_X_FORWARDED_FOR is the dashed header alone.
+    forwarded = {**SMUGGLED, "SCRIPT_NAME": "/mount", "path_info": "/p"}
+    names = header_names(drop.address, "/headers?tcp", forwarded)
+    assert {"X-Forwarded-For", "X-Plain"} <= names
+    assert not any("_" in name for name in names)
+    assert logged(drop, "/headers?tcp") == ["203.0.113.7", "-", "-"]
+    # forwarder_headers (SCRIPT_NAME,PATH_INFO, compared upper-cased) from a trusted peer (a
+    # unix socket) are kept; other names with '_' are still dropped.
+    names = header_names(unix, "/headers?unix", forwarded)
+    assert {"SCRIPT_NAME", "path_info", "X-Forwarded-For"} <= names
+    assert "X_Forwarded_For" not in names
+    # Kept, but never under an environ key another name would share.
+    assert logged(drop, "/headers?unix") == ["203.0.113.7", "-", "-"]
+
+    # refuse: 400 with the name, before pre_request; a trusted forwarder header passes.
+    reply = get(refuse.address, "/refused", SMUGGLED)
+    assert reply.status == 400
+    assert "Invalid HTTP header name: 'X_Forwarded_For'" in reply.text
+    assert get(refuse.address, "/info", {"SCRIPT_NAME": "/mount"}).status == 200
+    wait_for(lambda: "HOOK post_request /refused 400" in refuse.stderr, 5, "post_request")
+    assert "HOOK pre_request GET /refused" not in refuse.stderr
+
+    # dangerous: kept under its own name, and still not folded into the environ.
+    names = header_names(dangerous.address, "/headers", SMUGGLED)
+    assert {"X-Forwarded-For", "X_Forwarded_For"} <= names
+    assert logged(dangerous, "/headers") == ["203.0.113.7", "127.0.0.1", "-"]
 
 
 def proxy_v2(client: tuple[str, int], server: tuple[str, int]) -> bytes:

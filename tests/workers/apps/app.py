@@ -52,6 +52,11 @@ async def info(request: web.Request) -> web.StreamResponse:
     )
 
 
+@routes.get("/headers")
+async def headers(request: web.Request) -> web.StreamResponse:
+    return web.json_response([[name, value] for name, value in request.headers.items()])
+
+
 @routes.get("/sleep/{seconds}")
 async def sleep(request: web.Request) -> web.StreamResponse:
     await asyncio.sleep(float(request.match_info["seconds"]))

@@ -54,6 +54,10 @@ class Server:
         debug: show tracebacks in 500 responses.
         keepalive_timeout, max_line_size, max_field_size, max_headers, lingering_time,
         head_timeout, body_timeout, max_pipeline, server_header: connection settings.
+        min_head_rate, min_body_rate, rate_window: the slowest a client may send a request
+            head or body, in bytes per second over each ``rate_window`` seconds in which
+            the server waits for it (0 turns one off); slower clients get 408 and a
+            closed connection (docs/hardening.md).
         access_log_class, access_log, access_log_format: access logging (``access_log=None``
             turns it off).
 
@@ -78,6 +82,9 @@ class Server:
         max_headers: int = 100,
         head_timeout: float = 10.0,
         body_timeout: float | None = 60.0,
+        min_head_rate: float = 500.0,
+        min_body_rate: float = 500.0,
+        rate_window: float = 5.0,
         max_pipeline: int = 16,
         lingering_time: float = 2.0,
         server_header: str | None = "Berth",
@@ -87,6 +94,11 @@ class Server:
         access_log_format: str = AccessLogger.LOG_FORMAT,
         logger: logging.Logger = server_logger,
     ) -> None:
+        for name, rate in (("min_head_rate", min_head_rate), ("min_body_rate", min_body_rate)):
+            if rate < 0:
+                raise ValueError(f"{name} must be >= 0 (0 turns it off), got {rate!r}")
+        if rate_window <= 0:
+            raise ValueError(f"rate_window must be > 0 seconds, got {rate_window!r}")
         self.request_handler = handler
         self.request_factory: RequestFactory = request_factory or BaseRequest
         self.error_handler = error_handler or self._default_error_response
@@ -100,6 +112,9 @@ class Server:
             keepalive_timeout=keepalive_timeout,
             head_timeout=head_timeout,
             body_timeout=body_timeout,
+            min_head_rate=min_head_rate,
+            min_body_rate=min_body_rate,
+            rate_window=rate_window,
             max_pipeline=max_pipeline,
             handler_cancellation=handler_cancellation,
             server_header=server_header,

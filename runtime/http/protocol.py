@@ -57,6 +57,13 @@ class ProtocolConfig:
     keepalive_timeout: float = 75.0  # longer than nginx's upstream keepalive_timeout (60 s)
     head_timeout: float = 10.0  # whole request head, from its first byte (slowloris)
     body_timeout: float | None = 60.0  # each wait for more body bytes
+    # Minimum data rates (bytes/s; 0 turns one off), judged over each ``rate_window``
+    # seconds in which the server waits for request bytes it is ready to read: a head that
+    # has begun, a body being received. 500 B/s is a tenth of a GPRS link, yet it cuts a
+    # slowloris or slow-body client within one window (docs/hardening.md).
+    min_head_rate: float = 500.0
+    min_body_rate: float = 500.0
+    rate_window: float = 5.0
     max_pipeline: int = 16  # requests read ahead of the one being answered
     handler_cancellation: bool = False
     server_header: str | None = "Berth"
@@ -118,7 +125,13 @@ class HttpProtocol(asyncio.Protocol):
         self._current: RequestMessage | None = None  # the request being answered
         self._timer: TimerHandle | None = None
         self._timer_kind = ""
-        self._idle_deadline = 0.0
+        self._idle_since = 0.0  # when the connection opened or last became idle
+        self._head_deadline = 0.0
+        self._head_bytes = 0  # bytes received since the current head began
+        # The data-rate window: when it began (< 0: not yet) and the byte count then.
+        self._mark_time = -1.0
+        self._mark_bytes = 0
+        self._body_message: RequestMessage | None = None  # whose body is being received
         self._closing = False  # graceful shutdown asked for
         self._lost = False
         self._lingering = False
@@ -183,7 +196,8 @@ class HttpProtocol(asyncio.Protocol):
         self.transport = transport
         self.flow = FlowControl(transport)
         self.peername = transport.get_extra_info("peername")
-        self._set_timer("head", self.config.head_timeout)
+        self._idle_since = self._clock.time()
+        self._begin_head()
         self._service.connection_made(self)
 
     def connection_lost(self, exc: BaseException | None) -> None:
@@ -256,8 +270,15 @@ class HttpProtocol(asyncio.Protocol):
             self._upgrade_tail = tail
             assert self.flow is not None
             self.flow.pause_reading(FlowControl.UPGRADE)
-        elif self._parser.in_head and self._timer_kind != "head":
-            self._set_timer("head", self.config.head_timeout)
+        elif self._parser.in_head:
+            self._head_received(len(data))
+        elif (
+            (parsing := self._parsing) is not None
+            and self._timer_kind != "body"
+            and parsing is not EMPTY_PAYLOAD
+            and self.config.min_body_rate
+        ):
+            self._begin_body_window(parsing)  # a body is arriving in pieces
 
     # -- parser sink --------------------------------------------------------------------
 
@@ -269,6 +290,7 @@ class HttpProtocol(asyncio.Protocol):
         self.requests_count += 1
         payload: StreamReader
         if message.has_body:
+            self._body_message = message
             flow = self.flow
             assert flow is not None
             payload = StreamReader(
@@ -421,12 +443,14 @@ class HttpProtocol(asyncio.Protocol):
             self._close()
         elif self._parser.in_head:
             if self._timer_kind != "head":
-                self._set_timer("head", self.config.head_timeout)
+                # A head began while the previous request ran: its clocks start now.
+                self._begin_head()
+                self._mark_time = self._clock.time()
+                self._mark_bytes = self._head_bytes
         else:
-            keepalive = self.config.keepalive_timeout
-            self._idle_deadline = self._clock.time() + keepalive
+            self._idle_since = self._clock.time()
             if self._timer_kind != "idle":
-                self._set_timer("idle", keepalive)
+                self._set_timer("idle", self.config.keepalive_timeout)
 
     def _send_continue(self) -> None:
         # RFC 9110 10.1.1: 100 goes out only once the handler asks for the body.
@@ -473,16 +497,108 @@ class HttpProtocol(asyncio.Protocol):
         if kind == "idle":
             if not self.idle:
                 return  # busy again; the next idle period arms a timer
-            remaining = self._idle_deadline - self._clock.time()
+            remaining = self._idle_since + self.config.keepalive_timeout - self._clock.time()
             if remaining > 0:
                 self._set_timer("idle", remaining)
                 return
-        if kind == "head" and self._parser.in_head and not self._refusing:
-            self._on_parse_error(RequestTimeout("Request head not received in time"))
-        elif kind == "head" and (self._task is not None or self._queue):
+        elif kind == "head":
+            self._check_head()
             return
-        else:
-            self._close(abort=kind == "linger")
+        elif kind == "body":
+            self._check_body()
+            return
+        self._close(abort=kind == "linger")
+
+    # -- minimum data rates (RFC 9110 15.5.9: 408 when the client is too slow) ---------
+
+    def _begin_head(self) -> None:
+        self._head_deadline = self._clock.time() + self.config.head_timeout
+        self._head_bytes = 0
+        self._mark_time = -1.0
+        self._set_timer("head", self.config.head_timeout)
+
+    def _head_received(self, size: int) -> None:
+        """A read left a request head incomplete (the slow path: most heads come whole)."""
+        if self._timer_kind != "head":
+            self._begin_head()  # a new head on a kept-alive connection
+        self._head_bytes += size
+        if self._mark_time < 0 and self.config.min_head_rate:
+            # The head's first bytes: its rate is judged from now on.
+            now = self._clock.time()
+            self._mark_time = now
+            self._mark_bytes = self._head_bytes - size
+            self._set_timer("head", min(self.config.rate_window, self._head_deadline - now))
+
+    def _check_head(self) -> None:
+        now = self._clock.time()
+        if not self._parser.in_head or self._refusing:
+            if self._task is not None or self._queue or self._refusing:
+                return  # busy: the next idle period arms a timer again
+            if now < self._head_deadline:  # a silent connection: no rate to judge yet
+                self._set_timer("head", self._head_deadline - now)
+            else:
+                self._close()
+            return
+        if now >= self._head_deadline:
+            self._on_parse_error(RequestTimeout("Request head not received in time"))
+            return
+        got = self._head_bytes - self._mark_bytes
+        if self.flow is not None and self.flow.reading_paused:
+            # Not reading (pipelining backpressure): the client cannot be too slow.
+            self._mark_time, self._mark_bytes = now, self._head_bytes
+        elif self._window_failed(now, got, self.config.min_head_rate):
+            self._on_parse_error(
+                RequestTimeout(
+                    f"Request head too slow ({got} bytes in {now - self._mark_time:.1f} s)"
+                )
+            )
+            return
+        next_check = self._head_deadline
+        if self._mark_time >= 0 and self.config.min_head_rate:
+            next_check = min(next_check, self._mark_time + self.config.rate_window)
+        self._set_timer("head", next_check - now)
+
+    def _begin_body_window(self, payload: StreamReader) -> None:
+        self._mark_time = self._clock.time()
+        self._mark_bytes = payload.total_bytes
+        self._set_timer("body", self.config.rate_window)
+
+    def _check_body(self) -> None:
+        payload = self._parsing
+        if payload is None or payload is EMPTY_PAYLOAD or self._refusing or self._lost:
+            return  # the body is complete (or refused): nothing to wait for
+        now = self._clock.time()
+        got = payload.total_bytes - self._mark_bytes
+        if self._client_waits_for_us() or not self._window_failed(
+            now, got, self.config.min_body_rate
+        ):
+            self._begin_body_window(payload)
+            return
+        self._on_parse_error(
+            RequestTimeout(f"Request body too slow ({got} bytes in {now - self._mark_time:.1f} s)")
+        )
+
+    def _client_waits_for_us(self) -> bool:
+        """Whether the client cannot send body bytes now: reading is paused (backpressure,
+        pipelining) or it waits for a 100 Continue (RFC 9110 10.1.1) not yet sent."""
+        if self.flow is not None and self.flow.reading_paused:
+            return True
+        message = self._body_message
+        if message is None or not message.expect_continue:
+            return False
+        return message is not self._current or not self._continue_sent
+
+    def _window_failed(self, now: float, got: int, rate: float) -> bool:
+        """Whether a whole rate window has passed with fewer than ``rate`` bytes/s in it.
+        Moves the window on when it passed."""
+        elapsed = now - self._mark_time
+        if not rate or elapsed + 1e-3 < self.config.rate_window:
+            return False
+        if got < rate * elapsed:
+            return True
+        self._mark_time = now
+        self._mark_bytes += got
+        return False
 
     def _close(self, *, linger: bool = False, abort: bool = False) -> None:
         transport = self.transport

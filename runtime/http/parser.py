@@ -23,7 +23,7 @@ from .errors import (
     LineTooLong,
     VersionNotSupported,
 )
-from .message import HttpVersion10, HttpVersion11, RequestMessage
+from .message import HttpVersion, HttpVersion10, HttpVersion11, RequestMessage
 
 __all__ = ["Limits", "ParserSink", "RequestParser"]
 
@@ -97,7 +97,7 @@ class RequestParser:
     def __init__(self, sink: ParserSink, limits: Limits | None = None) -> None:
         self._sink = sink
         self._limits = limits or Limits()
-        self._parser = httptools.HttpRequestParser(self)
+        self._parser = _request_parser(self)
         self._message: RequestMessage | None = None
         self._reframe = False
         self._max_field_size = self._limits.max_field_size
@@ -253,7 +253,7 @@ class RequestParser:
         parser = self._parser
         version = _VERSIONS.get(parser.get_http_version())
         if version is None:
-            raise VersionNotSupported(f"HTTP/{parser.get_http_version()} is not supported")
+            version = _other_version(parser.get_http_version())
         if version is HttpVersion11 and not self._host_seen:
             raise BadHttpMessage("Missing Host header")  # RFC 9112 3.2
         if self._te_seen and version is HttpVersion10:
@@ -345,6 +345,27 @@ class _Reframer:
         self.target.on_message_complete()
 
 
+def _request_parser(callbacks: object) -> httptools.HttpRequestParser:
+    parser = httptools.HttpRequestParser(callbacks)
+    # llhttp checks the grammar of the version, HTTP-name "/" DIGIT "." DIGIT (RFC 9112 2.3),
+    # and refuses anything else (a 400 here). Out of the box it also refuses the well-formed
+    # versions it does not know (all but 0.9, 1.0, 1.1 and 2.0) with one generic error, so
+    # HTTP/1.2 (served as 1.1) and HTTP/3.0 (a 505) would look alike. Its "lenient version"
+    # flag lifts only that second check; on_headers_complete decides (_other_version).
+    parser.set_dangerous_leniencies(lenient_version=True)
+    return parser
+
+
+def _other_version(version: str) -> HttpVersion:
+    """The version to serve a well-formed ``major.minor`` other than 1.0 and 1.1 as."""
+    if version.startswith("1."):
+        # RFC 9112 2.3: a minor version higher than ours, within a major version we
+        # implement, is processed as the highest minor version we implement.
+        return HttpVersion11
+    # RFC 9110 15.6.6: 505 for a major version we do not support (HTTP/0.9, HTTP/2.0, ...).
+    raise VersionNotSupported(f"HTTP/{version} is not supported")
+
+
 def _translate(exc: Exception) -> HttpProcessingError:
     """llhttp's error -> ours, with the status to answer."""
     if isinstance(exc, httptools.HttpParserCallbackError):
@@ -355,6 +376,4 @@ def _translate(exc: Exception) -> HttpProcessingError:
         return BadStatusLine(f"Invalid method: {exc}")
     if isinstance(exc, httptools.HttpParserInvalidURLError):
         return BadStatusLine(f"Invalid request target: {exc}")
-    if str(exc) == "Invalid HTTP version":
-        return VersionNotSupported(f"Unsupported HTTP version: {exc}")  # RFC 9110 15.6.6
-    return BadHttpMessage(str(exc))
+    return BadHttpMessage(str(exc))  # a malformed HTTP-version among them (RFC 9112 2.3)

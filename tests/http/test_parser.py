@@ -233,6 +233,26 @@ def test_error_class_and_status(
     assert info.value.message
 
 
+@pytest.mark.parametrize(
+    ("version", "status", "message"),
+    [
+        (b"HTTP/3.0", 505, "HTTP/3.0 is not supported"),
+        (b"HTTP/0.9", 505, "HTTP/0.9 is not supported"),
+        (b"HTTP/1.x", 400, "Invalid minor version"),
+        (b"HTTX/1.1", 400, "Expected HTTP/, RTSP/ or ICE/"),
+        (b"HTTP/11", 400, "Expected dot"),
+    ],
+)
+def test_version_errors_say_which_rule(version: bytes, status: int, message: str) -> None:
+    # RFC 9110 15.6.6: 505 names a well-formed version we do not speak; anything that is not
+    # HTTP-name "/" DIGIT "." DIGIT (RFC 9112 2.3) is a 400 that says what is wrong.
+    parser, _ = make()
+    with pytest.raises(HttpProcessingError) as info:
+        parser.feed(b"GET / " + version + b"\r\nHost: h\r\n\r\n")
+    assert (info.value.status, info.value.message) == (status, message)
+    assert isinstance(info.value, VersionNotSupported) == (status == 505)
+
+
 # -- in_head --------------------------------------------------------------------------------
 
 

@@ -663,6 +663,48 @@ class HttpProtocol(asyncio.Protocol):
         """Close the connection now."""
         self._close()
 
+    # -- making room (a server at its connection limit) -----------------------------------
+
+    def shed_rank(self, now: float) -> tuple[int, float] | None:
+        """How cheaply this connection can be closed to make room for a new one: lower
+        first, or ``None`` if it must not be (a request being served, a WebSocket).
+
+        0: already closing (a lingering close); 1: idle, oldest first (kept alive between
+        requests, or opened and silent); 2: a head begun and not finished, slowest first;
+        3: a body arriving below ``min_body_rate``, slowest first.
+        """
+        if self._lost or self._upgraded is not None:
+            return None
+        if self._lingering:
+            return (0, 0.0)
+        if self._refusing:
+            return None  # an error response is on its way; the connection closes after it
+        if self._task is None and not self._queue:
+            if not self._parser.in_head:
+                return (1, self._idle_since)
+            elapsed = max(now - self._mark_time, 1e-3) if self._mark_time >= 0 else 1e-3
+            return (2, self._head_bytes / elapsed)
+        payload = self._parsing
+        if payload is None or payload is EMPTY_PAYLOAD or self._timer_kind != "body":
+            return None
+        if self._client_waits_for_us():
+            return None
+        elapsed = now - self._mark_time
+        if elapsed < 1.0:
+            return None  # too early to call the rate
+        rate = (payload.total_bytes - self._mark_bytes) / elapsed
+        return (3, rate) if rate < self.config.min_body_rate else None
+
+    def shed(self) -> None:
+        """Close now to make room: the server is at its connection limit."""
+        transport = self.transport
+        if transport is None or self._lost:
+            return
+        if self._lingering:
+            transport.abort()  # the response went out; the rest is only courtesy
+        else:
+            self._close()
+
     def abort(self) -> None:
         """End of a graceful shutdown: cancel the running handler and close."""
         if self._task is not None:

@@ -1,13 +1,22 @@
-"""Accepting on gunicorn's listening sockets, with ``worker_connections`` as a hard limit.
+"""Accepting on gunicorn's listening sockets, with ``worker_connections`` as the limit.
 
 ``loop.create_server(sock=...)`` cannot pause accepting, and it calls ``listen()`` again with
 its own backlog (100 or 128 instead of gunicorn's ``backlog``). So each listener gets a small
 acceptor of our own: it waits for the socket to be readable, accepts a batch, and hands each
 connection to ``loop.connect_accepted_socket`` (the same path ``create_server`` takes, TLS
-included). At ``worker_connections`` open connections it stops watching the sockets; the
-kernel keeps queueing new ones in the backlog (or another worker takes them) until a
-connection closes. gunicorn already called ``listen(backlog)``; we never call it again, which
-also spares systemd-activated sockets (where SELinux may refuse it).
+included). At ``worker_connections`` open connections it first makes room by closing an idle
+or slow connection (``limit.ConnectionLimit``); only when none can be closed does it stop
+watching the sockets, and the kernel keeps queueing new connections in the backlog (or
+another worker takes them) until one closes. gunicorn already called ``listen(backlog)``; we
+never call it again, which also spares systemd-activated sockets (where SELinux may refuse
+it).
+
+A stop closes the worker's copy of each listening socket at once, after taking what the
+kernel had already queued for it: a socket left open would keep completing handshakes into
+the backlog, and those connections would be reset when the worker exits. Closed, the last
+copy (the arbiter closes its own first on SIGTERM) makes the kernel refuse new connections
+at connect time, which clients and proxies retry safely. On a reload, or under systemd
+socket activation, another copy keeps listening and nothing queued is lost.
 """
 
 from __future__ import annotations
@@ -20,6 +29,7 @@ import ssl as _ssl
 from collections.abc import Callable
 
 from ..runner import BaseRunner, BaseSite
+from .limit import ConnectionLimit
 
 __all__ = ["ConnectionLimit", "GunicornSite"]
 
@@ -28,58 +38,8 @@ _BATCH = 16
 # Out of file descriptors or memory: stop accepting this long instead of spinning.
 _RESOURCE_ERRORS = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
 _RESOURCE_PAUSE = 0.5
-_POLL_WHILE_FULL = 0.05
 # How long a stop waits for TLS handshakes in progress before dropping them.
 _HANDSHAKE_WAIT = 1.0
-
-
-class ConnectionLimit:
-    """``worker_connections``: pauses every site at the limit and resumes them below it.
-
-    Args:
-        limit: the most connections open at once (accepted, including TLS handshakes).
-        open_connections: how many connections the server holds now.
-    """
-
-    def __init__(self, limit: int, open_connections: Callable[[], int]) -> None:
-        self.limit = limit
-        self._open = open_connections
-        self.handshaking = 0  # accepted, not yet handed to the protocol
-        self.sites: list[GunicornSite] = []
-        self._timer: asyncio.TimerHandle | None = None
-        self.paused = False
-
-    @property
-    def room(self) -> int:
-        return self.limit - self._open() - self.handshaking
-
-    def pause(self) -> None:
-        if self.paused:
-            return
-        self.paused = True
-        for site in self.sites:
-            site.pause()
-        self._schedule()
-
-    def _schedule(self) -> None:
-        # A connection that closes does not tell us; polling only while full costs nothing
-        # in normal operation.
-        loop = asyncio.get_running_loop()
-        self._timer = loop.call_later(_POLL_WHILE_FULL, self._check)
-
-    def _check(self) -> None:
-        self._timer = None
-        if self.room > 0:
-            self.paused = False
-            for site in self.sites:
-                site.resume()
-        else:
-            self._schedule()
-
-    def close(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
 
 
 class GunicornSite(BaseSite):
@@ -146,7 +106,7 @@ class GunicornSite(BaseSite):
         """Stop accepting; connections accepted so far (TLS handshakes included) reach the
         server before this returns, so the graceful shutdown that follows sees them all."""
         self._serving = False
-        self.pause()
+        self.stop_accepting()
         if self._retry is not None:
             self._retry.cancel()
             self._retry = None
@@ -165,9 +125,31 @@ class GunicornSite(BaseSite):
         await super().stop()
 
     def stop_accepting(self) -> None:
-        """Pause for good (a stop has begun); ``stop()`` completes it."""
+        """Stop for good (a stop has begun): take what the kernel already queued for this
+        socket, then close it, so nothing more is queued here to be reset at exit;
+        ``stop()`` completes the stop."""
+        if self._stopped:
+            return
         self._stopped = True
         self.pause()
+        if self._loop is not None and self._sock.fileno() >= 0:
+            self._take_queued()
+        self._sock.close()
+
+    def _take_queued(self) -> None:
+        # The limit does not apply here: these connections completed their handshake before
+        # the stop, and serving them (with Connection: close) beats resetting them.
+        while True:
+            try:
+                conn, _addr = self._sock.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            except ConnectionAbortedError:
+                continue
+            except OSError as exc:
+                self._logger.debug("Stopped taking queued connections on %s: %r", self._name, exc)
+                return
+            self._hand_over(conn)
 
     def pause(self) -> None:
         if self._watching and self._loop is not None:
@@ -184,9 +166,6 @@ class GunicornSite(BaseSite):
         for _ in range(_BATCH):
             if not self._watching:
                 return  # paused meanwhile
-            if limit.room <= 0:
-                limit.pause()
-                return
             try:
                 conn, _addr = self._sock.accept()
             except (BlockingIOError, InterruptedError):
@@ -196,12 +175,20 @@ class GunicornSite(BaseSite):
             except OSError as exc:
                 self._on_accept_error(exc)
                 return
-            conn.setblocking(False)
-            limit.handshaking += 1
-            assert self._loop is not None
-            task = self._loop.create_task(self._connect(conn))
-            self._pending.add(task)
-            task.add_done_callback(self._pending.discard)
+            self._hand_over(conn)
+            # Room is made only for a connection that really came (workers sharing a socket
+            # all wake for each one); if none can be made, this one is kept, one over.
+            if limit.room < 0 and not limit.make_room():
+                limit.pause()
+                return
+
+    def _hand_over(self, conn: socket.socket) -> None:
+        conn.setblocking(False)
+        self._limit.handshaking += 1
+        assert self._loop is not None
+        task = self._loop.create_task(self._connect(conn))
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
 
     def _on_accept_error(self, exc: OSError) -> None:
         if exc.errno in _RESOURCE_ERRORS:

@@ -236,7 +236,7 @@ class GunicornWebWorker(base.Worker):  # type: ignore[misc] # gunicorn ships no 
         adapter.install(
             server, keepalive=cfg.keepalive, limits=limits_from_config(cfg), grace=timing.grace
         )
-        limit = ConnectionLimit(cfg.worker_connections, lambda: len(server.connections))
+        limit = ConnectionLimit(cfg.worker_connections, server.connections, self.log)
         ssl_context = None
         if cfg.is_ssl:
             from gunicorn.sock import ssl_context as make_ssl_context  # noqa: PLC0415

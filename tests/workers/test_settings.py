@@ -1,7 +1,7 @@
 """gunicorn settings applied per connection: forwarded headers, header_map, PROXY protocol,
-request limits, worker_connections, keepalive, TLS.
+request limits, keepalive, TLS (worker_connections: test_connection_limit.py).
 
-Checklist rows (docs/gunicorn-worker.md): 19, 20, 21, 22, 23, 25, 26.
+Checklist rows (docs/gunicorn-worker.md): 19, 20, 21, 22, 25, 26.
 """
 
 from __future__ import annotations
@@ -216,22 +216,6 @@ def test_row22_row25_request_limits_and_keepalive(gunicorn: Launcher) -> None:
     assert conn.sock.recv(1) == b""  # keepalive=1: the idle connection closes after 1 s
     assert 0.7 < time.monotonic() - began < 2.5
     conn.close()
-
-
-def test_row23_worker_connections_pauses_accepting_at_the_limit(gunicorn: Launcher) -> None:
-    instance = gunicorn("--worker-connections", "2", "--keep-alive", "30").start().wait_ready()
-    held = [connect(instance.address) for _ in range(2)]
-    for conn in held:
-        conn.request("GET", "/")
-        assert read_reply(conn).status == 200
-    with pytest.raises(TimeoutError):
-        get(instance.address, "/", timeout=0.5)  # queued in the backlog, not accepted
-    waiting = connect(instance.address, timeout=5)
-    waiting.request("GET", "/info")
-    held[0].close()  # below the limit again: the queued connection is accepted
-    assert read_reply(waiting).status == 200
-    waiting.close()
-    held[1].close()
 
 
 def test_row26_tls_through_gunicorn_ssl_context_and_its_hook(

@@ -51,6 +51,20 @@ def _parser() -> argparse.ArgumentParser:
     add("--accel-url", default="/_protected/", help="internal location for X-Accel-Redirect")
     add("--accel-root", default=None, help="its directory (default ROOT/protected; '' = none)")
     add("--client-max-size", default="1m", help="largest request body, as the app's (1m)")
+    add(
+        "--client-body-buffer-size",
+        default="64k",
+        help="bodies nginx keeps in memory; larger ones go to a temp file (64k)",
+    )
+    add("--client-body-timeout", type=int, default=30, help="longest pause in a body (s)")
+    add("--client-header-timeout", type=int, default=15, help="time to send the head (s)")
+    add(
+        "--streaming-location",
+        action="append",
+        default=[],
+        metavar="PREFIX",
+        help="path prefix whose request bodies nginx streams instead of buffering (repeat)",
+    )
     add("--read-timeout", type=int, default=300, help="nginx proxy read/send timeout (s)")
     add("--upstream-idle", type=int, default=60, help="nginx upstream keepalive_timeout (s)")
     add("--upstream-keepalive", type=int, default=32, help="idle upstream connections kept")
@@ -95,6 +109,10 @@ def settings_from_args(args: argparse.Namespace) -> DeploySettings:
         accel_url=args.accel_url,
         accel_root=args.accel_root,
         client_max_size=parse_size(args.client_max_size),
+        client_body_buffer_size=parse_size(args.client_body_buffer_size),
+        client_body_timeout=args.client_body_timeout,
+        client_header_timeout=args.client_header_timeout,
+        streaming_locations=tuple(args.streaming_location),
         read_timeout=args.read_timeout,
         upstream_idle=args.upstream_idle,
         upstream_keepalive=args.upstream_keepalive,

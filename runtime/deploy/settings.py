@@ -24,7 +24,18 @@ _SERVER_NAME = re.compile(r"[A-Za-z0-9_*.~^()\\-]+|_")
 # "80", "127.0.0.1:8080", "[::]:80", "443 ssl default_server".
 _LISTEN = re.compile(r"[\w.:\[\]*]+( [\w=.]+)*")
 _SIZE = re.compile(r"(?i)(\d+)([kmg]?)")
+# A location prefix nginx matches literally against the decoded path: no spaces, quotes,
+# braces, '?' or '%' (neither can appear in the path nginx compares).
+_LOCATION = re.compile(r"/[A-Za-z0-9._~!*+,:@=&/-]*")
 _SIZE_UNITS = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
+
+# One location nested in "location /": it inherits every proxy_* and gzip directive from
+# there (proxy_pass, a handler, is not inherited and is repeated) and only changes buffering.
+_STREAMING_LOCATION = """\
+        location {prefix} {{
+            proxy_pass http://{ident}_app;
+            proxy_request_buffering off;
+        }}"""
 
 # How much longer gunicorn waits than nginx (keep-alive) and systemd than gunicorn (stop).
 KEEPALIVE_MARGIN = 15
@@ -62,6 +73,14 @@ def _check_path(what: str, path: str) -> None:
 def _check_url_prefix(what: str, url: str) -> None:
     if not (url.startswith("/") and url.endswith("/")) or _UNSAFE.search(url):
         raise ValueError(f"{what} must start and end with '/': {url!r}")
+
+
+def _check_location(what: str, prefix: str) -> None:
+    if not _LOCATION.fullmatch(prefix) or "//" in prefix:
+        raise ValueError(
+            f"{what} must be a path prefix such as /api/upload/ (letters, digits and "
+            f"._~!*+,:@=&-/ only): {prefix!r}"
+        )
 
 
 def split_host_port(value: str) -> tuple[str, int]:
@@ -102,6 +121,15 @@ class DeploySettings:
         accel_url, accel_root: the ``internal`` location for ``X-Accel-Redirect``; an empty
             root leaves it out.
         client_max_size: the largest request body, as the app's ``client_max_size``.
+        client_body_buffer_size: request bodies up to this size stay in nginx's memory while
+            nginx reads them; larger ones are spooled to a temporary file.
+        client_body_timeout: nginx's ``client_body_timeout`` (seconds): the longest pause
+            between two reads of a request body, not a limit on the whole upload.
+        client_header_timeout: nginx's ``client_header_timeout`` (seconds): the time a client
+            has to send the whole request head.
+        streaming_locations: path prefixes whose request bodies nginx passes on as they arrive
+            (``proxy_request_buffering off``); every other request reaches the application
+            only once nginx has its whole body. Each becomes a location nested in ``/``.
         read_timeout: nginx's ``proxy_read_timeout``/``proxy_send_timeout`` (seconds).
         upstream_idle: nginx's upstream ``keepalive_timeout``; gunicorn's ``keepalive`` is
             this plus 15 s.
@@ -132,6 +160,10 @@ class DeploySettings:
     accel_url: str = "/_protected/"
     accel_root: str | None = None
     client_max_size: int = 1024**2
+    client_body_buffer_size: int = 64 * 1024
+    client_body_timeout: int = 30
+    client_header_timeout: int = 15
+    streaming_locations: tuple[str, ...] = ()
     read_timeout: int = 300
     upstream_idle: int = 60
     upstream_keepalive: int = 32
@@ -183,15 +215,41 @@ class DeploySettings:
                 _check_path(what, value.rstrip("/") or "/")
         _check_url_prefix("static_url", self.static_url)
         _check_url_prefix("accel_url", self.accel_url)
+        self._validate_streaming_locations()
         self._validate_network()
         if self.compression not in ("app", "nginx"):
             raise ValueError(f"compression must be 'app' or 'nginx', not {self.compression!r}")
-        numbers = ("read_timeout", "upstream_idle", "upstream_keepalive", "timeout", "backlog")
+        numbers = (
+            "read_timeout",
+            "upstream_idle",
+            "upstream_keepalive",
+            "timeout",
+            "backlog",
+            "client_body_buffer_size",
+            "client_body_timeout",
+            "client_header_timeout",
+        )
         for what in (*numbers, "graceful_timeout"):
             if getattr(self, what) < (0 if what == "graceful_timeout" else 1):
                 raise ValueError(f"{what} must be positive")
         if self.workers < 0 or self.client_max_size < 0:
             raise ValueError("workers and client_max_size must not be negative")
+
+    def _validate_streaming_locations(self) -> None:
+        if len(set(self.streaming_locations)) != len(self.streaming_locations):
+            raise ValueError(f"streaming_locations has duplicates: {self.streaming_locations}")
+        # nginx picks the longest matching top-level prefix first and only then looks at the
+        # locations nested in it, so a prefix under the static or accel location would never
+        # be used; "/" itself is the buffered location.
+        served = ((self.static_url, self.static_root), (self.accel_url, self.accel_root))
+        others = [url for url, root in served if root]
+        for prefix in self.streaming_locations:
+            _check_location("a streaming location", prefix)
+            if prefix == "/":
+                raise ValueError("a streaming location must be narrower than '/'")
+            for url in others:
+                if prefix.startswith(url):
+                    raise ValueError(f"streaming location {prefix!r} is inside {url!r}")
 
     def _validate_network(self) -> None:
         if self.bind:
@@ -250,6 +308,13 @@ class DeploySettings:
             "server_name": self.server_name,
             "client_max_size": _nginx_size(self.client_max_size),
             "client_max_bytes": self.client_max_size,
+            "client_body_buffer_size": _nginx_size(self.client_body_buffer_size),
+            "client_body_timeout": self.client_body_timeout,
+            "client_header_timeout": self.client_header_timeout,
+            "streaming_locations": "\n\n".join(
+                _STREAMING_LOCATION.format(prefix=prefix, ident=ident)
+                for prefix in self.streaming_locations
+            ),
             "static": bool(self.static_root),
             "static_url": self.static_url,
             "static_root": (self.static_root or "").rstrip("/"),

@@ -30,6 +30,9 @@ NGINX_VARIANTS = {
     ),
     "nginx-compresses": DeploySettings("myapp", compression="nginx"),
     "no-optional-locations": DeploySettings("myapp", static_root="", accel_root=""),
+    "streaming-locations": DeploySettings(
+        "myapp", streaming_locations=("/api/upload/", "/ingest", "/static"), compression="nginx"
+    ),
     "custom": DeploySettings(
         "shop.api-2",
         socket="/run/shop/api.sock",
@@ -43,6 +46,10 @@ NGINX_VARIANTS = {
         read_timeout=3600,
         upstream_idle=30,
         upstream_keepalive=8,
+        client_body_buffer_size=1,
+        client_body_timeout=600,
+        client_header_timeout=1,
+        streaming_locations=("/api/v1/files/",),
     ),
 }
 

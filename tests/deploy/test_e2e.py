@@ -63,6 +63,7 @@ pytestmark = [
 CLIENT = "127.0.0.2"  # Linux routes all of 127.0.0.0/8 to loopback
 APP = "tests.deploy.apps.proxied:create_app"
 MAX_BODY = 16 * 2**20
+STREAMING = "/streamed/"  # the stack's one --streaming-location
 SECRET_NAME = "résumé 2024.txt"
 SECRET = b"only for the authorised\n" * 4096
 
@@ -126,6 +127,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         static_root=str(directory / "static"),
         accel_root=str(directory / "protected"),
         client_max_size=MAX_BODY,
+        streaming_locations=(STREAMING,),
         runtime_dir=str(directory / "run"),
         workers=2,
         graceful_timeout=10,
@@ -257,24 +259,42 @@ def test_readiness_endpoint_through_nginx(stack: Stack) -> None:
 # -- bodies and streams -----------------------------------------------------------------------
 
 
-def test_large_upload_streams_to_the_application(stack: Stack) -> None:
-    """nginx passes the body on as it arrives (proxy_request_buffering off): the app reads
-    the first half while the client is still waiting to send the second."""
+def _upload_in_two_halves(port: int, path: str) -> tuple[dict[str, Any], float]:
+    """POST 8 MiB, the second half 0.6 s after the first. Returns what the handler saw and
+    when the client started sending the second half."""
     half = os.urandom(4 * 2**20)
     body = half + half[::-1]
-    with raw_socket(stack.port) as sock:
+    with raw_socket(port) as sock:
         sock.sendall(
-            f"POST /upload HTTP/1.1\r\nHost: localhost\r\nContent-Length: {len(body)}\r\n"
+            f"POST {path} HTTP/1.1\r\nHost: localhost\r\nContent-Length: {len(body)}\r\n"
             "Content-Type: application/octet-stream\r\nConnection: close\r\n\r\n".encode()
         )
         sock.sendall(body[: len(half)])
         time.sleep(0.6)
+        second_half = time.time()
         sock.sendall(body[len(half) :])
         status, _, answer = read_response(sock)
-    assert status == 200, stack.log()
-    seen = json.loads(answer)
+    assert status == 200, answer
+    seen: dict[str, Any] = json.loads(answer)
     assert seen["size"] == len(body)
     assert seen["sha256"] == hashlib.sha256(body).hexdigest()
+    return seen, second_half
+
+
+def test_large_upload_is_buffered_by_nginx(stack: Stack) -> None:
+    """The default (proxy_request_buffering on): the handler starts only once nginx has the
+    whole body, which it then reads at once, with the Content-Length the client sent."""
+    seen, second_half = _upload_in_two_halves(stack.port, "/upload")
+    assert seen["started"] >= second_half, seen
+    assert seen["last"] - seen["first"] < 0.3, seen
+    assert (seen["content_length"], seen["chunked"]) == (8 * 2**20, False)
+
+
+def test_streaming_location_streams_the_upload_to_the_application(stack: Stack) -> None:
+    """A --streaming-location: nginx passes the body on as it arrives, so the app reads the
+    first half while the client is still waiting to send the second."""
+    seen, second_half = _upload_in_two_halves(stack.port, f"{STREAMING}upload")
+    assert seen["started"] < second_half, seen
     assert seen["last"] - seen["first"] > 0.4, seen
 
 
@@ -411,6 +431,8 @@ def _ws_read(sock: socket.socket, buffered: bytes) -> tuple[int, bytes, bytes]:
 
 
 def test_websocket_echo_through_nginx(stack: Stack) -> None:
+    """Through the buffered "/" location: request buffering does not touch WebSockets (the
+    handshake has no body, and after the 101 nginx tunnels the frames both ways)."""
     key = base64.b64encode(os.urandom(16)).decode()
     with raw_socket(stack.port) as sock:
         sock.sendall(

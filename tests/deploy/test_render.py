@@ -96,6 +96,21 @@ def test_defaults_follow_the_name() -> None:
         {"name": "x", "compression": "both"},
         {"name": "x", "upstream_idle": 0},
         {"name": "x", "workers": -1},
+        {"name": "x", "client_body_timeout": 0},
+        {"name": "x", "client_header_timeout": 0},
+        {"name": "x", "client_body_buffer_size": 0},
+        {"name": "x", "streaming_locations": ("/",)},
+        {"name": "x", "streaming_locations": ("upload/",)},
+        {"name": "x", "streaming_locations": ("/up load/",)},
+        {"name": "x", "streaming_locations": ("/up;load/",)},
+        {"name": "x", "streaming_locations": ("/up{/",)},
+        {"name": "x", "streaming_locations": ("/upload?x",)},
+        {"name": "x", "streaming_locations": ("/a%20b",)},
+        {"name": "x", "streaming_locations": ("//upload",)},
+        {"name": "x", "streaming_locations": ("/a/", "/a/")},
+        # Under a top-level location, a nested one in "/" would never match.
+        {"name": "x", "streaming_locations": ("/static/uploads/",)},
+        {"name": "x", "streaming_locations": ("/_protected/x",)},
     ],
 )
 def test_invalid_settings_are_refused(kwargs: dict[str, object]) -> None:
@@ -225,6 +240,52 @@ def test_nginx_proxy_headers_and_websocket_map() -> None:
     assert "gzip_proxied any;" in compressed and "gzip off;" not in compressed
 
 
+def _location_body(nginx: str, prefix: str) -> str:
+    """The text of ``location PREFIX { ... }`` up to its closing brace, nested blocks included."""
+    start = nginx.index(f"location {prefix} {{")
+    depth = 0
+    for index in range(nginx.index("{", start), len(nginx)):
+        depth += {"{": 1, "}": -1}.get(nginx[index], 0)
+        if depth == 0:
+            return nginx[start : index + 1]
+    raise AssertionError(f"unclosed location {prefix}")
+
+
+def test_request_bodies_are_buffered_with_client_limits() -> None:
+    nginx = render_file("nginx", DeploySettings("x"))[1]
+    assert _one(r"^    client_header_timeout (\w+);", nginx) == "15s"
+    assert _one(r"^    client_body_timeout (\w+);", nginx) == "30s"
+    assert _one(r"^    client_body_buffer_size (\w+);", nginx) == "64k"
+    assert _one(r"^\s*proxy_request_buffering (\w+);", nginx) == "on"
+    assert "proxy_request_buffering on;" in _location_body(nginx, "/")
+    custom = DeploySettings(
+        "x", client_header_timeout=5, client_body_timeout=12, client_body_buffer_size=2**20
+    )
+    nginx = render_file("nginx", custom)[1]
+    assert "client_header_timeout 5s;" in nginx and "client_body_timeout 12s;" in nginx
+    assert "client_body_buffer_size 1m;" in nginx
+
+
+def test_streaming_locations_are_nested_in_the_proxied_location() -> None:
+    settings = DeploySettings("my.app", streaming_locations=("/api/upload/", "/ingest"))
+    nginx = render_file("nginx", settings)[1]
+    root = _location_body(nginx, "/")
+    for prefix in settings.streaming_locations:
+        nested = _location_body(nginx, prefix)
+        assert nested in root  # nested, so it inherits proxy_set_header, gzip and the rest
+        lines = [line.strip() for line in nested.splitlines()[1:-1]]
+        assert lines == ["proxy_pass http://my_app_app;", "proxy_request_buffering off;"]
+    assert nginx.count("proxy_request_buffering off;") == 2
+    assert "\n\n\n" not in nginx
+    # Without any, no trace of them.
+    plain = render_file("nginx", DeploySettings("my.app"))[1]
+    assert "proxy_request_buffering off;" not in plain
+    assert "Streaming locations" not in plain
+    # A prefix beside a static location (not under it) is fine.
+    DeploySettings("x", streaming_locations=("/static",))
+    DeploySettings("x", static_root="", streaming_locations=("/static/uploads/",))
+
+
 def test_optional_locations_can_be_left_out() -> None:
     nginx = render_file("nginx", DeploySettings("x", static_root="", accel_root=""))[1]
     assert "alias" not in nginx and "internal;" not in nginx
@@ -248,18 +309,29 @@ def test_render_kinds() -> None:
 def test_cli_prints_a_ready_config() -> None:
     proc = subprocess.run(
         [sys.executable, "-m", "runtime.deploy", "nginx", "--name", "shop", "--server-name",
-         "shop.example.com", "--client-max-size", "20m", "--upstream", "10.0.0.5:8000"],
+         "shop.example.com", "--client-max-size", "20m", "--upstream", "10.0.0.5:8000",
+         "--client-body-buffer-size", "128k", "--client-body-timeout", "20",
+         "--client-header-timeout", "10", "--streaming-location", "/api/upload/",
+         "--streaming-location", "/ingest/"],
         capture_output=True, text=True, env=python_env(), timeout=30, check=True,
     )  # fmt: skip
     assert "server_name shop.example.com;" in proc.stdout
     assert "client_max_body_size 20m;" in proc.stdout
     assert "server 10.0.0.5:8000 max_fails=3" in proc.stdout
+    assert "client_body_buffer_size 128k;" in proc.stdout
+    assert "client_body_timeout 20s;" in proc.stdout
+    assert "client_header_timeout 10s;" in proc.stdout
+    assert "location /api/upload/ {" in proc.stdout and "location /ingest/ {" in proc.stdout
     assert "#   python -m runtime.deploy nginx --name shop" in proc.stdout
 
 
 def test_cli_refuses_bad_values(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["nginx", "--name", "bad name"]) == 2
     assert "error: name 'bad name'" in capsys.readouterr().err
+    assert main(["nginx", "--name", "x", "--streaming-location", "/static/up/"]) == 2
+    assert "is inside '/static/'" in capsys.readouterr().err
+    assert main(["nginx", "--name", "x", "--client-body-buffer-size", "lots"]) == 2
+    assert "invalid size 'lots'" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["nginx"])  # --name is required
     capsys.readouterr()

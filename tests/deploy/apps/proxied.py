@@ -45,7 +45,9 @@ async def pid(request: web.Request) -> web.Response:
 
 
 async def upload(request: web.Request) -> web.Response:
-    """Read the body as it streams in; report when the first and the last bytes came."""
+    """Read the body as it streams in; report when the handler started and when the first
+    and the last bytes came, and how the body was framed."""
+    started = time.time()
     digest = hashlib.sha256()
     size = 0
     first = last = 0.0
@@ -59,7 +61,15 @@ async def upload(request: web.Request) -> web.Response:
         size += len(chunk)
         digest.update(chunk)
     return web.json_response(
-        {"size": size, "sha256": digest.hexdigest(), "first": first, "last": last}
+        {
+            "size": size,
+            "sha256": digest.hexdigest(),
+            "started": started,
+            "first": first,
+            "last": last,
+            "content_length": request.content_length,
+            "chunked": "chunked" in request.headers.get("Transfer-Encoding", "").lower(),
+        }
     )
 
 
@@ -108,6 +118,7 @@ def create_app() -> web.Application:
     app.router.add_get("/whoami", whoami)
     app.router.add_get("/pid", pid)
     app.router.add_post("/upload", upload)
+    app.router.add_post("/streamed/upload", upload)  # under the stack's streaming location
     app.router.add_get("/stream", stream)
     app.router.add_get("/buffered-stream", buffered_stream)
     app.router.add_get("/download/{name}", download)

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from .harness import HOOKS, Launcher, get, wait_for
+from .harness import HOOKS, Launcher, get, raw_exchange, status_of, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -79,6 +79,57 @@ def test_row28_statsd_request_metrics_without_an_access_log(gunicorn: Launcher) 
     assert received.count("gunicorn.request.status.200:1|c|@1.0") == 2
     assert "gunicorn.request.status.404:1|c|@1.0" in received
     assert any(m.startswith("gunicorn.request.duration:") and m.endswith("|ms") for m in received)
+
+
+REFUSED = {
+    400: b"GET /bad HTTP/1.1\r\nHost: x\r\nBad Name: 1\r\n\r\n",
+    414: b"GET /" + b"a" * 300 + b" HTTP/1.1\r\nHost: x\r\n\r\n",
+    431: b"GET /many HTTP/1.1\r\nHost: x\r\n" + b"X: 1\r\n" * 10 + b"\r\n",
+    505: b"GET /three HTTP/3.0\r\nHost: x\r\n\r\n",
+}
+
+
+def test_requests_refused_before_the_handler_reach_log_access_and_post_request(
+    gunicorn: Launcher,
+) -> None:
+    # docs/gunicorn-worker.md, "Requests refused before the handler".
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as statsd:
+        statsd.bind(("127.0.0.1", 0))
+        statsd.settimeout(0.2)
+        port = statsd.getsockname()[1]
+        instance = gunicorn(
+            "-c",
+            HOOKS,
+            "--statsd-host",
+            f"127.0.0.1:{port}",
+            "--access-logfile",
+            "-",
+            "--access-logformat",
+            "ACCESS %(h)s|%(r)s|%(s)s|%({raw_uri}e)s",
+            "--limit-request-line",
+            "200",
+            "--limit-request-fields",
+            "5",
+        ).start()
+        instance.wait_ready()
+        for status, request in REFUSED.items():
+            assert status_of(raw_exchange(instance.address, request)) == status
+        received: list[str] = []
+        deadline = time.monotonic() + 5
+        while not all(f"gunicorn.request.status.{s}:1|c|@1.0" in received for s in REFUSED):
+            assert time.monotonic() < deadline, received
+            try:
+                received += statsd.recv(4096).decode().splitlines()
+            except TimeoutError:
+                pass
+    wait_for(lambda: instance.stdout.count("|GET  HTTP/1.1|") == 4, 5, "the access lines")
+    # Nothing of a refused head is kept: the line shows a placeholder, the peer's address.
+    refused = [line for line in instance.stdout.splitlines() if "|GET  HTTP/1.1|" in line]
+    assert refused == [f"ACCESS 127.0.0.1|GET  HTTP/1.1|{status}|" for status in REFUSED]
+    err = instance.stderr
+    for status in REFUSED:
+        assert f"HOOK post_request  {status} " in err  # an empty RAW_URI
+    assert err.count("HOOK pre_request") == 1  # wait_ready's request only
 
 
 def test_row29_pre_request_and_post_request_hooks(gunicorn: Launcher) -> None:

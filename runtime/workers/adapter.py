@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import logging
+import operator
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
@@ -41,6 +42,7 @@ _DEFAULT_FIELD_SIZE = 8190
 # Marks a request answered with 400 before its handler runs (trusted scheme headers that
 # contradict each other, a header name refused by header_map); the value is the body.
 _REFUSAL = "berth.refusal"
+_name = operator.itemgetter(0)  # of a raw (name, value) header field
 
 
 def limits_from_config(cfg: Any) -> Limits:
@@ -111,14 +113,13 @@ class RequestAdapter:
             # Scheme headers are read before header_map drops any, in gunicorn's order.
             info = trust.resolve(conn.peername, raw)
             refusal = "Contradictory scheme headers\n" if info.conflict else None
-            if header_map is not None:
-                for name, _ in raw:  # one pass; only a name with '_' costs more than that
-                    if b"_" in name:
-                        try:
-                            message.replace_headers(header_map.apply(conn.peername, raw))
-                        except RefusedHeaderName as exc:
-                            refusal = f"{exc} (header names containing '_' are refused)\n"
-                        break
+            # One look at all the names at once (joined: half the cost of a loop); only a
+            # request with '_' in a name pays for more.
+            if header_map is not None and b"_" in b"".join(map(_name, raw)):
+                try:
+                    message.replace_headers(header_map.apply(conn.peername, raw))
+                except RefusedHeaderName as exc:
+                    refusal = f"{exc} (header names containing '_' are refused)\n"
             if info.scheme is not None:
                 kwargs["scheme"] = info.scheme
             if info.remote is not None:

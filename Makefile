@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test check lint typecheck pytest bench soak clean
+.PHONY: install run test check lint typecheck pytest bench soak fuzz clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -40,6 +40,10 @@ bench: $(STAMP)
 # Long runs under real gunicorn, Berth next to aiohttp (minutes; SOAK_ARGS=--quick for ~15 s runs)
 soak: $(STAMP)
 	$(BIN)/python -m tests.soak $(SOAK_ARGS)
+
+# The HTTP/1.1 mutation fuzzer for minutes (FUZZ_ARGS="--seed 7 --cases 200000" to pin a run)
+fuzz: $(STAMP)
+	$(BIN)/python -m tests.fuzz $(or $(FUZZ_ARGS),--seconds 300)
 
 clean:
 	rm -rf $(VENV) bench/.venv

@@ -19,9 +19,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from runtime import web
+
 from .check import Outcome, Reason, judge, scan_responses
 from .mutate import FuzzCase, make_case
-from .target import Deadlines, Problem, ServerThread
+from .target import Deadlines, Problem, ServerThread, make_app
 
 __all__ = ["Failure", "Report", "Settings", "fuzz", "run_one"]
 
@@ -44,6 +46,8 @@ class Settings:
     deadlines: Deadlines = field(default_factory=Deadlines)
     slack: float = 3.0  # added to the deadlines for a loaded machine
     out_dir: Path | None = None  # where failing cases are written
+    chase_seconds: float = 120.0  # time to pin log records on cases, after the run
+    app_factory: Callable[[Deadlines], web.Application] = make_app
     progress: Callable[[str], None] | None = None  # a line every few seconds
 
     @property
@@ -298,7 +302,7 @@ class _Run:
         finally:
             progress.cancel()
         self.report.elapsed = time.monotonic() - started
-        await asyncio.sleep(_LATE)  # late log records
+        await asyncio.sleep(_LATE / 2)  # late log records
         await self._chase_problems()
         await self._after_run()
 
@@ -314,7 +318,7 @@ class _Run:
         cases = [make_case(s.seed, i) for i in indexes]
         outcomes = await asyncio.gather(*(run_one(c, self.server.port, s.bound) for c in cases))
         del outcomes
-        await asyncio.sleep(_LATE / 2)
+        await asyncio.sleep(0.2)
         return [p for p, _ in self.problems[before:]]
 
     async def _chase_problems(self) -> None:
@@ -322,12 +326,17 @@ class _Run:
         if not pending:
             return
         self.problems = []
-        distinct: dict[str, tuple[Problem, set[int]]] = {}
+        # One chase per kind of problem, among the suspects of its first occurrence (about
+        # ``concurrency`` cases; the union over all occurrences could be the whole run).
+        distinct: dict[str, tuple[Problem, frozenset[int]]] = {}
         for problem, suspects in pending:
-            distinct.setdefault(problem.kind, (problem, set()))[1].update(suspects)
+            distinct.setdefault(problem.kind, (problem, suspects))
         s = self.settings
+        give_up = time.monotonic() + s.chase_seconds
         for n, (problem, suspects) in enumerate(distinct.values()):
-            culprits = await self._bisect(sorted(suspects)) if n < _MAX_CHASES else []
+            culprits: list[int] = []
+            if n < _MAX_CHASES and time.monotonic() < give_up:
+                culprits = await self._bisect(sorted(suspects), give_up)
             if len(culprits) == 1:
                 case = make_case(s.seed, culprits[0])
                 outcome = await run_one(case, self.server.port, s.bound)
@@ -340,10 +349,10 @@ class _Run:
                     f"(seed {s.seed}): {shown[:40]}{' ...' if len(shown) > 40 else ''}"
                 )
 
-    async def _bisect(self, group: list[int]) -> list[int]:
+    async def _bisect(self, group: list[int], give_up: float) -> list[int]:
         if not group or not await self._reproduces(group):
             return []
-        while len(group) > 1:
+        while len(group) > 1 and time.monotonic() < give_up:
             half, rest = group[: len(group) // 2], group[len(group) // 2 :]
             if await self._reproduces(half):
                 group = half
@@ -396,7 +405,7 @@ def fuzz(settings: Settings) -> Report:
     """Start the server, run the cases, check the server afterwards; the figures."""
     report = Report(settings)
     run = _Run(settings, report)
-    with ServerThread(settings.deadlines, run.on_problem) as server:
+    with ServerThread(settings.deadlines, run.on_problem, settings.app_factory) as server:
         run.server = server
         asyncio.run(run.run())
     report.log_levels = server.capture.levels

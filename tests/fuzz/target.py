@@ -120,8 +120,14 @@ class LogCapture(logging.Handler):
 class ServerThread:
     """``web.AppRunner`` + ``web.TCPSite`` on 127.0.0.1, in a thread with its own loop."""
 
-    def __init__(self, deadlines: Deadlines, on_problem: Callable[[Problem], None]) -> None:
+    def __init__(
+        self,
+        deadlines: Deadlines,
+        on_problem: Callable[[Problem], None],
+        app_factory: Callable[[Deadlines], web.Application] = make_app,
+    ) -> None:
         self.deadlines = deadlines
+        self._app_factory = app_factory
         self._on_problem = on_problem
         self.capture = LogCapture(on_problem)
         self.loop = asyncio.new_event_loop()
@@ -146,14 +152,14 @@ class ServerThread:
     async def _start(self) -> int:
         d = self.deadlines
         self._runner = web.AppRunner(
-            make_app(d),
+            self._app_factory(d),
             access_log=None,
             head_timeout=d.head,
             body_timeout=d.body,
             keepalive_timeout=d.keepalive,
             lingering_time=d.linger,
             rate_window=d.rate_window,
-            shutdown_timeout=2.0,
+            shutdown_timeout=1.0,
         )
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0, backlog=1024)

@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test check lint typecheck pytest bench soak fuzz clean
+.PHONY: install system-packages run test check lint typecheck pytest bench soak fuzz clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -14,13 +14,18 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# Debian packages the tests run for real (nginx, systemd-analyze, ...): installed if missing
+# when run as root with apt-get, otherwise a warning names them.
+system-packages:
+	@bash .ci/debian-packages
+
 # Quick start 1: the demo app under gunicorn with our worker, on http://127.0.0.1:8080/
 run: $(STAMP)
 	$(BIN)/gunicorn examples.demo:create_app --worker-class runtime.workers.GunicornWebWorker \
 		--bind 127.0.0.1:8080 --workers 2 --access-logfile - --no-control-socket
 
-# Quick start 2: the whole suite (lint, types, tests)
-test: check pytest
+# Quick start 2: the whole suite (lint, types, tests), after installing what it needs
+test: system-packages check pytest
 
 check: lint typecheck
 

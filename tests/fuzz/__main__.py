@@ -62,7 +62,7 @@ def _replay(args: argparse.Namespace, deadlines: Deadlines) -> int:
             before = len(problems)
             outcome = asyncio.run(run_one(case, server.port, bound))
             asyncio.run(asyncio.sleep(0.5))  # late log records
-            reasons = judge(case.data, outcome, bound)
+            reasons = judge(case.data, outcome, bound, pristine=case.pristine)
             reasons += [f"server {p.source}: {p.text}" for p in problems[before:]]
             failed += bool(reasons)
             print(f"case {index} of seed {args.seed}: {case.origin}, {case.mutations}")

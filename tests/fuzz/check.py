@@ -3,6 +3,7 @@
 ``scan_responses`` splits the bytes a client read into responses and keeps their statuses;
 ``judge`` turns a case's outcome into failures. The rules:
 
+- a valid request sent unchanged is answered, and not with a refusal (400, 408, 413, ...);
 - no 5xx, except 505 for a request whose version is a well-formed ``HTTP/x.y`` with a major
   version other than 1, and 501 for a Transfer-Encoding the server does not implement;
 - the server answers or closes within the configured deadlines (no hang);
@@ -21,9 +22,8 @@ __all__ = ["Outcome", "Reason", "Scan", "judge", "scan_responses"]
 _STATUS_LINE = re.compile(rb"HTTP/1\.[01] ([1-5][0-9][0-9]) [^\r\n]*")
 _CHUNK_LINE = re.compile(rb"([0-9A-Fa-f]+)(?:;[^\r\n]*)?\r\n")
 # RFC 9112 2.3: HTTP-version = HTTP-name "/" DIGIT "." DIGIT, at the end of a request line.
-_WELL_FORMED_VERSION = re.compile(
-    rb"(?m)^[!#$%&'*+.^_`|~0-9A-Za-z-]+ [^ \r\n]+ HTTP/([0-9])\.[0-9]\r?$"
-)
+# The method is not checked: a pipelined request line may follow a body on the same line.
+_WELL_FORMED_VERSION = re.compile(rb"(?m) [^ \r\n]+ HTTP/([0-9])\.[0-9]\r?$")
 _TRANSFER_ENCODING = re.compile(rb"(?im)^transfer-encoding[ \t]*:[ \t]*([^\r\n]*?)[ \t]*\r?$")
 
 
@@ -147,9 +147,25 @@ class Outcome:
 Reason = tuple[str, str]  # (the kind of failure, for grouping; the details of this case)
 
 
-def judge(request: bytes, outcome: Outcome, deadline: float) -> list[Reason]:
-    """The rules this case broke; empty when the server behaved."""
+# What a valid request sent unchanged may get: the app's 404 and 405 are fine, a refusal is not.
+_REFUSALS = frozenset({400, 408, 411, 413, 414, 431})
+
+
+def judge(
+    request: bytes, outcome: Outcome, deadline: float, *, pristine: bool = False
+) -> list[Reason]:
+    """The rules this case broke; empty when the server behaved.
+
+    ``pristine``: the request is a valid seed, unchanged (only its pieces and half-close are
+    random), so it must be answered, and not refused.
+    """
     failures = []
+    if pristine:
+        refused = sorted(_REFUSALS.intersection(outcome.scan.statuses))
+        if refused:
+            failures.append((f"valid request refused with {refused[0]}", ""))
+        elif outcome.closed and not outcome.scan.statuses:
+            failures.append(("valid request closed without an answer", ""))
     for status, first in zip(outcome.scan.statuses, outcome.scan.firsts, strict=True):
         if status < 500:
             continue

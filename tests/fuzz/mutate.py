@@ -23,6 +23,9 @@ __all__ = ["MUTATORS", "ROUTES", "SEEDS", "FuzzCase", "Seed", "load_seeds", "mak
 class Seed:
     name: str
     data: bytes
+    # Bytes after an upgrade request: HTTP only if the server declines it, and then they
+    # are rightly refused, so even the unchanged seed may get a 400.
+    tail: bool = False
 
 
 @dataclass(frozen=True)
@@ -37,6 +40,7 @@ class FuzzCase:
     pieces: tuple[bytes, ...]  # b"".join(pieces) == data
     pause: float  # seconds between pieces
     half_close: bool  # shut our write side down after the last piece
+    pristine: bool = False  # a valid seed, unchanged: it must be answered, not refused
     notes: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -123,10 +127,8 @@ _OWN_SEEDS = {
 
 def load_seeds(root: Path = CORPUS_DIR) -> tuple[Seed, ...]:
     """The valid corpus cases, then our own seeds; in a fixed order (runs are seeded)."""
-    corpus = [
-        Seed(f"valid/{path.stem}", load_case(path, root).data)
-        for path in sorted((root / "valid").glob("*.http"))
-    ]
+    cases = [load_case(path, root) for path in sorted((root / "valid").glob("*.http"))]
+    corpus = [Seed(case.name, case.data, bool(case.expected.tail)) for case in cases]
     return (*corpus, *(Seed(f"own/{name}", data) for name, data in _OWN_SEEDS.items()))
 
 
@@ -418,9 +420,10 @@ def make_case(seed: int, index: int, seeds: tuple[Seed, ...] = SEEDS) -> FuzzCas
     rng = random.Random(f"berth-fuzz:{seed}:{index}")
     origin = rng.choice(seeds)
     data = origin.data
+    applied: list[str] = []
     if origin.name.startswith("valid/") and rng.random() < 0.4:
         data = _retarget(rng, data)
-    applied: list[str] = []
+        applied.append("retarget")
     count = 0 if rng.random() < 0.05 else rng.choice((1, 1, 1, 2, 2, 3, 4, 6))
     for name in rng.choices(_NAMES, weights=_WEIGHTS, k=count):
         data = MUTATORS[name](rng, data)
@@ -437,4 +440,5 @@ def make_case(seed: int, index: int, seeds: tuple[Seed, ...] = SEEDS) -> FuzzCas
         pieces=pieces,
         pause=pause,
         half_close=rng.random() < 0.6,
+        pristine=not applied and not origin.tail,
     )

@@ -267,7 +267,7 @@ class _Run:
         now = time.monotonic()
         while self.recent and now - self.recent[0][0] > _LATE:
             self.recent.popleft()
-        reasons = judge(case.data, outcome, self.settings.bound)
+        reasons = judge(case.data, outcome, self.settings.bound, pristine=case.pristine)
         if reasons:
             self._fail(Failure(case, reasons, outcome.received))
 
@@ -304,6 +304,7 @@ class _Run:
         self.report.elapsed = time.monotonic() - started
         await asyncio.sleep(_LATE / 2)  # late log records
         await self._chase_problems()
+        self.problems = []  # those the chase's replays caused again
         await self._after_run()
 
     def _client_error(self, loop: asyncio.AbstractEventLoop, context: dict[str, object]) -> None:

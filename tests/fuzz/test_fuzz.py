@@ -148,9 +148,9 @@ def _outcome(response: bytes, closed: bool = True) -> Outcome:
     return Outcome(response, closed, False, 0.1, scan_responses(response))
 
 
-def _kinds(request: bytes, status: int, closed: bool = True) -> list[str]:
-    response = b"HTTP/1.1 %d X\r\nContent-Length: 4\r\n\r\nwhy\n" % status
-    return [kind for kind, _ in judge(request, _outcome(response, closed), 5.0)]
+def _kinds(request: bytes, status: int, closed: bool = True, pristine: bool = False) -> list[str]:
+    response = b"HTTP/1.1 %d X\r\nContent-Length: 4\r\n\r\nwhy\n" % status if status else b""
+    return [kind for kind, _ in judge(request, _outcome(response, closed), 5.0, pristine=pristine)]
 
 
 def test_judge_5xx() -> None:
@@ -160,12 +160,22 @@ def test_judge_5xx() -> None:
     # 505 only for a well-formed HTTP-version with a major version other than 1.
     assert _kinds(b"GET / HTTP/2.0\r\nHost: a\r\n\r\n", 505) == []
     assert _kinds(b"GET / HTTP/0.9\r\n\r\n", 505) == []
+    after_body = b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\n{}GET / HTTP/3.0\r\n"
+    assert _kinds(after_body, 505) == []
     for line in (b"GET /\r\n", b"GET / HTTP/1.2\r\n", b"GET / HTTP/12.0\r\n", b"GET / HTTP/2\r\n"):
         assert _kinds(line + b"Host: a\r\n\r\n", 505) == ["answered 505: why"], line
     # 501 only when a transfer coding other than chunked was sent (RFC 9112 6.1).
     assert _kinds(b"POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n", 501) == []
     assert _kinds(b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n", 501) != []
     assert _kinds(get, 200, closed=False) == ["hang"]
+
+
+def test_judge_valid_requests_sent_unchanged() -> None:
+    get = b"GET / HTTP/1.1\r\nHost: a\r\n\r\n"
+    assert _kinds(get, 404, pristine=True) == []
+    assert _kinds(get, 400, pristine=True) == ["valid request refused with 400"]
+    assert _kinds(get, 400) == []  # a mutated request may well be refused
+    assert _kinds(get, 0, pristine=True) == ["valid request closed without an answer"]
 
 
 def test_log_capture_keeps_errors_and_tracebacks() -> None:

@@ -74,10 +74,10 @@ class BaseSite:
 
     @property
     def sockets(self) -> tuple[socket.socket, ...]:
-        server = self._server
-        if not isinstance(server, asyncio.Server):
-            return ()
-        return tuple(server.sockets)
+        # asyncio.Server and uvloop's Server both have ``sockets`` (uvloop's is no subclass
+        # of asyncio.Server, and AbstractServer does not declare the attribute).
+        sockets = getattr(self._server, "sockets", None)
+        return tuple(sockets) if sockets else ()
 
     @property
     def port(self) -> int | None:

@@ -43,6 +43,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         default=Path(tempfile.gettempdir()) / "berth-fuzz",
         help="where failing cases are written (default: %(default)s)",
     )
+    add("--uvloop", action="store_true", help="serve on a uvloop loop (as GunicornUVLoopWebWorker)")
     add("--replay", type=int, nargs="+", metavar="INDEX", help="run these cases alone")
     args = parser.parse_args(argv)
     if args.cases is None and args.seconds is None and not args.replay:
@@ -56,7 +57,7 @@ def _replay(args: argparse.Namespace, deadlines: Deadlines) -> int:
     problems: list[Problem] = []
     bound = deadlines.bound(args.slack)
     failed = 0
-    with ServerThread(deadlines, problems.append) as server:
+    with ServerThread(deadlines, problems.append, uvloop=args.uvloop) as server:
         for index in args.replay:
             case = make_case(args.seed, index)
             before = len(problems)
@@ -97,6 +98,7 @@ def main(argv: list[str] | None = None) -> int:
         slack=args.slack,
         out_dir=args.out / f"seed{args.seed}",
         progress=main_progress,
+        uvloop=args.uvloop,
     )
     limit = " and ".join(
         x

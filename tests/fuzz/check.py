@@ -139,6 +139,8 @@ class Outcome:
             labels.append("hang")
         elif not labels:
             labels.append("reset-without-answer" if self.reset else "close-without-answer")
+        elif self.reset:
+            labels.append("reset-after-answer")
         if self.scan.problem:
             labels.append("unparsable")
         return labels

@@ -48,6 +48,7 @@ class Settings:
     out_dir: Path | None = None  # where failing cases are written
     chase_seconds: float = 120.0  # time to pin log records on cases, after the run
     app_factory: Callable[[Deadlines], web.Application] = make_app
+    uvloop: bool = False  # serve on a uvloop loop (the client stays on asyncio's)
     progress: Callable[[str], None] | None = None  # a line every few seconds
 
     @property
@@ -127,7 +128,7 @@ class Report:
         lines = [
             f"berth fuzz: seed {s.seed}, cases {s.first}..{s.first + self.cases - 1}: "
             f"{self.cases} cases in {self.elapsed:.1f} s ({rate:.0f} cases/s), "
-            f"{s.concurrency} at a time",
+            f"{s.concurrency} at a time, server on {'uvloop' if s.uvloop else 'asyncio'}",
             f"deadlines: head {d.head} s, body {d.body} s, keep-alive {d.keepalive} s, "
             f"linger {d.linger} s, rate window {d.rate_window} s, WebSocket {d.ws} s; "
             f"a case hangs after {s.bound:.1f} s",
@@ -406,7 +407,9 @@ def fuzz(settings: Settings) -> Report:
     """Start the server, run the cases, check the server afterwards; the figures."""
     report = Report(settings)
     run = _Run(settings, report)
-    with ServerThread(settings.deadlines, run.on_problem, settings.app_factory) as server:
+    with ServerThread(
+        settings.deadlines, run.on_problem, settings.app_factory, uvloop=settings.uvloop
+    ) as server:
         run.server = server
         asyncio.run(run.run())
     report.log_levels = server.capture.levels

@@ -125,12 +125,19 @@ class ServerThread:
         deadlines: Deadlines,
         on_problem: Callable[[Problem], None],
         app_factory: Callable[[Deadlines], web.Application] = make_app,
+        *,
+        uvloop: bool = False,
     ) -> None:
         self.deadlines = deadlines
         self._app_factory = app_factory
         self._on_problem = on_problem
         self.capture = LogCapture(on_problem)
-        self.loop = asyncio.new_event_loop()
+        if uvloop:
+            import uvloop as _uvloop  # an optional dependency, as in the gunicorn worker
+
+            self.loop: asyncio.AbstractEventLoop = _uvloop.new_event_loop()
+        else:
+            self.loop = asyncio.new_event_loop()
         self.loop.set_exception_handler(self._loop_error)
         self._thread = threading.Thread(target=self.loop.run_forever, name="fuzz-server")
         self._runner: web.AppRunner | None = None

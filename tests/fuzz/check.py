@@ -23,7 +23,8 @@ _STATUS_LINE = re.compile(rb"HTTP/1\.[01] ([1-5][0-9][0-9]) [^\r\n]*")
 _CHUNK_LINE = re.compile(rb"([0-9A-Fa-f]+)(?:;[^\r\n]*)?\r\n")
 # RFC 9112 2.3: HTTP-version = HTTP-name "/" DIGIT "." DIGIT, at the end of a request line.
 # The method is not checked: a pipelined request line may follow a body on the same line.
-_WELL_FORMED_VERSION = re.compile(rb"(?m) [^ \r\n]+ HTTP/([0-9])\.[0-9]\r?$")
+# Runs of SP between the parts are allowed, as RFC 9112 3 lets a recipient parse them.
+_WELL_FORMED_VERSION = re.compile(rb"(?m) +[^ \r\n]+ +HTTP/([0-9])\.[0-9]\r?$")
 _TRANSFER_ENCODING = re.compile(rb"(?im)^transfer-encoding[ \t]*:[ \t]*([^\r\n]*?)[ \t]*\r?$")
 
 

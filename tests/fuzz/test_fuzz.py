@@ -162,6 +162,7 @@ def test_judge_5xx() -> None:
     assert _kinds(b"GET / HTTP/0.9\r\n\r\n", 505) == []
     after_body = b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\n{}GET / HTTP/3.0\r\n"
     assert _kinds(after_body, 505) == []
+    assert _kinds(b"GET  /  HTTP/9.9\r\nHost: a\r\n\r\n", 505) == []  # RFC 9112 3: runs of SP
     for line in (b"GET /\r\n", b"GET / HTTP/1.2\r\n", b"GET / HTTP/12.0\r\n", b"GET / HTTP/2\r\n"):
         assert _kinds(line + b"Host: a\r\n\r\n", 505) == ["answered 505: why"], line
     # 501 only when a transfer coding other than chunked was sent (RFC 9112 6.1).

@@ -55,6 +55,7 @@ ROUTES = (
     b"/echo?q=1&r=%20",
     b"/stream",
     b"/ws",
+    b"/form",
     b"/anything/else",
     b"http://example.com/echo",
     b"*",
@@ -68,6 +69,13 @@ _WS_HEAD = (
 _WS_TEXT = b"\x81\x85\x37\xfa\x21\x3d\x7f\x9f\x4d\x51\x58"
 _WS_PING = b"\x89\x80\x01\x02\x03\x04"
 _WS_CLOSE = b"\x88\x82\x01\x02\x03\x04\x02\xea"
+
+_MULTIPART = (
+    b'--XyZ\r\nContent-Disposition: form-data; name="a"\r\n\r\nvalue a\r\n'
+    b'--XyZ\r\nContent-Disposition: form-data; name="f"; filename="f.txt"\r\n'
+    b"Content-Type: text/plain\r\n\r\nfile body\r\n"
+    b'--XyZ\r\nContent-Disposition: form-data; name="b"\r\n\r\n\r\n--XyZ--\r\n'
+)
 
 _OWN_SEEDS = {
     "get_root": b"GET / HTTP/1.1\r\nHost: example.com\r\n\r\n",
@@ -104,6 +112,16 @@ _OWN_SEEDS = {
         b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"
         b"POST /echo HTTP/1.0\r\nConnection: keep-alive\r\nContent-Length: 2\r\n\r\nok"
         b"GET / HTTP/1.0\r\n\r\n"
+    ),
+    "form_urlencoded": (
+        b"POST /form HTTP/1.1\r\nHost: example.com\r\n"
+        b"Content-Type: application/x-www-form-urlencoded; charset=utf-8\r\n"
+        b"Content-Length: 25\r\n\r\nname=caf%C3%A9&x=1&x=2&e="
+    ),
+    "form_multipart": (
+        b"POST /form HTTP/1.1\r\nHost: example.com\r\n"
+        b"Content-Type: multipart/form-data; boundary=XyZ\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b"%x\r\n%b\r\n0\r\n\r\n" % (len(_MULTIPART), _MULTIPART)
     ),
     "connection_close": b"GET /echo HTTP/1.1\r\nHost: example.com\r\nConnection: close\r\n\r\n",
     "absolute_form": b"GET http://example.com/echo?x=1 HTTP/1.1\r\nHost: example.com\r\n\r\n",

@@ -1,7 +1,8 @@
 """The server under fuzz: a real ``web.Application`` on a loopback port, in its own thread.
 
 The app has a plain GET (``/``), a streaming response that never reads the body
-(``/stream``), a WebSocket echo (``/ws``) and, for every other path and method, a handler
+(``/stream``), a WebSocket echo (``/ws``), form parsing (``/form``: urlencoded and
+multipart) and, for every other path and method, a handler
 that reads the whole body and answers its length. The server's log records (``runtime.*``)
 and its event loop's unhandled errors are kept, so the runner can fail on them.
 """
@@ -51,6 +52,10 @@ def make_app(deadlines: Deadlines) -> web.Application:
         body = await request.read()
         return web.Response(text=f"{request.method} {request.path} read {len(body)} bytes\n")
 
+    async def form(request: web.Request) -> web.StreamResponse:
+        fields = await request.post()
+        return web.Response(text=f"{len(fields)} fields: {', '.join(sorted(fields))}\n")
+
     async def stream(request: web.Request) -> web.StreamResponse:
         # Never reads the body: the protocol discards it or closes the connection.
         response = web.StreamResponse(headers={"Content-Type": "text/plain"})
@@ -82,6 +87,7 @@ def make_app(deadlines: Deadlines) -> web.Application:
     app.router.add_get("/stream", stream)
     app.router.add_route("POST", "/stream", stream)
     app.router.add_get("/ws", websocket)
+    app.router.add_post("/form", form)
     app.router.add_route("*", "/{tail:.*}", echo)
     return app
 

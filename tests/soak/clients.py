@@ -33,6 +33,7 @@ import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 __all__ = [
     "ATTACKS",
@@ -410,7 +411,8 @@ async def _run_attack(
     stopper = asyncio.create_task(stop.wait()) if stop is not None else None
     try:
         if stopper is not None:
-            await asyncio.wait([slots, stopper], return_when=asyncio.FIRST_COMPLETED)
+            waiters: list[asyncio.Future[Any]] = [slots, stopper]
+            await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
             if not slots.done():
                 slots.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -102,14 +102,14 @@ async def measure(gunicorn: Gunicorn, phase: str, args: argparse.Namespace) -> d
         HOST, port, rate=args.rate, duration=args.seconds, timeout=LEGIT_TIMEOUT
     )
     stop.set()
+    stopped_at = time.monotonic() - t0
     results = await asyncio.gather(*attacks)
     sampling.cancel()
 
     latencies = legit.latencies()
     lifetimes = [t for r in results for t in r.lifetimes]
-    end = max(r.duration for r in results)
-    timeline = []
-    for step in range(0, int(end) + 1, TIMELINE_STEP):
+    timeline = []  # while the attack ran at full strength, up to the stop
+    for step in range(0, int(stopped_at) + 1, TIMELINE_STEP):
         client_open = sum(_open_at(r.open_samples, step) for r in results)
         timeline.append((step, client_open, _open_at(server_conns, step)))
     return {

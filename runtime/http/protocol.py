@@ -33,6 +33,11 @@ _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 # a larger one costs less to close over.
 _DISCARD_LIMIT = 2**16
 _EAGER = sys.version_info >= (3, 12)
+# At the connection limit a head is judged (and its connection may be closed to make room)
+# only after it waited this long, a quarter second: most of a slow network's round trip, so
+# a new client's request is on its way by then. A body's rate needs a second to measure.
+_JUDGE_HEAD_AFTER = 0.25
+_JUDGE_BODY_AFTER = 1.0
 # Stands in for the task object while an eager task runs its first step.
 _PENDING: Any = object()
 
@@ -669,9 +674,11 @@ class HttpProtocol(asyncio.Protocol):
         """How cheaply this connection can be closed to make room for a new one: lower
         first, or ``None`` if it must not be (a request being served, a WebSocket).
 
-        0: already closing (a lingering close); 1: idle, oldest first (kept alive between
-        requests, or opened and silent); 2: a head begun and not finished, slowest first;
-        3: a body arriving below ``min_body_rate``, slowest first.
+        0: already closing (a lingering close); 1: idle between requests, oldest first;
+        2: a head not finished (or, on a new connection, not begun), furthest behind
+        ``min_head_rate`` first; 3: a body arriving below ``min_body_rate``, slowest first.
+        A head is judged only after a quarter second, a body after a second: a new client
+        is not slow yet.
         """
         if self._lost or self._upgraded is not None:
             return None
@@ -680,18 +687,23 @@ class HttpProtocol(asyncio.Protocol):
         if self._refusing:
             return None  # an error response is on its way; the connection closes after it
         if self._task is None and not self._queue:
-            if not self._parser.in_head:
+            in_head = self._parser.in_head
+            if not in_head and self.requests_count:
                 return (1, self._idle_since)
-            elapsed = max(now - self._mark_time, 1e-3) if self._mark_time >= 0 else 1e-3
-            return (2, self._head_bytes / elapsed)
+            started = self._mark_time if in_head and self._mark_time >= 0 else self._idle_since
+            waited = now - started
+            if waited < _JUDGE_HEAD_AFTER:
+                return None
+            rate = self.config.min_head_rate
+            return (2, (self._head_bytes / rate if rate else 0.0) - waited)
         payload = self._parsing
         if payload is None or payload is EMPTY_PAYLOAD or self._timer_kind != "body":
             return None
         if self._client_waits_for_us():
             return None
         elapsed = now - self._mark_time
-        if elapsed < 1.0:
-            return None  # too early to call the rate
+        if elapsed < _JUDGE_BODY_AFTER:
+            return None
         rate = (payload.total_bytes - self._mark_bytes) / elapsed
         return (3, rate) if rate < self.config.min_body_rate else None
 

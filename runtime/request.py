@@ -541,7 +541,9 @@ class BaseRequest(MutableMapping[str | RequestKey[Any], Any]):
                 body = await self.read()
                 try:
                     text = body.decode(self.charset or "utf-8")
-                except LookupError:
+                except (LookupError, UnicodeEncodeError):
+                    # UnicodeEncodeError: a charset name with non-ASCII bytes (kept as
+                    # surrogates) cannot even be looked up.
                     raise HTTPUnsupportedMediaType(
                         text=f"Unsupported form charset {self.charset!r}"
                     ) from None

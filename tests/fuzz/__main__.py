@@ -32,7 +32,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     add("--cases", type=int, default=None, help="stop after this many cases")
     add("--seconds", type=float, default=None, help="stop after this long")
     add("--first", type=int, default=0, help="index of the first case")
-    add("--concurrency", type=int, default=64, help="cases in flight at once")
+    add("--concurrency", type=int, default=128, help="cases in flight at once")
     add("--head-timeout", type=float, default=1.0)
     add("--body-timeout", type=float, default=1.0)
     add("--keepalive-timeout", type=float, default=1.0)

@@ -74,6 +74,8 @@ _MULTIPART = (
     b'--XyZ\r\nContent-Disposition: form-data; name="a"\r\n\r\nvalue a\r\n'
     b'--XyZ\r\nContent-Disposition: form-data; name="f"; filename="f.txt"\r\n'
     b"Content-Type: text/plain\r\n\r\nfile body\r\n"
+    b"--XyZ\r\nContent-Disposition: form-data; name=\"g\"; filename*=UTF-8''caf%C3%A9.txt\r\n"
+    b"Content-Type: text/plain; charset=latin-1\r\n\r\n\xe9t\xe9\r\n"
     b'--XyZ\r\nContent-Disposition: form-data; name="b"\r\n\r\n\r\n--XyZ--\r\n'
 )
 

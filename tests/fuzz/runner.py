@@ -42,7 +42,7 @@ class Settings:
     cases: int | None = None  # stop after this many cases...
     seconds: float | None = None  # ...or after this long, whichever comes first
     first: int = 0  # index of the first case
-    concurrency: int = 64
+    concurrency: int = 128
     deadlines: Deadlines = field(default_factory=Deadlines)
     slack: float = 3.0  # added to the deadlines for a loaded machine
     out_dir: Path | None = None  # where failing cases are written

@@ -39,7 +39,7 @@ def test_server_survives_fuzzing(tmp_path: Path) -> None:
         seconds=25,  # a loaded machine runs fewer cases rather than past the test timeout
         concurrency=128,
         out_dir=tmp_path,
-        chase_seconds=15,
+        chase_seconds=10,
     )
     report = fuzz(settings)
     sys.stderr.write(report.format() + "\n")

@@ -132,9 +132,12 @@ class Outcome:
     reset: bool  # the close was a reset
     elapsed: float  # from the first byte sent to the close (or the deadline)
     scan: Scan = field(default_factory=Scan)
+    error: str = ""  # the connection could not be made
 
     def labels(self) -> list[str]:
         """The histogram's words for this outcome: each status, or how it ended."""
+        if self.error:
+            return ["connect-failed"]
         labels = [str(s) for s in self.scan.statuses]
         if not self.closed:
             labels.append("hang")
@@ -162,6 +165,8 @@ def judge(
     ``pristine``: the request is a valid seed, unchanged (only its pieces and half-close are
     random), so it must be answered, and not refused.
     """
+    if outcome.error:
+        return [("no connection", outcome.error)]
     failures = []
     if pristine:
         refused = sorted(_REFUSALS.intersection(outcome.scan.statuses))

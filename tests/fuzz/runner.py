@@ -189,7 +189,10 @@ async def run_one(case: FuzzCase, port: int, bound: float) -> Outcome:
     """Send one case and read until the server closes, or ``bound`` seconds after sending."""
     loop = asyncio.get_running_loop()
     start = loop.time()
-    transport, client = await loop.create_connection(lambda: _Client(loop), HOST, port)
+    try:
+        transport, client = await loop.create_connection(lambda: _Client(loop), HOST, port)
+    except OSError as exc:  # the server stopped accepting, or its backlog overflowed
+        return Outcome(b"", True, False, loop.time() - start, error=f"connect: {exc!r}")
     try:
         for i, piece in enumerate(case.pieces):
             if transport.is_closing():
@@ -314,14 +317,15 @@ class _Run:
 
     # -- pinning server problems on cases --------------------------------------------------
 
-    async def _reproduces(self, indexes: Iterable[int]) -> list[Problem]:
+    async def _reproduces(self, indexes: Iterable[int], kind: str) -> bool:
+        """Whether running these cases together logs a problem of this kind again."""
         before = len(self.problems)
         s = self.settings
         cases = [make_case(s.seed, i) for i in indexes]
         outcomes = await asyncio.gather(*(run_one(c, self.server.port, s.bound) for c in cases))
         del outcomes
         await asyncio.sleep(0.2)
-        return [p for p, _ in self.problems[before:]]
+        return any(p.kind == kind for p, _ in self.problems[before:])
 
     async def _chase_problems(self) -> None:
         pending = list(self.problems)
@@ -338,7 +342,7 @@ class _Run:
         for n, (problem, suspects) in enumerate(distinct.values()):
             culprits: list[int] = []
             if n < _MAX_CHASES and time.monotonic() < give_up:
-                culprits = await self._bisect(sorted(suspects), give_up)
+                culprits = await self._bisect(sorted(suspects), problem.kind, give_up)
             if len(culprits) == 1:
                 case = make_case(s.seed, culprits[0])
                 outcome = await run_one(case, self.server.port, s.bound)
@@ -351,14 +355,14 @@ class _Run:
                     f"(seed {s.seed}): {shown[:40]}{' ...' if len(shown) > 40 else ''}"
                 )
 
-    async def _bisect(self, group: list[int], give_up: float) -> list[int]:
-        if not group or not await self._reproduces(group):
+    async def _bisect(self, group: list[int], kind: str, give_up: float) -> list[int]:
+        if not group or not await self._reproduces(group, kind):
             return []
         while len(group) > 1 and time.monotonic() < give_up:
             half, rest = group[: len(group) // 2], group[len(group) // 2 :]
-            if await self._reproduces(half):
+            if await self._reproduces(half, kind):
                 group = half
-            elif await self._reproduces(rest):
+            elif await self._reproduces(rest, kind):
                 group = rest
             else:
                 break  # it takes cases from both halves together

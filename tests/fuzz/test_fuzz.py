@@ -9,6 +9,7 @@ import asyncio
 import logging
 import os
 import random
+import socket
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -18,7 +19,7 @@ import pytest
 from runtime import web
 from tests.fuzz.check import Outcome, judge, scan_responses
 from tests.fuzz.mutate import MUTATORS, SEEDS, make_case
-from tests.fuzz.runner import Report, Settings, fuzz
+from tests.fuzz.runner import Report, Settings, fuzz, run_one
 from tests.fuzz.target import Deadlines, LogCapture, Problem, make_app
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -177,6 +178,15 @@ def test_judge_valid_requests_sent_unchanged() -> None:
     assert _kinds(get, 400, pristine=True) == ["valid request refused with 400"]
     assert _kinds(get, 400) == []  # a mutated request may well be refused
     assert _kinds(get, 0, pristine=True) == ["valid request closed without an answer"]
+
+
+def test_no_connection_is_a_failure() -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]  # nobody listens on it once closed
+    outcome = asyncio.run(run_one(make_case(1, 0), port, 1.0))
+    assert outcome.error and outcome.labels() == ["connect-failed"]
+    assert [kind for kind, _ in judge(b"", outcome, 1.0)] == ["no connection"]
 
 
 def test_log_capture_keeps_errors_and_tracebacks() -> None:

@@ -218,10 +218,14 @@ class HttpProtocol(asyncio.Protocol):
             if not isinstance(item, HttpProcessingError) and item[1] is not EMPTY_PAYLOAD:
                 item[1].set_exception(error)
         self._queue = None
-        if self._upgraded is not None:
-            self._upgraded[1](exc)
+        upgraded = self._upgraded
+        if upgraded is not None:
+            # Let go of the WebSocket (it refers back to us): it is freed as soon as its
+            # handler drops it, without waiting for the cycle collector.
+            self._upgraded = self.upgraded_to = None
+            upgraded[1](exc)
         task = self._task
-        if task is not None and self.config.handler_cancellation and self._upgraded is None:
+        if task is not None and self.config.handler_cancellation and upgraded is None:
             task.cancel()
         self._service.connection_lost(self)
         self.transport = None

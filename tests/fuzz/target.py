@@ -54,7 +54,9 @@ def make_app(deadlines: Deadlines) -> web.Application:
 
     async def form(request: web.Request) -> web.StreamResponse:
         fields = await request.post()
-        return web.Response(text=f"{len(fields)} fields: {', '.join(sorted(fields))}\n")
+        # ascii(): a name may hold surrogates (undecodable bytes), which text cannot carry.
+        names = ", ".join(ascii(name) for name in sorted(fields))
+        return web.Response(text=f"{len(fields)} fields: {names}\n")
 
     async def stream(request: web.Request) -> web.StreamResponse:
         # Never reads the body: the protocol discards it or closes the connection.

@@ -125,6 +125,13 @@ class RequestParser:
         self._host_seen = False
         self._expect = False
 
+    def release(self) -> None:
+        """The connection is done with HTTP: drop llhttp's parser, whose callbacks refer back
+        here, so this parser and its sink are freed by reference counting, without waiting
+        for the cycle collector. Nothing may be fed after this."""
+        del self._parser
+        self._error = None  # its traceback holds the frames that fed us
+
     def feed(self, data: bytes) -> bytes | None:
         """Parse ``data``; return the unparsed tail when an upgrade request stopped parsing.
 

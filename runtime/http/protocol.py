@@ -208,6 +208,7 @@ class HttpProtocol(asyncio.Protocol):
     def connection_lost(self, exc: BaseException | None) -> None:
         self._lost = True
         self._cancel_timer()
+        self._release_parser()
         if self.flow is not None:
             self.flow.connection_lost(exc)
         error = ConnectionResetError("Connection lost")
@@ -472,6 +473,9 @@ class HttpProtocol(asyncio.Protocol):
 
     def _on_parse_error(self, error: HttpProcessingError) -> None:
         self._refusing = True
+        # Answered and logged without a traceback; kept, the traceback's frames (the
+        # parser's, ours) would hold this connection in a reference cycle.
+        error.__traceback__ = error.__context__ = None
         self.config.logger.info(
             "Bad request from %s: %s %s", _peer(self.peername), error.status, error.message
         )
@@ -662,7 +666,7 @@ class HttpProtocol(asyncio.Protocol):
         self.upgraded_to = owner
         self._cancel_timer()
         # No more HTTP on this connection: let the parser go (~1 KiB per WebSocket).
-        self._parser = _spent_parser()
+        self._release_parser()
         tail, self._upgrade_tail = self._upgrade_tail or b"", None
         if self.flow is not None:
             self.flow.resume_reading(FlowControl.UPGRADE)
@@ -671,6 +675,13 @@ class HttpProtocol(asyncio.Protocol):
     def close(self) -> None:
         """Close the connection now."""
         self._close()
+
+    def _release_parser(self) -> None:
+        # The parser calls back into us: released, this connection is freed by reference
+        # counting when it ends instead of waiting for the cycle collector.
+        parser, self._parser = self._parser, _spent_parser()
+        if parser is not self._parser:
+            parser.release()
 
     # -- making room (a server at its connection limit) -----------------------------------
 

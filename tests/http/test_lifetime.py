@@ -1,0 +1,60 @@
+"""A closed HTTP connection is freed by reference counting the moment it ends: nothing of it
+waits for the cycle collector (which, in a server full of long-lived objects, may not run a
+full collection for a long time)."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+
+from runtime import web
+from runtime.http.protocol import HttpProtocol
+
+from .test_protocol import run
+
+REQUESTS = [
+    b"GET / HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello",
+    b"POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+    b"5\r\nhello\r\n0\r\n\r\n",
+    b"GET / HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n",  # refused: 400
+    b"GET / HTTP/1.1\r\nHost: x\r\n",  # the client gives up mid-head
+]
+
+
+def _alive() -> int:
+    return sum(1 for obj in gc.get_objects() if type(obj) is HttpProtocol)
+
+
+@run
+async def test_closed_connections_need_no_cycle_collector() -> None:
+    async def hello(request: web.Request) -> web.Response:
+        return web.Response(text="hi")
+
+    async def echo(request: web.Request) -> web.Response:
+        return web.Response(body=await request.read())
+
+    app = web.Application()
+    app.router.add_get("/", hello)
+    app.router.add_post("/echo", echo)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    gc.collect()
+    before = _alive()
+    gc.disable()
+    try:
+        for _ in range(10):
+            for data in REQUESTS:
+                reader, writer = await asyncio.open_connection("127.0.0.1", site.port)
+                writer.write(data)
+                if data.endswith(b"\r\n\r\n") or data.endswith(b"hello"):
+                    await reader.read()  # until the server closes
+                writer.close()
+                await writer.wait_closed()
+        await asyncio.sleep(0.1)  # the server's last connection_lost callbacks
+        assert _alive() == before
+    finally:
+        gc.enable()
+        await runner.cleanup()

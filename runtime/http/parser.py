@@ -369,6 +369,11 @@ def _other_version(version: str) -> HttpVersion:
         # RFC 9112 2.3: a minor version higher than ours, within a major version we
         # implement, is processed as the highest minor version we implement.
         return HttpVersion11
+    if version == "0.9":
+        # llhttp reports a request line with no HTTP-version at all (HTTP/0.9's form) as
+        # 0.9, just as it does "HTTP/0.9": without a version the line is not an HTTP/1.1
+        # request-line (RFC 9112 3), and the two cannot be told apart here, so both are 400.
+        raise BadStatusLine("The request line has no HTTP/1.x version")
     # RFC 9110 15.6.6: 505 for a major version we do not support (HTTP/0.9, HTTP/2.0, ...).
     raise VersionNotSupported(f"HTTP/{version} is not supported")
 

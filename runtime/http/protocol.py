@@ -579,7 +579,11 @@ class HttpProtocol(asyncio.Protocol):
     def _check_body(self) -> None:
         payload = self._parsing
         if payload is None or payload is EMPTY_PAYLOAD or self._refusing or self._lost:
-            return  # the body is complete (or refused): nothing to wait for
+            # The body is complete (or refused). If it was read after its request was
+            # answered, this timer stood in for the idle one: arm that again.
+            if self.idle and not self._lost and not self._refusing:
+                self._rearm_idle()
+            return
         now = self._clock.time()
         got = payload.total_bytes - self._mark_bytes
         if self._client_waits_for_us() or not self._window_failed(
@@ -590,6 +594,16 @@ class HttpProtocol(asyncio.Protocol):
         self._on_parse_error(
             RequestTimeout(f"Request body too slow ({got} bytes in {now - self._mark_time:.1f} s)")
         )
+
+    def _rearm_idle(self) -> None:
+        if self._closing:
+            self._close()
+            return
+        remaining = self._idle_since + self.config.keepalive_timeout - self._clock.time()
+        if remaining > 0:
+            self._set_timer("idle", remaining)
+        else:
+            self._close()
 
     def _client_waits_for_us(self) -> bool:
         """Whether the client cannot send body bytes now: reading is paused (backpressure,

@@ -188,3 +188,19 @@ def test_invalid_rate_settings_are_refused() -> None:
         Server(hello, rate_window=0)
     with pytest.raises(ValueError, match="min_body_rate"):
         Server(hello, min_body_rate=-1)
+
+
+@run
+async def test_body_read_after_the_answer_still_ends_in_the_idle_timeout() -> None:
+    # The handler answers without reading; the rest of the small body arrives in pieces
+    # afterwards (its rate window replaces the idle timer) and the connection must still
+    # close after keepalive_timeout once it is idle.
+    conn = Conn(hello, keepalive_timeout=10, rate_window=5)
+    conn.send(b"GET / HTTP/1.1\r\nHost: t\r\nContent-Length: 11\r\n\r\n")
+    assert await answer(conn) == [200]
+    conn.send(b"hello ")
+    conn.send(b"world")
+    conn.clock.advance(9)
+    assert not conn.transport.closed
+    conn.clock.advance(1.5)
+    assert conn.transport.closed

@@ -237,7 +237,7 @@ def test_error_class_and_status(
     ("version", "status", "message"),
     [
         (b"HTTP/3.0", 505, "HTTP/3.0 is not supported"),
-        (b"HTTP/0.9", 505, "HTTP/0.9 is not supported"),
+        (b"HTTP/0.9", 400, "The request line has no HTTP/1.x version"),
         (b"HTTP/1.x", 400, "Invalid minor version"),
         (b"HTTX/1.1", 400, "Expected HTTP/, RTSP/ or ICE/"),
         (b"HTTP/11", 400, "Expected dot"),

@@ -426,7 +426,9 @@ class HttpProtocol(asyncio.Protocol):
         if self._upgraded is not None:
             return  # the new protocol owns the connection until the handler ends
         if not w.keep_alive or not w.head_sent:
-            self._close(linger=linger)
+            # The client sent more than we answer (pipelined requests, part of the next):
+            # it may still be sending, and a close would reset the answer on its way.
+            self._close(linger=linger or bool(self._queue) or self._parser.in_head)
             return
         if self._upgrade_tail is not None:
             # The handler answered an upgrade request normally: carry on with HTTP.

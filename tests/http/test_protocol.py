@@ -508,3 +508,23 @@ async def test_server_header_configurable_and_removable() -> None:
     [resp] = await conn.roundtrip(GET % b"")
     assert "server" not in resp.headers
     assert "date" in resp.headers
+
+
+@run
+async def test_close_after_answer_lingers_when_the_client_sent_more() -> None:
+    # RFC 9112 9.6: closing with the client still sending would reset the answer on its
+    # way; a request pipelined behind "Connection: close" means it may still be sending.
+    conn = Conn(hello)
+    conn.send(GET.replace(b"Host: t", b"Host: t\r\nConnection: close") % b"a" + GET % b"b")
+    await conn.settle()
+    [resp] = parse_responses(conn.transport.take())
+    assert resp.headers["connection"] == "close"
+    assert_lingering_close(conn)
+
+
+@run
+async def test_close_after_answer_is_immediate_when_nothing_more_came() -> None:
+    conn = Conn(hello)
+    conn.send(GET.replace(b"Host: t", b"Host: t\r\nConnection: close") % b"a")
+    await conn.settle()
+    assert conn.transport.closed and not conn.transport.eof_written

@@ -17,10 +17,11 @@ from typing import Any
 
 from .access_log import AbstractAccessLogger, AccessLogger, access_logger
 from .exceptions import HTTPException, HTTPInternalServerError
+from .http.config import ProtocolConfig, server_logger
 from .http.errors import HttpProcessingError
 from .http.message import RequestMessage
 from .http.parser import Limits
-from .http.protocol import HttpProtocol, ProtocolConfig, server_logger
+from .http.protocol import HttpProtocol
 from .http.streams import EMPTY_PAYLOAD, StreamReader
 from .http.writer import ResponseWriter
 from .request import BaseRequest

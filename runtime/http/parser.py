@@ -9,6 +9,7 @@ HTTP version check, and framing of an upgrade request that carries a body.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from typing import Protocol
@@ -25,7 +26,7 @@ from .errors import (
 )
 from .message import HttpVersion, HttpVersion10, HttpVersion11, RequestMessage
 
-__all__ = ["Limits", "ParserSink", "RequestParser"]
+__all__ = ["Limits", "ParserSink", "RequestParser", "spent_parser"]
 
 _VERSIONS = {"1.1": HttpVersion11, "1.0": HttpVersion10}
 _METHODS = {m.encode(): m for m in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")}
@@ -389,3 +390,21 @@ def _translate(exc: Exception) -> HttpProcessingError:
     if isinstance(exc, httptools.HttpParserInvalidURLError):
         return BadStatusLine(f"Invalid request target: {exc}")
     return BadHttpMessage(str(exc))  # a malformed HTTP-version among them (RFC 9112 2.3)
+
+
+class _NoSink:
+    def on_request(self, message: RequestMessage) -> None:
+        raise RuntimeError("HTTP request on a connection done with HTTP")
+
+    def on_body(self, data: bytes) -> None:
+        raise RuntimeError("HTTP body on a connection done with HTTP")
+
+    def on_request_complete(self) -> None:
+        raise RuntimeError("HTTP request on a connection done with HTTP")
+
+
+@functools.cache
+def spent_parser() -> RequestParser:
+    """The parser a connection keeps once it is done with HTTP (upgraded or closed): never
+    fed, it only answers ``in_head`` (False). One for all of them (~1 KiB saved on each)."""
+    return RequestParser(_NoSink())

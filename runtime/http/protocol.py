@@ -9,24 +9,20 @@ and decides when the connection ends. It knows nothing of applications: it hands
 from __future__ import annotations
 
 import asyncio
-import functools
-import logging
 import sys
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any, Protocol, cast
+from typing import Any, cast
 
+from .config import Clock, ProtocolConfig, RequestService, TimerHandle, server_logger
 from .errors import HttpProcessingError, RequestTimeout
 from .flow import FlowControl
 from .message import HttpVersion11, RequestMessage
-from .parser import Limits, RequestParser
+from .parser import RequestParser, spent_parser
 from .streams import EMPTY_PAYLOAD, StreamReader
 from .writer import ResponseWriter
 
-__all__ = ["Clock", "HttpProtocol", "ProtocolConfig", "RequestService", "TimerHandle"]
-
-server_logger = logging.getLogger("runtime.server")
+__all__ = ["Clock", "HttpProtocol", "ProtocolConfig", "RequestService", "server_logger"]
 
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 # An unread body at most this large is read and dropped to keep the connection alive;
@@ -40,61 +36,6 @@ _JUDGE_HEAD_AFTER = 0.25
 _JUDGE_BODY_AFTER = 1.0
 # Stands in for the task object while an eager task runs its first step.
 _PENDING: Any = object()
-
-
-class TimerHandle(Protocol):
-    def cancel(self) -> None: ...
-
-
-class Clock(Protocol):
-    """What the protocol needs of time: an event loop, or a manual clock in tests."""
-
-    def time(self) -> float: ...
-
-    def call_later(self, delay: float, callback: Callable[[], object]) -> TimerHandle: ...
-
-
-@dataclass(slots=True)
-class ProtocolConfig:
-    """Per-server connection settings (aiohttp's names where it has them)."""
-
-    limits: Limits = field(default_factory=Limits)
-    keepalive_timeout: float = 75.0  # longer than nginx's upstream keepalive_timeout (60 s)
-    head_timeout: float = 10.0  # whole request head, from its first byte (slowloris)
-    body_timeout: float | None = 60.0  # each wait for more body bytes
-    # Minimum data rates (bytes/s; 0 turns one off), judged over each ``rate_window``
-    # seconds in which the server waits for request bytes it is ready to read: a head that
-    # has begun, a body being received. 500 B/s is a tenth of a GPRS link, yet it cuts a
-    # slowloris or slow-body client within one window (docs/hardening.md).
-    min_head_rate: float = 500.0
-    min_body_rate: float = 500.0
-    rate_window: float = 5.0
-    max_pipeline: int = 16  # requests read ahead of the one being answered
-    handler_cancellation: bool = False
-    server_header: str | None = "Berth"
-    read_high_water: int = 2**16
-    lingering_time: float = 2.0
-    logger: logging.Logger = server_logger
-
-
-class RequestService(Protocol):
-    """The application side of a connection (``web.Server`` implements it)."""
-
-    def connection_made(self, conn: HttpProtocol) -> None: ...
-
-    def connection_lost(self, conn: HttpProtocol) -> None: ...
-
-    async def handle_request(
-        self,
-        conn: HttpProtocol,
-        message: RequestMessage,
-        payload: StreamReader,
-        writer: ResponseWriter,
-    ) -> None: ...
-
-    async def handle_error(
-        self, conn: HttpProtocol, error: HttpProcessingError, writer: ResponseWriter
-    ) -> None: ...
 
 
 _Item = tuple[RequestMessage, StreamReader, ResponseWriter] | HttpProcessingError
@@ -695,7 +636,7 @@ class HttpProtocol(asyncio.Protocol):
     def _release_parser(self) -> None:
         # The parser calls back into us: released, this connection is freed by reference
         # counting when it ends instead of waiting for the cycle collector.
-        parser, self._parser = self._parser, _spent_parser()
+        parser, self._parser = self._parser, spent_parser()
         if parser is not self._parser:
             parser.release()
 
@@ -754,24 +695,6 @@ class HttpProtocol(asyncio.Protocol):
             self._task.cancel()
         self._queue = None
         self._close()
-
-
-class _NoSink:
-    def on_request(self, message: RequestMessage) -> None:
-        raise RuntimeError("HTTP request on an upgraded connection")
-
-    def on_body(self, data: bytes) -> None:
-        raise RuntimeError("HTTP body on an upgraded connection")
-
-    def on_request_complete(self) -> None:
-        raise RuntimeError("HTTP request on an upgraded connection")
-
-
-@functools.cache
-def _spent_parser() -> RequestParser:
-    """The parser upgraded connections keep: never fed (data goes to the new protocol), it
-    only answers ``in_head`` (False). One for all of them."""
-    return RequestParser(_NoSink())
 
 
 def _peer(peername: Any) -> str:

@@ -70,17 +70,6 @@ def children(pid: int) -> list[int]:
     return sorted(found)
 
 
-def rss_kib(pid: int) -> int | None:
-    """VmRSS of a process in KiB, None if it is gone."""
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    except (OSError, ValueError, IndexError):
-        return None
-    return None
-
-
 def fd_count(pid: int) -> int | None:
     """Open descriptors of a process, None if it is gone."""
     try:

@@ -23,8 +23,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench.memory import rss_kib
 from tests.soak import clients, report
-from tests.soak.servers import HOST, Gunicorn, Options, load_average, rss_kib
+from tests.soak.servers import HOST, Gunicorn, Options, load_average
 
 NAME = "ws-churn"
 DEFAULT_SECONDS = 45.0

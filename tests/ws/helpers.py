@@ -1,51 +1,16 @@
-"""Shared test helpers: serving a handler on loopback, and a raw WebSocket client that
-speaks exact bytes (our own frame code on the client side, or hand-made frames)."""
+"""A raw WebSocket client that speaks exact bytes (our own frame code on the client side,
+or hand-made frames). Servers come from ``tests.support.serve``."""
 
 from __future__ import annotations
 
 import asyncio
 import base64
-import functools
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
-from contextlib import asynccontextmanager
-from typing import Any
 
 from runtime.http.ws import FrameReader, FrameWriter, WSMessage, WSMsgType
 from runtime.http.ws.reader import unmask
-from runtime.request import BaseRequest
-from runtime.response import StreamResponse
-from runtime.runner import ServerRunner, TCPSite
-from runtime.server import Server
 
-Handler = Callable[[BaseRequest], Awaitable[StreamResponse]]
 MASK = bytes.fromhex("37fa213d")  # the RFC 6455 5.7 examples' masking key
-
-
-def run(fn: Callable[..., Coroutine[Any, Any, None]]) -> Callable[..., None]:
-    """Run an async test body in a fresh event loop, with an overall deadline."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> None:
-        asyncio.run(asyncio.wait_for(fn(*args, **kwargs), 20))
-
-    return wrapper
-
-
-@asynccontextmanager
-async def serve(
-    handler: Handler, *, shutdown_timeout: float = 5.0, **kwargs: Any
-) -> AsyncIterator[tuple[ServerRunner, int]]:
-    kwargs.setdefault("access_log", None)
-    runner = ServerRunner(Server(handler, **kwargs), shutdown_timeout=shutdown_timeout)
-    await runner.setup()
-    site = TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    assert site.port is not None
-    try:
-        yield runner, site.port
-    finally:
-        await runner.cleanup()
 
 
 def masked(first: int, payload: bytes, *, length: bytes | None = None) -> bytes:

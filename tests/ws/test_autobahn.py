@@ -17,8 +17,9 @@ from runtime.http.ws import WSMsgType
 from runtime.request import BaseRequest
 from runtime.response import StreamResponse
 from runtime.websocket import WebSocketResponse
+from tests.support import serve
 
-from .helpers import connect, masked, run, serve
+from .helpers import connect, masked
 
 TEXT, BINARY, CONT, CLOSE, PING, PONG = 0x1, 0x2, 0x0, 0x8, 0x9, 0xA
 FIN = 0x80
@@ -238,9 +239,8 @@ async def echo(request: BaseRequest) -> StreamResponse:
 @pytest.mark.parametrize(
     ("frames", "chop", "expected"), [c[1:] for c in CASES], ids=[c[0] for c in CASES]
 )
-@run
 async def test_autobahn_case(frames: bytes, chop: int, expected: list[Event]) -> None:
-    async with serve(echo) as (_, port):
+    async with serve(echo) as port:
         client = await connect(port)
         if chop:
             for i in range(0, len(frames), chop):

@@ -13,8 +13,7 @@ from runtime.http.ws import FrameReader, WSCloseCode, WSMsgType
 from runtime.request import BaseRequest
 from runtime.response import Response, StreamResponse
 from runtime.websocket import WebSocketResponse
-
-from .helpers import run, serve
+from tests.support import serve
 
 
 async def echo(request: BaseRequest) -> StreamResponse:
@@ -35,9 +34,8 @@ async def echo(request: BaseRequest) -> StreamResponse:
 
 
 @pytest.mark.parametrize("compress", [0, 15, 10])
-@run
 async def test_client_against_our_server(compress: int) -> None:
-    async with serve(echo) as (_, port), ClientSession() as session:
+    async with serve(echo) as port, ClientSession() as session:
         async with ws_connect(
             session, f"ws://127.0.0.1:{port}/", protocols=["v1", "v2"], compress=compress
         ) as ws:
@@ -59,9 +57,8 @@ async def test_client_against_our_server(compress: int) -> None:
         assert ws.closed and ws.close_code == 1000
 
 
-@run
 async def test_server_close_and_async_iteration() -> None:
-    async with serve(echo) as (_, port), ClientSession() as session:
+    async with serve(echo) as port, ClientSession() as session:
         ws = await ws_connect(session, f"http://127.0.0.1:{port}/")
         await ws.send_str("one")
         await ws.send_str("bye")
@@ -71,15 +68,13 @@ async def test_server_close_and_async_iteration() -> None:
         assert (await ws.receive()).type is WSMsgType.CLOSED
 
 
-@run
 async def test_handshake_refused() -> None:
-    async with serve(echo) as (_, port), ClientSession() as session:
+    async with serve(echo) as port, ClientSession() as session:
         with pytest.raises(WSServerHandshakeError) as info:
             await ws_connect(session, f"ws://127.0.0.1:{port}/plain")
         assert info.value.status == 404
 
 
-@run
 async def test_client_frames_are_masked_and_it_refuses_masked_frames() -> None:
     received: list[bytes] = []
 
@@ -121,7 +116,6 @@ async def test_client_frames_are_masked_and_it_refuses_masked_frames() -> None:
     assert FrameReader().feed(received[1])[0].data == 1002
 
 
-@run
 async def test_client_heartbeat_finds_a_silent_server() -> None:
     async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         head = await reader.readuntil(b"\r\n\r\n")
@@ -153,7 +147,6 @@ async def test_client_heartbeat_finds_a_silent_server() -> None:
         await asyncio.sleep(0.01)
 
 
-@run
 async def test_client_against_the_websockets_server() -> None:
     serve_ws = pytest.importorskip("websockets.asyncio.server").serve
 
@@ -178,9 +171,8 @@ async def test_client_against_the_websockets_server() -> None:
 @pytest.mark.skipif(
     not hasattr(ClientSession, "ws_connect"), reason="ClientSession.ws_connect not wired yet"
 )
-@run
 async def test_session_ws_connect() -> None:
-    async with serve(echo) as (_, port), ClientSession() as session:
+    async with serve(echo) as port, ClientSession() as session:
         async with session.ws_connect(  # type: ignore[attr-defined]
             f"ws://127.0.0.1:{port}/", protocols=["v2"], compress=15, heartbeat=5
         ) as ws:

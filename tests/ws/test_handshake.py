@@ -12,8 +12,9 @@ from runtime.http.ws.handshake import header_tokens, select_protocol, server_han
 from runtime.request import BaseRequest
 from runtime.response import Response, StreamResponse
 from runtime.websocket import WebSocketReady, WebSocketResponse
+from tests.support import serve
 
-from .helpers import connect, run, serve
+from .helpers import connect
 
 KEY = "dGhlIHNhbXBsZSBub25jZQ=="  # RFC 6455 1.3's example
 
@@ -170,9 +171,8 @@ def raw(method: str = "GET", version: str = "1.1", **extra: str) -> bytes:
     return ("\r\n".join(lines) + "\r\n\r\n").encode()
 
 
-@run
 async def test_101_response_on_the_wire() -> None:
-    async with serve(ws_handler) as (_, port):
+    async with serve(ws_handler) as port:
         client = await connect(port, raw(Sec_WebSocket_Protocol="x, chat"))
         head = client.head.decode()
         assert head.startswith("HTTP/1.1 101 Switching Protocols\r\n")
@@ -192,9 +192,8 @@ async def test_101_response_on_the_wire() -> None:
         (raw(method="POST"), 405),
     ],
 )
-@run
 async def test_refusals_on_the_wire(request_bytes: bytes, status: int) -> None:
-    async with serve(ws_handler) as (_, port):
+    async with serve(ws_handler) as port:
         client = await connect(port, request_bytes)
         assert client.status == status
         if status == 426:
@@ -204,15 +203,13 @@ async def test_refusals_on_the_wire(request_bytes: bytes, status: int) -> None:
         await client.close()
 
 
-@run
 async def test_connection_keep_alive_upgrade_is_accepted() -> None:
-    async with serve(ws_handler) as (_, port):
+    async with serve(ws_handler) as port:
         client = await connect(port, raw(Connection="keep-alive, Upgrade"))
         assert client.status == 101
         await client.close()
 
 
-@run
 async def test_can_prepare() -> None:
     seen: list[WebSocketReady] = []
 
@@ -228,7 +225,7 @@ async def test_can_prepare() -> None:
         await ws.close()
         return ws
 
-    async with serve(handler) as (_, port):
+    async with serve(handler) as port:
         client = await connect(port, raw(Sec_WebSocket_Protocol="chat"))
         assert client.status == 101
         await client.close()
@@ -241,7 +238,6 @@ async def test_can_prepare() -> None:
     assert not WebSocketReady(False, None)
 
 
-@run
 async def test_frames_sent_with_the_handshake_are_not_lost() -> None:
     async def echo(request: BaseRequest) -> StreamResponse:
         ws = WebSocketResponse()
@@ -250,7 +246,7 @@ async def test_frames_sent_with_the_handshake_are_not_lost() -> None:
             await ws.send_str(msg.data)
         return ws
 
-    async with serve(echo) as (_, port):
+    async with serve(echo) as port:
         from .helpers import masked
 
         client = await connect(port, then=masked(0x81, b"early") + masked(0x81, b"bird"))

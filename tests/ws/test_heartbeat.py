@@ -9,8 +9,9 @@ from runtime.http.ws import WSCloseCode, WSMsgType
 from runtime.request import BaseRequest
 from runtime.response import StreamResponse
 from runtime.websocket import WebSocketResponse
+from tests.support import serve
 
-from .helpers import RawClient, connect, run, serve
+from .helpers import RawClient, connect
 
 
 def sender(result: dict[str, Any], heartbeat: float, duration: float | None = None) -> Any:
@@ -49,10 +50,9 @@ async def answer_pings(client: RawClient, stop: asyncio.Event) -> int:
     return pings
 
 
-@run
 async def test_dead_peer_found_while_the_handler_only_sends() -> None:
     result: dict[str, Any] = {}
-    async with serve(sender(result, heartbeat=0.1)) as (_, port):
+    async with serve(sender(result, heartbeat=0.1)) as port:
         client = await connect(port)  # reads nothing, answers no ping: a dead peer
         async with asyncio.timeout(3):
             while "code" not in result:
@@ -65,10 +65,9 @@ async def test_dead_peer_found_while_the_handler_only_sends() -> None:
     assert result["closed"] is True
 
 
-@run
 async def test_live_peer_keeps_the_connection() -> None:
     result: dict[str, Any] = {}
-    async with serve(sender(result, heartbeat=0.05, duration=0.5)) as (_, port):
+    async with serve(sender(result, heartbeat=0.05, duration=0.5)) as port:
         client = await connect(port)
         stop = asyncio.Event()
         pings = await answer_pings(client, stop)
@@ -78,7 +77,6 @@ async def test_live_peer_keeps_the_connection() -> None:
     assert pings >= 2
 
 
-@run
 async def test_pending_receive_sees_the_dead_peer() -> None:
     seen: list[Any] = []
 
@@ -92,7 +90,7 @@ async def test_pending_receive_sees_the_dead_peer() -> None:
         seen.append(ws.close_code)
         return ws
 
-    async with serve(handler) as (_, port):
+    async with serve(handler) as port:
         client = await connect(port)
         async with asyncio.timeout(3):
             while len(seen) < 4:
@@ -101,7 +99,6 @@ async def test_pending_receive_sees_the_dead_peer() -> None:
     assert seen == [WSMsgType.ERROR, TimeoutError, WSMsgType.CLOSED, 1006]
 
 
-@run
 async def test_traffic_counts_as_alive() -> None:
     # A peer that keeps sending needs no pong: any bytes prove it alive.
     async def handler(request: BaseRequest) -> StreamResponse:
@@ -115,7 +112,7 @@ async def test_traffic_counts_as_alive() -> None:
                     await ws.send_str(str(count))
         return ws
 
-    async with serve(handler) as (_, port):
+    async with serve(handler) as port:
         client = await connect(port)
         for _ in range(15):
             await client.send_text("x")

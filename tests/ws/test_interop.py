@@ -19,8 +19,7 @@ from runtime.http.ws import WSMsgType  # noqa: E402
 from runtime.request import BaseRequest  # noqa: E402
 from runtime.response import StreamResponse  # noqa: E402
 from runtime.websocket import WebSocketResponse  # noqa: E402
-
-from .helpers import run, serve  # noqa: E402
+from tests.support import serve  # noqa: E402
 
 
 def make_echo(log: list[Any], **options: Any) -> Any:
@@ -66,10 +65,9 @@ MESSAGES: list[str | bytes] = [
         ),
     ],
 )
-@run
 async def test_echo_with_and_without_compression(extensions: Any) -> None:
     log: list[Any] = []
-    async with serve(make_echo(log)) as (_, port):
+    async with serve(make_echo(log)) as port:
         kwargs: dict[str, Any] = {"max_size": 2**22}
         if extensions is None:
             kwargs["compression"] = None
@@ -87,10 +85,9 @@ async def test_echo_with_and_without_compression(extensions: Any) -> None:
     assert log == [(1000, extensions is not None, None)]
 
 
-@run
 async def test_subprotocol_ping_and_server_close() -> None:
     log: list[Any] = []
-    async with serve(make_echo(log)) as (_, port):
+    async with serve(make_echo(log)) as port:
         async with ws_connect(
             f"ws://127.0.0.1:{port}/", subprotocols=["superchat", "chat"]
         ) as client:
@@ -106,10 +103,9 @@ async def test_subprotocol_ping_and_server_close() -> None:
     assert log == [(4001, True, "superchat")]
 
 
-@run
 async def test_message_too_big_closes_with_1009() -> None:
     log: list[Any] = []
-    async with serve(make_echo(log, max_msg_size=1000)) as (_, port):
+    async with serve(make_echo(log, max_msg_size=1000)) as port:
         async with ws_connect(f"ws://127.0.0.1:{port}/") as client:
             await client.send("x" * 1000)
             assert await client.recv() == "x" * 1000
@@ -121,10 +117,9 @@ async def test_message_too_big_closes_with_1009() -> None:
     assert log[0][0] == 1009
 
 
-@run
 async def test_compressed_bomb_from_a_real_client_closes_with_1009() -> None:
     log: list[Any] = []
-    async with serve(make_echo(log, max_msg_size=100_000)) as (_, port):
+    async with serve(make_echo(log, max_msg_size=100_000)) as port:
         async with ws_connect(f"ws://127.0.0.1:{port}/", max_size=None) as client:
             await client.send(bytes(50_000_000))  # compresses to ~50 KB
             with pytest.raises(ConnectionClosed) as info:

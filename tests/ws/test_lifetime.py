@@ -21,8 +21,7 @@ from runtime.http.protocol import HttpProtocol
 from runtime.request import BaseRequest
 from runtime.response import StreamResponse
 from runtime.websocket import WebSocketResponse
-
-from .helpers import run
+from tests.support import serve
 
 ROUNDS = 150
 
@@ -58,7 +57,6 @@ async def _churn(port: int, rounds: int, *, compress: bool, server_closes: bool)
 
 @pytest.mark.parametrize("compress", [False, True], ids=["plain", "deflate"])
 @pytest.mark.parametrize("server_closes", [False, True], ids=["client-closes", "server-closes"])
-@run
 async def test_closed_websockets_leave_nothing_behind(compress: bool, server_closes: bool) -> None:
     sockets: weakref.WeakSet[WebSocketResponse] = weakref.WeakSet()
     tasks: weakref.WeakSet[asyncio.Task[Any]] = weakref.WeakSet()
@@ -80,13 +78,7 @@ async def test_closed_websockets_leave_nothing_behind(compress: bool, server_clo
 
     app = web.Application()
     app.router.add_get("/ws", handler)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site.port
-    assert port is not None
-    try:
+    async with serve(app) as port:
         await _churn(port, 20, compress=compress, server_closes=server_closes)  # warm-up
         protocols_before = _alive(HttpProtocol)
         gc.disable()  # freed by reference counting alone, without the cycle collector
@@ -109,5 +101,3 @@ async def test_closed_websockets_leave_nothing_behind(compress: bool, server_clo
         # ~10 KiB; what is left must not grow with the number of sockets closed.
         growth = _rss_kib() - rss_before
         assert growth < ROUNDS * (20 if compress else 4), f"RSS grew {growth} KiB"
-    finally:
-        await runner.cleanup()

@@ -12,38 +12,19 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 
 from runtime import web
 from runtime.http.ws import WSCloseCode, WSMessage, WSMsgType
 from runtime.websocket import WebSocketResponse
 from runtime.ws_registry import websockets
+from tests.support import fetch, serve
 
-from .helpers import RawClient, connect, handshake_request, run
-
-
-@asynccontextmanager
-async def serve_app(app: web.Application) -> AsyncIterator[int]:
-    runner = web.AppRunner(app, access_log=None, shutdown_timeout=2)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    assert site.port is not None
-    try:
-        yield site.port
-    finally:
-        await runner.cleanup()
+from .helpers import RawClient, connect, handshake_request
 
 
 async def http(port: int, method: str, path: str) -> tuple[int, bytes]:
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    writer.write(f"{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
-    data = await reader.read()
-    writer.close()
-    await writer.wait_closed()
-    head, _, body = data.partition(b"\r\n\r\n")
-    return int(head.split(b" ")[1]), body
+    reply = await fetch(port, method, path, [("Connection", "close")], host="x")
+    return reply.status, reply.body
 
 
 # -- 1. iterate messages ------------------------------------------------------------------
@@ -63,11 +44,10 @@ async def echo(request: web.Request) -> web.StreamResponse:
     return ws
 
 
-@run
 async def test_iterate_messages() -> None:
     app = web.Application()
     app.router.add_get("/ws", echo)
-    async with serve_app(app) as port:
+    async with serve(app, shutdown_timeout=2) as port:
         client = await connect(port, handshake_request("/ws"))
         for text in ["one", "two", "three"]:
             await client.send_text(text)
@@ -82,7 +62,6 @@ async def test_iterate_messages() -> None:
 # -- 2. another task sends while the handler reads ----------------------------------------
 
 
-@run
 async def test_other_tasks_send_while_the_handler_reads() -> None:
     big = "x" * 200_000
     events: asyncio.Queue[str] = asyncio.Queue()  # stands in for the FAQ's Redis channel
@@ -105,7 +84,7 @@ async def test_other_tasks_send_while_the_handler_reads() -> None:
 
     app = web.Application()
     app.router.add_get("/ws", handler)
-    async with serve_app(app) as port:
+    async with serve(app, shutdown_timeout=2) as port:
         client = await connect(port, handshake_request("/ws"))
         for i in range(20):
             events.put_nowait(f"event {i} " + big)
@@ -153,12 +132,11 @@ async def open_as(port: int, user: str) -> RawClient:
     return client
 
 
-@run
 async def test_logout_closes_all_of_a_users_sockets() -> None:
     app = web.Application()
     app.router.add_get("/echo", registry_echo)
     app.router.add_post("/logout_user", registry_logout)
-    async with serve_app(app) as port:
+    async with serve(app, shutdown_timeout=2) as port:
         alice = [await open_as(port, "alice") for _ in range(3)]
         bob = await open_as(port, "bob")
         await asyncio.sleep(0.05)
@@ -183,7 +161,6 @@ async def test_logout_closes_all_of_a_users_sockets() -> None:
         await bob.close()
 
 
-@run
 async def test_faq_pattern_cancelling_the_handler_task_still_works() -> None:
     handlers: defaultdict[str, set[asyncio.Task[object]]] = defaultdict(set)
     log: list[str] = []
@@ -213,7 +190,7 @@ async def test_faq_pattern_cancelling_the_handler_task_still_works() -> None:
     app = web.Application()
     app.router.add_get("/echo", echo_handler)
     app.router.add_post("/logout_user", logout_handler)
-    async with serve_app(app) as port:
+    async with serve(app, shutdown_timeout=2) as port:
         client = await open_as(port, "carol")
         await client.send_text("hi")
         assert (await client.recv()).data == "hi"
@@ -226,7 +203,6 @@ async def test_faq_pattern_cancelling_the_handler_task_still_works() -> None:
     assert log == ["websocket cancelled"]
 
 
-@run
 async def test_close_from_another_task_ends_the_readers_loop() -> None:
     ended: list[object] = []
     sockets: list[WebSocketResponse] = []
@@ -247,7 +223,7 @@ async def test_close_from_another_task_ends_the_readers_loop() -> None:
     app = web.Application()
     app.router.add_get("/ws", handler)
     app.router.add_post("/close", closer)
-    async with serve_app(app) as port:
+    async with serve(app, shutdown_timeout=2) as port:
         client = await connect(port, handshake_request("/ws"))
         await asyncio.sleep(0.05)
         reply = asyncio.ensure_future(http(port, "POST", "/close"))

@@ -13,8 +13,9 @@ from runtime.request import BaseRequest
 from runtime.response import StreamResponse
 from runtime.websocket import WebSocketResponse
 from runtime.ws_base import WSMessageTypeError
+from tests.support import serve
 
-from .helpers import connect, masked, run, serve
+from .helpers import connect, masked
 
 
 def echo_handler(**options: Any) -> Any:
@@ -44,10 +45,9 @@ async def until(predicate: Any, timeout: float = 5.0) -> None:
             await asyncio.sleep(0.01)
 
 
-@run
 async def test_echo_and_client_initiated_close() -> None:
     handler = echo_handler()
-    async with serve(handler) as (_, port):
+    async with serve(handler) as port:
         client = await connect(port)
         await client.send_text("hello")
         assert await client.recv() == WSMessage(WSMsgType.TEXT, "hello", "")
@@ -64,10 +64,9 @@ async def test_echo_and_client_initiated_close() -> None:
         await client.close()
 
 
-@run
 async def test_empty_close_is_echoed_empty() -> None:
     handler = echo_handler()
-    async with serve(handler) as (_, port):
+    async with serve(handler) as port:
         client = await connect(port)
         client.send_raw(masked(0x88, b""))
         assert (await client.recv()) == WSMessage(WSMsgType.CLOSE, 1005, "")
@@ -76,7 +75,6 @@ async def test_empty_close_is_echoed_empty() -> None:
         await client.close()
 
 
-@run
 async def test_server_initiated_close_waits_for_the_answer() -> None:
     result: dict[str, Any] = {}
 
@@ -88,7 +86,7 @@ async def test_server_initiated_close_waits_for_the_answer() -> None:
         result["again"] = await ws.close()
         return ws
 
-    async with serve(handler) as (_, port):
+    async with serve(handler) as port:
         client = await connect(port)
         assert await client.recv() == WSMessage(WSMsgType.CLOSE, 4000, "bye")
         client.send_raw(client.frames.close(1001))
@@ -97,7 +95,6 @@ async def test_server_initiated_close_waits_for_the_answer() -> None:
     assert result == {"closed": True, "code": 1001, "again": False}
 
 
-@run
 async def test_close_times_out_when_the_peer_never_answers() -> None:
     result: dict[str, Any] = {}
 
@@ -109,7 +106,7 @@ async def test_close_times_out_when_the_peer_never_answers() -> None:
         result["exc"] = ws.exception()
         return ws
 
-    async with serve(handler) as (_, port):
+    async with serve(handler) as port:
         client = await connect(port)
         assert (await client.recv()).type is WSMsgType.CLOSE
         assert (await client.recv()).type is WSMsgType.CLOSED  # TCP closed after the timeout
@@ -129,10 +126,9 @@ async def test_close_times_out_when_the_peer_never_answers() -> None:
     ],
     ids=["unmasked", "opcode", "utf8", "too-big", "close-code"],
 )
-@run
 async def test_protocol_errors_fail_the_connection(frame: bytes, code: int) -> None:
     handler = echo_handler()
-    async with serve(handler) as (_, port):
+    async with serve(handler) as port:
         client = await connect(port)
         client.send_raw(frame)
         msgs = await client.recv_until_closed()
@@ -145,10 +141,9 @@ async def test_protocol_errors_fail_the_connection(frame: bytes, code: int) -> N
         await client.close()
 
 
-@run
 async def test_max_msg_size_option() -> None:
     handler = echo_handler(max_msg_size=100)
-    async with serve(handler) as (_, port):
+    async with serve(handler) as port:
         client = await connect(port)
         client.send_raw(masked(0x82, bytes(100)))
         assert (await client.recv()).data == bytes(100)
@@ -157,7 +152,6 @@ async def test_max_msg_size_option() -> None:
         await client.close()
 
 
-@run
 async def test_pings_are_answered_while_the_handler_does_not_read() -> None:
     release = asyncio.Event()
 
@@ -168,7 +162,7 @@ async def test_pings_are_answered_while_the_handler_does_not_read() -> None:
         await ws.close()
         return ws
 
-    async with serve(handler) as (_, port):
+    async with serve(handler) as port:
         client = await connect(port)
         client.send_raw(masked(0x89, b"are you there"))
         assert await client.recv() == WSMessage(WSMsgType.PONG, b"are you there", "")
@@ -177,7 +171,6 @@ async def test_pings_are_answered_while_the_handler_does_not_read() -> None:
         await client.close()
 
 
-@run
 async def test_autoping_off_returns_pings_and_pongs() -> None:
     seen: list[WSMessage] = []
 
@@ -190,7 +183,7 @@ async def test_autoping_off_returns_pings_and_pongs() -> None:
                 await ws.pong(msg.data)
         return ws
 
-    async with serve(handler) as (_, port):
+    async with serve(handler) as port:
         client = await connect(port)
         client.send_raw(masked(0x89, b"1") + masked(0x8A, b"2"))
         assert await client.recv() == WSMessage(WSMsgType.PONG, b"1", "")
@@ -200,7 +193,6 @@ async def test_autoping_off_returns_pings_and_pongs() -> None:
     assert [m.type for m in seen] == [WSMsgType.PING, WSMsgType.PONG]
 
 
-@run
 async def test_autoclose_off() -> None:
     seen: list[Any] = []
 
@@ -214,7 +206,7 @@ async def test_autoclose_off() -> None:
         seen.append(await ws.close(code=1000))
         return ws
 
-    async with serve(handler) as (_, port):
+    async with serve(handler) as port:
         client = await connect(port)
         client.send_raw(client.frames.close(4001, "x"))
         msgs = await client.recv_until_closed()
@@ -223,7 +215,6 @@ async def test_autoclose_off() -> None:
     assert seen == [WSMessage(WSMsgType.CLOSE, 4001, "x"), False, True]
 
 
-@run
 async def test_receive_helpers_timeout_and_concurrent_receive() -> None:
     errors: list[Any] = []
 
@@ -248,7 +239,7 @@ async def test_receive_helpers_timeout_and_concurrent_receive() -> None:
         await ws.close()
         return ws
 
-    async with serve(handler) as (_, port):
+    async with serve(handler) as port:
         client = await connect(port)
         await asyncio.sleep(0.1)
         await client.send_text("text")
@@ -262,7 +253,6 @@ async def test_receive_helpers_timeout_and_concurrent_receive() -> None:
     assert errors == [None]
 
 
-@run
 async def test_api_misuse() -> None:
     ws = WebSocketResponse()
     for call in (ws.receive(), ws.send_str("x"), ws.ping(), ws.close()):
@@ -290,7 +280,7 @@ async def test_api_misuse() -> None:
             await ws.receive()
         return ws
 
-    async with serve(handler) as (_, port):
+    async with serve(handler) as port:
         client = await connect(port)
         assert (await client.recv()).type is WSMsgType.CLOSE
         client.send_raw(client.frames.close(1000))
@@ -298,7 +288,6 @@ async def test_api_misuse() -> None:
         await client.close()
 
 
-@run
 async def test_handler_error_after_prepare_closes_with_1011() -> None:
     async def handler(request: BaseRequest) -> StreamResponse:
         ws = WebSocketResponse()
@@ -306,7 +295,7 @@ async def test_handler_error_after_prepare_closes_with_1011() -> None:
         await ws.send_str("about to fail")
         raise ValueError("boom")
 
-    async with serve(handler) as (_, port):
+    async with serve(handler) as port:
         client = await connect(port)
         msgs = await client.recv_until_closed()
         assert [m.type for m in msgs] == [WSMsgType.TEXT, WSMsgType.CLOSE, WSMsgType.CLOSED]
@@ -314,10 +303,9 @@ async def test_handler_error_after_prepare_closes_with_1011() -> None:
         await client.close()
 
 
-@run
 async def test_client_disconnect_ends_the_loop() -> None:
     handler = echo_handler()
-    async with serve(handler) as (_, port):
+    async with serve(handler) as port:
         client = await connect(port)
         await client.send_text("x")
         await client.recv()
@@ -326,7 +314,6 @@ async def test_client_disconnect_ends_the_loop() -> None:
         assert handler.state["done"] == WSCloseCode.ABNORMAL_CLOSURE
 
 
-@run
 async def test_backpressure_pauses_reading_until_the_handler_reads() -> None:
     paused: list[bool] = []
     go = asyncio.Event()
@@ -349,7 +336,7 @@ async def test_backpressure_pauses_reading_until_the_handler_reads() -> None:
         await ws.close()
         return ws
 
-    async with serve(handler) as (_, port):
+    async with serve(handler) as port:
         client = await connect(port)
         for _ in range(40):
             client.send_raw(masked(0x82, bytes(4096)))
@@ -359,10 +346,9 @@ async def test_backpressure_pauses_reading_until_the_handler_reads() -> None:
     assert paused == [True, False]
 
 
-@run
 async def test_compression_end_to_end_with_our_own_client_frames() -> None:
     handler = echo_handler()
-    async with serve(handler) as (_, port):
+    async with serve(handler) as port:
         from .helpers import handshake_request
 
         request = handshake_request(extra="Sec-WebSocket-Extensions: permessage-deflate\r\n")

@@ -17,7 +17,7 @@ from runtime.server import Server
 from runtime.websocket import WebSocketResponse
 from runtime.ws_registry import shutdown_websockets, websockets
 
-from .helpers import connect, handshake_request, run
+from .helpers import connect, handshake_request
 
 
 class HookedRunner(ServerRunner):
@@ -53,7 +53,6 @@ def reader_handler(log: list[Any]) -> Any:
     return handler
 
 
-@run
 async def test_shutdown_closes_websockets_with_1001() -> None:
     log: list[Any] = []
     runner = HookedRunner(Server(reader_handler(log), access_log=None), shutdown_timeout=5)
@@ -78,7 +77,6 @@ async def test_shutdown_closes_websockets_with_1001() -> None:
         await client.close()
 
 
-@run
 async def test_shutdown_does_not_wait_for_a_silent_peer() -> None:
     log: list[Any] = []
     runner = HookedRunner(Server(reader_handler(log), access_log=None), shutdown_timeout=0.3)
@@ -94,7 +92,6 @@ async def test_shutdown_does_not_wait_for_a_silent_peer() -> None:
     await client.close()
 
 
-@run
 async def test_plain_runner_cleanup_does_not_hang_on_open_websockets() -> None:
     # Without the hook the grace period ends with the handler cancelled; the FAQ's
     # "catch CancelledError, then await ws.close()" handler still finishes.
@@ -128,7 +125,6 @@ async def test_plain_runner_cleanup_does_not_hang_on_open_websockets() -> None:
     assert log and log[-1] != "cancelled" and set(log[:-1]) <= {"cancelled"}
 
 
-@run
 async def test_app_on_shutdown_with_the_registry() -> None:
     # What an application can do today: close its sockets from on_shutdown.
     log: list[Any] = []
@@ -162,7 +158,6 @@ async def test_app_on_shutdown_with_the_registry() -> None:
 @pytest.mark.skipif(
     not hasattr(runner_module, "shutdown_websockets"), reason="runner hook not wired yet"
 )
-@run
 async def test_the_runner_itself_sends_1001() -> None:
     log: list[Any] = []
     runner = ServerRunner(Server(reader_handler(log), access_log=None), shutdown_timeout=5)

@@ -1,5 +1,6 @@
 """Shared helpers for the web tests that go through the test kit: fixture types, streamed
-request bodies, and a request whose response is read whole."""
+request bodies, a request whose response is read whole, and a raw request served by a
+probing handler."""
 
 from __future__ import annotations
 
@@ -7,11 +8,11 @@ import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, Protocol
 
-from multidict import CIMultiDictProxy
-
 from runtime.client import ClientResponse
 from runtime.request import BaseRequest
+from runtime.response import Response, StreamResponse
 from runtime.testing import BaseTestServer, TestClient
+from tests.support import Reply, exchange
 
 ClientFactory = Callable[..., Awaitable[TestClient]]
 ServerFactory = Callable[..., Awaitable[BaseTestServer]]
@@ -40,29 +41,31 @@ async def pieces_of(data: bytes, size: int, *, pause: float = 0.0) -> AsyncItera
         yield data[start : start + size]
 
 
-class Reply:
-    """A response read whole: ``status``, ``headers``, ``body`` and ``text``."""
-
-    def __init__(self, status: int, headers: CIMultiDictProxy[str], body: bytes) -> None:
-        self.status = status
-        self.headers = headers
-        self.body = body
-
-    @property
-    def text(self) -> str:
-        return self.body.decode()
-
-    def outcome(self) -> tuple[int, bytes, str | None]:
-        """What a client can learn: status, body and type."""
-        return self.status, self.body, self.headers.get("Content-Type")
-
-    def __repr__(self) -> str:
-        return f"<Reply {self.status} {dict(self.headers)} {self.body[:60]!r}>"
-
-
 async def send(
     client: TestClient, method: str, path: str, headers: dict[str, str] | None = None
 ) -> Reply:
     """One request through the test client, redirects not followed; the body read."""
     response = await client.request(method, path, headers=headers, allow_redirects=False)
     return Reply(response.status, response.headers, await response.read())
+
+
+async def raw_probe(
+    make_raw_server: ServerFactory,
+    fn: Callable[[BaseRequest], Awaitable[Any]],
+    data: bytes | list[bytes],
+    **server_kwargs: Any,
+) -> tuple[Reply, Any]:
+    """Serve the raw request ``data`` with a handler awaiting ``fn(request)``; returns the
+    response and what ``fn`` returned (None when it raised)."""
+    results: list[Any] = []
+
+    async def handler(request: BaseRequest) -> StreamResponse:
+        value = await fn(request)
+        results.append(value)
+        if isinstance(value, StreamResponse):
+            return value
+        return Response(text="ok")
+
+    server = await make_raw_server(handler, **server_kwargs)
+    response = await exchange(server.port, data)
+    return response, results[0] if results else None

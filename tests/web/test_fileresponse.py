@@ -20,11 +20,10 @@ from runtime.exceptions import HTTPNotFound, HTTPRequestRangeNotSatisfiable
 from runtime.fileresponse import FileResponse
 from runtime.request import BaseRequest
 from runtime.response import StreamResponse
-from runtime.runner import ServerRunner, TCPSite
-from runtime.server import Server
 from runtime.testing import TestClient
+from tests.support import Reply, serve
 
-from .support import ClientFactory, Reply, ServerFactory
+from .support import ClientFactory, ServerFactory
 
 MTIME_NS = 1_700_000_000_250_000_000  # a fixed, sub-second modification time
 LAST_MODIFIED = formatdate(1_700_000_001, usegmt=True)  # rounded up, as the header is
@@ -334,20 +333,14 @@ async def test_tls_sends_chunks_not_sendfile(
     client_ctx = ssl.create_default_context()
     client_ctx.check_hostname = False
     client_ctx.verify_mode = ssl.CERT_NONE
-    # The test kit serves plain TCP: this server is started by hand, with TLS.
-    runner = ServerRunner(Server(file_server(path.parent), access_log=None), shutdown_timeout=2)
-    await runner.setup()
-    try:
-        site = TCPSite(runner, "127.0.0.1", 0, ssl_context=server_ctx)
-        await site.start()
+    # The test kit serves plain TCP: tests.support.serve speaks TLS.
+    async with serve(file_server(path.parent), ssl_context=server_ctx, shutdown_timeout=2) as port:
         connector = TCPConnector(ssl=client_ctx)
-        async with ClientSession(f"https://127.0.0.1:{site.port}", connector=connector) as client:
+        async with ClientSession(f"https://127.0.0.1:{port}", connector=connector) as client:
             async with client.get("/big.bin") as whole:
                 assert await whole.read() == data
             async with client.get("/big.bin", headers={"Range": "bytes=10-19"}) as part:
                 assert await part.read() == data[10:20]
-    finally:
-        await runner.cleanup()
 
 
 # -- conditional requests (RFC 9110 13) ---------------------------------------------------

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from runtime import web
+from tests.support import fetch
 
-from .raw_http import fetch
 from .routing_support import make_request
 from .support import ServerFactory
 
@@ -151,9 +151,9 @@ async def test_same_host_over_the_wire(make_server: ServerFactory) -> None:
     app.router.add_get("/{name}/x/", handler)
     port = (await make_server(app)).port
     for target in ("//evil.com/", "///evil.com", "//evil.com", "//a//x"):
-        reply = await fetch(port, target)
+        reply = await fetch(port, "GET", target)
         assert reply.status == 308, target
         location = reply.headers["location"]
         assert location.startswith("/") and location[1:2] not in ("/", "\\"), location
-    assert (await fetch(port, "//a//x")).headers["location"] == "/a/x/"
-    assert (await fetch(port, "/evil.com/")).text == "handled /evil.com/"
+    assert (await fetch(port, "GET", "//a//x")).headers["location"] == "/a/x/"
+    assert (await fetch(port, "GET", "/evil.com/")).text == "handled /evil.com/"

@@ -22,9 +22,9 @@ from yarl import URL
 from runtime.http.message import HttpVersion
 from runtime.request import BaseRequest, FileField
 from runtime.response import ETag, Response, StreamResponse
+from tests.support import build_request, exchange
 
-from .raw_http import build_request, exchange, raw_probe
-from .support import ClientFactory, Probe, ServerFactory, pieces_of
+from .support import ClientFactory, Probe, ServerFactory, pieces_of, raw_probe
 
 HOST = {"Host": "example.test"}
 

@@ -13,8 +13,9 @@ import pytest
 
 from runtime.pytest_plugin import ServerFactory
 from runtime.request import BaseRequest
+from tests.support import build_request
 
-from .raw_http import build_request, raw_probe
+from .support import raw_probe
 
 
 async def _form(request: BaseRequest) -> Any:

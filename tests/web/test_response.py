@@ -15,8 +15,9 @@ from typing import Any
 import pytest
 
 from runtime import web
+from tests.support import Reply
 
-from .support import ClientFactory, Reply, send
+from .support import ClientFactory, send
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 

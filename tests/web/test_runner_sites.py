@@ -38,6 +38,7 @@ def test_tcp_site_reports_its_port(make_loop: Callable[[], asyncio.AbstractEvent
             await runner.cleanup()
         assert site.sockets == ()
 
+    # A loop of its own on purpose: the same body on asyncio's loop and on uvloop's.
     loop = make_loop()
     try:
         loop.run_until_complete(main())

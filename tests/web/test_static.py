@@ -21,10 +21,10 @@ from runtime import web
 from runtime.exceptions import HTTPNotFound
 from runtime.static import StaticResource
 from runtime.testing import TestClient
+from tests.support import Reply, fetch
 
-from .raw_http import RawResponse, fetch
 from .routing_support import make_request
-from .support import ClientFactory, Reply
+from .support import ClientFactory
 
 SECRET = b"TOP-SECRET-CONTENT"
 
@@ -36,9 +36,10 @@ async def get(client: TestClient, target: str, headers: dict[str, str] | None = 
     return Reply(response.status, response.headers, await response.read())
 
 
-async def raw(client: TestClient, target: str) -> RawResponse:
+async def raw(client: TestClient, target: str) -> Reply:
     """One request with the target sent exactly as given (a raw socket)."""
-    return await fetch(client.port, target)
+    assert client.port is not None
+    return await fetch(client.port, "GET", target)
 
 
 StaticClient = Callable[..., Awaitable[TestClient]]

@@ -25,7 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from bench import loadgen, ws_load
+from bench import loadgen, ws_wire
+from bench.procfs import cpus_busy_seconds, group_cpu_seconds
 from bench.suite import HOST, Scenario, Server
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -185,18 +186,6 @@ def free_port() -> int:
         return port
 
 
-def group_cpu_seconds(pgid: int) -> float:
-    """CPU time (user + system) used so far by the live processes of a process group."""
-    ticks = 0
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        with contextlib.suppress(OSError, ValueError, IndexError):
-            # Fields after the command name (which may hold spaces): state ppid pgrp ...
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-            if int(fields[2]) == pgid:
-                ticks += int(fields[11]) + int(fields[12])  # utime, stime
-    return ticks / os.sysconf("SC_CLK_TCK")
-
-
 def parse_cpu_list(cpus: str) -> set[int]:
     """taskset's list syntax: ``0``, ``0,2``, ``0-3``."""
     out: set[int] = set()
@@ -204,18 +193,6 @@ def parse_cpu_list(cpus: str) -> set[int]:
         low, _, high = part.strip().partition("-")
         out.update(range(int(low), int(high or low) + 1))
     return out
-
-
-def cpus_busy_seconds(cpus: set[int]) -> float:
-    """Busy time (everything but idle and iowait, steal included) of some CPUs, all processes."""
-    ticks = 0
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/stat").read_text().splitlines():
-            name, *values = line.split()
-            if name.startswith("cpu") and name[3:].isdigit() and int(name[3:]) in cpus:
-                user, nice, system, _idle, _iowait, irq, softirq, steal = map(int, values[:8])
-                ticks += user + nice + system + irq + softirq + steal
-    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def pin(cpus: str | None, argv: Sequence[str]) -> list[str]:
@@ -355,7 +332,7 @@ class ServerProcess:
 def check_scenario(port: int, scenario: Scenario) -> str | None:
     """One request with http.client (one echoed message for WebSocket): what is wrong, or None."""
     if scenario.kind == "ws" or scenario.websocket:
-        return ws_load.check_echo(port, scenario.path, scenario.body)
+        return ws_wire.check_echo(port, scenario.path, scenario.body)
     try:
         status, headers, body = http_exchange(
             port, scenario.method, scenario.path, body=scenario.body, headers=scenario.headers

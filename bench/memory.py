@@ -30,65 +30,35 @@ RSS never shrinks back after a run (freed memory stays with the allocator), so a
 on the same process measures reused memory, next to nothing: bench/run.py starts a fresh
 server for every memory run.
 
-It prints one line ``BENCH_RESULT {json}``. Standard library only (uvloop optional). The client
-raises its own RLIMIT_NOFILE to the hard limit; the server needs room for N descriptors too.
+It prints one line ``BENCH_RESULT {json}``. Standard library only (uvloop optional); the
+connections are in ``bench/held_connections.py``, the /proc readers in ``bench/procfs.py``.
+The client raises its own RLIMIT_NOFILE to the hard limit; the server needs room for N
+descriptors too.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import os
 import resource
 import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import cast
 
-try:
-    from bench import loadgen, rate_load, ws_load
-except ImportError:  # run as a script: bench/ is sys.path[0]
-    import loadgen  # type: ignore[no-redef]
-    import rate_load  # type: ignore[no-redef]
-    import ws_load  # type: ignore[no-redef]
+if __package__ in (None, ""):  # run as a script: make the repository root importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-HOST = "127.0.0.1"  # the only address this tool ever connects to
+from bench import http_wire, loadgen, ws_wire
+from bench.held_connections import Held, open_all
+from bench.http_wire import HOST
+from bench.procfs import fd_count, group_pids, rss_kib
+
+# rss_kib: tests/soak reads a worker's RSS with it, from here.
+__all__ = ["main", "rss_kib", "run"]
+
 POLL = 0.1  # seconds between RSS samples while settling
 DEFAULT_MESSAGE = b"0123456789abcdef"
-
-
-# --- /proc --------------------------------------------------------------------------------------
-
-
-def group_pids(pgid: int) -> list[int]:
-    """The live processes of a process group."""
-    pids = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        with contextlib.suppress(OSError, ValueError, IndexError):
-            fields = stat.read_text().rsplit(")", 1)[1].split()  # state ppid pgrp ...
-            if int(fields[2]) == pgid:
-                pids.append(int(stat.parent.name))
-    return sorted(pids)
-
-
-def rss_kib(pid: int) -> int | None:
-    """VmRSS of a process in KiB, None if it is gone."""
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    except (OSError, ValueError, IndexError):
-        return None
-    return None
-
-
-def fd_count(pid: int) -> int:
-    try:
-        return len(os.listdir(f"/proc/{pid}/fd"))
-    except OSError:
-        return 0
 
 
 def raise_fd_limit() -> int:
@@ -97,169 +67,6 @@ def raise_fd_limit() -> int:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
         soft = hard
     return soft
-
-
-# --- the connections ----------------------------------------------------------------------------
-
-
-class HoldError(Exception):
-    """A connection that could not be set up (refused, reset, wrong status, bad echo)."""
-
-
-class Held(asyncio.Protocol):
-    """One connection: set up (a request and its response, or an upgrade and one echo), then
-    held idle. ``probe()`` checks it is still served later."""
-
-    def __init__(self, mode: str, port: int, path: str, message: bytes) -> None:
-        self.mode = mode
-        self.port = port
-        self.path = path
-        self.message = message
-        self.transport: asyncio.Transport | None = None
-        self.buf = bytearray()
-        self.upgraded = False
-        self.lost = False
-        self.waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
-        if self.mode == "ws":
-            self.transport.write(ws_load.handshake_request(HOST, self.port, self.path))
-        else:
-            self.transport.write(rate_load.build_request("GET", self.path, self.port))
-
-    def _settle(self, error: str | None = None) -> None:
-        if self.waiter.done():
-            return
-        if error is None:
-            self.waiter.set_result(None)
-        else:
-            self.waiter.set_exception(HoldError(error))
-
-    def data_received(self, data: bytes) -> None:
-        self.buf += data
-        try:
-            if self.mode == "ws":
-                self._ws_data()
-            else:
-                parsed = rate_load.parse_response(self.buf)
-                if parsed is not None:
-                    status, end = parsed
-                    del self.buf[:end]
-                    self._settle(None if status == 200 else f"status {status}, expected 200")
-        except ValueError as exc:
-            self._settle(str(exc))
-
-    def _ws_data(self) -> None:
-        buf = self.buf
-        if not self.upgraded:
-            end = buf.find(b"\r\n\r\n")
-            if end < 0:
-                return
-            status = bytes(buf[: buf.find(b"\r\n")]).decode("latin-1")
-            if status.split(" ")[1:2] != ["101"]:
-                self._settle(f"handshake: {status!r}, expected 101")
-                return
-            self.upgraded = True
-            del buf[: end + 4]
-            assert self.transport is not None
-            self.transport.write(ws_load.client_frame(self.message))
-        frame = ws_load.parse_frame_header(buf, 0)
-        if frame is None:
-            return
-        opcode, start, end = frame
-        payload = bytes(buf[start:end])
-        del buf[:end]
-        if opcode != 0x1 or payload != self.message:
-            self._settle(f"echo opcode {opcode} payload {payload[:80]!r}")
-        else:
-            self._settle()
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self.lost = True
-        reason = f"{type(exc).__name__}: {exc}" if exc else "closed by the server"
-        self._settle(f"connection lost ({reason})")
-
-    def probe(self) -> asyncio.Future[None]:
-        """Send one more request (or message) on the idle connection; resolves on its answer."""
-        self.waiter = asyncio.get_running_loop().create_future()
-        if self.lost or self.transport is None or self.transport.is_closing():
-            self._settle("closed before the probe")
-        elif self.mode == "ws":
-            self.transport.write(ws_load.client_frame(self.message))
-        else:
-            self.transport.write(rate_load.build_request("GET", self.path, self.port))
-        return self.waiter
-
-    def close(self) -> None:
-        if self.transport is not None and not self.transport.is_closing():
-            if self.upgraded and not self.lost:
-                self.transport.write(ws_load.CLOSE_FRAME)
-            self.transport.close()
-
-
-async def open_one(
-    mode: str, port: int, path: str, message: bytes, timeout: float
-) -> tuple[Held | None, str | None]:
-    loop = asyncio.get_running_loop()
-    held: Held | None = None
-    try:
-        async with asyncio.timeout(timeout):
-            _, held = await loop.create_connection(
-                lambda: Held(mode, port, path, message), HOST, port
-            )
-            await held.waiter
-    except (OSError, HoldError, TimeoutError) as exc:
-        if held is not None and held.transport is not None:
-            held.transport.abort()
-        return None, f"{type(exc).__name__}: {exc}"
-    return held, None
-
-
-async def open_all(
-    mode: str,
-    port: int,
-    path: str,
-    message: bytes,
-    *,
-    count: int,
-    batch: int,
-    retries: int,
-    timeout: float,
-    deadline: float,
-    errors: dict[str, int],
-) -> tuple[list[Held], str | None]:
-    """Open ``count`` connections, ``batch`` at a time; failed ones are retried in later
-    batches (after a short pause), up to ``retries`` times each. No batch starts after
-    ``deadline`` (``time.monotonic()``): a server that stops accepting (a connection limit)
-    is reported with what it holds."""
-    held: list[Held] = []
-    first_error: str | None = None
-    attempts_left = {index: retries + 1 for index in range(count)}
-    todo = list(range(count))
-    while todo:
-        if time.monotonic() > deadline:
-            first_error = first_error or f"gave up opening: {len(todo)} left at the deadline"
-            break
-        chunk, todo = todo[:batch], todo[batch:]
-        results = await asyncio.gather(
-            *(open_one(mode, port, path, message, timeout) for _ in chunk)
-        )
-        failed = []
-        for index, (conn, error) in zip(chunk, results, strict=True):
-            if conn is not None:
-                held.append(conn)
-                continue
-            errors["setup"] += 1
-            first_error = first_error or error
-            attempts_left[index] -= 1
-            if attempts_left[index] > 0:
-                failed.append(index)
-        if failed:
-            errors["retried"] += len(failed)
-            todo += failed
-            await asyncio.sleep(0.2)  # let the server drain its accept queue
-    return held, first_error
 
 
 # --- the measurement ----------------------------------------------------------------------------
@@ -434,9 +241,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"memory: RLIMIT_NOFILE {limit} is too low for {args.connections}", file=sys.stderr)
         return 1
     if args.mode == "ws":
-        problem = ws_load.check_echo(port=args.port, path=path, message=message)
+        problem = ws_wire.check_echo(port=args.port, path=path, message=message)
     else:
-        problem = rate_load.check(args.port, "GET", path, 200)
+        problem = http_wire.check(args.port, "GET", path, 200)
     if problem:
         print(f"memory: check failed: {problem}", file=sys.stderr)
         return 1

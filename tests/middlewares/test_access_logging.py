@@ -25,9 +25,8 @@ import structlog
 from middlewares import access_logging
 from middlewares.access_logging import access_log_middleware, configure, make_formatter
 from runtime import web
+from tests.support import Connection, fetch, serve
 from tests.web.routing_support import make_request
-
-from .raw_wire import Connection, fetch, run, serve
 
 HEX32 = re.compile(r"[0-9a-f]{32}")
 
@@ -123,7 +122,6 @@ def make_app(*middlewares: Any, **options: Any) -> web.Application:
 # -- the access event -------------------------------------------------------------------------
 
 
-@run
 async def test_one_access_event_with_every_field(logs: ListHandler) -> None:
     async with serve(make_app()) as port:
         reply = await fetch(port, "GET", "/hello?token=secret", [("User-Agent", "probe/1.0")])
@@ -149,7 +147,6 @@ async def test_one_access_event_with_every_field(logs: ListHandler) -> None:
     assert "secret" not in "".join(logs.lines)  # the query string is never logged
 
 
-@run
 async def test_route_is_the_pattern_for_unnamed_routes_and_none_for_404(logs: ListHandler) -> None:
     async with serve(make_app()) as port:
         await fetch(port, "GET", "/items/42")
@@ -162,7 +159,6 @@ async def test_route_is_the_pattern_for_unnamed_routes_and_none_for_404(logs: Li
     assert (missing["route"], missing["status"], missing["bytes"]) == ("/missing", 404, 13)
 
 
-@run
 async def test_streamed_and_head_responses_count_the_bytes_actually_sent(logs: ListHandler) -> None:
     async with serve(make_app()) as port:
         streamed = await fetch(port, "GET", "/stream")
@@ -173,7 +169,6 @@ async def test_streamed_and_head_responses_count_the_bytes_actually_sent(logs: L
     assert (stream["bytes"], head["bytes"], head["method"]) == (3000, 0, "HEAD")
 
 
-@run
 async def test_excluded_paths_have_no_access_event_but_keep_the_request_id(
     logs: ListHandler,
 ) -> None:
@@ -187,7 +182,6 @@ async def test_excluded_paths_have_no_access_event_but_keep_the_request_id(
     assert [e["path"] for e in logs.named("request")] == ["/hello"]
 
 
-@run
 async def test_client_gone_is_logged_as_499(logs: ListHandler) -> None:
     started = asyncio.Event()
 
@@ -217,7 +211,6 @@ async def test_client_gone_is_logged_as_499(logs: ListHandler) -> None:
 # -- request ids ---------------------------------------------------------------------------------
 
 
-@run
 async def test_trusted_request_id_is_used_and_echoed(logs: ListHandler) -> None:
     nginx_id = "0f1e2d3c4b5a69788796a5b4c3d2e1f0"
     async with serve(make_app()) as port:
@@ -227,7 +220,6 @@ async def test_trusted_request_id_is_used_and_echoed(logs: ListHandler) -> None:
     assert {e["request_id"] for e in logs.events if "request_id" in e} == {nginx_id}
 
 
-@run
 async def test_untrusted_request_id_is_replaced(logs: ListHandler) -> None:
     async with serve(make_app(trust_request_id=False)) as port:
         reply = await fetch(port, "GET", "/hello", [("X-Request-ID", "chosen-by-client")])
@@ -250,27 +242,22 @@ async def test_untrusted_request_id_is_replaced(logs: ListHandler) -> None:
         "caf\u00e9",
     ],
 )
-def test_malformed_request_ids_are_never_trusted(logs: ListHandler, injected: str) -> None:
-    @run
-    async def scenario() -> None:
-        async with serve(make_app()) as port:
-            reply = await fetch(port, "GET", "/hello", [("X-Request-ID", injected)])
-            await settle()
-        if "\x1b" in injected:
-            # RFC 9110 5.5: control characters are not allowed in a field value; the
-            # parser refuses the request before any middleware runs.
-            assert reply.status == 400
-            return
-        assert reply.status == 200
-        assert HEX32.fullmatch(reply.headers["X-Request-ID"])
-        [event] = logs.named("request")
-        assert event["request_id"] == reply.headers["X-Request-ID"]
-        assert injected.strip() not in "".join(logs.lines) or not injected.strip()
-
-    scenario()
+async def test_malformed_request_ids_are_never_trusted(logs: ListHandler, injected: str) -> None:
+    async with serve(make_app()) as port:
+        reply = await fetch(port, "GET", "/hello", [("X-Request-ID", injected)])
+        await settle()
+    if "\x1b" in injected:
+        # RFC 9110 5.5: control characters are not allowed in a field value; the
+        # parser refuses the request before any middleware runs.
+        assert reply.status == 400
+        return
+    assert reply.status == 200
+    assert HEX32.fullmatch(reply.headers["X-Request-ID"])
+    [event] = logs.named("request")
+    assert event["request_id"] == reply.headers["X-Request-ID"]
+    assert injected.strip() not in "".join(logs.lines) or not injected.strip()
 
 
-@run
 async def test_custom_header_pattern_and_generator() -> None:
     ids = iter(["gen-1", "gen-2"])
     app = make_app(
@@ -293,7 +280,6 @@ async def test_custom_header_pattern_and_generator() -> None:
 # -- request-scoped context -------------------------------------------------------------------
 
 
-@run
 async def test_every_line_logged_during_the_request_carries_its_id_and_route(
     logs: ListHandler,
 ) -> None:
@@ -318,7 +304,6 @@ async def context_probe(request: web.Request, handler: Any) -> web.StreamRespons
     return response
 
 
-@run
 async def test_nothing_leaks_across_keep_alive_requests(logs: ListHandler) -> None:
     async with serve(make_app(context_probe)) as port:
         conn = await Connection.open(port)
@@ -346,7 +331,6 @@ async def test_nothing_leaks_across_keep_alive_requests(logs: ListHandler) -> No
     ]
 
 
-@run
 async def test_nothing_leaks_between_concurrent_requests(logs: ListHandler) -> None:
     ids = [f"req-{n:04d}" for n in range(40)]
     async with serve(make_app(context_probe)) as port:
@@ -362,7 +346,6 @@ async def test_nothing_leaks_between_concurrent_requests(logs: ListHandler) -> N
     assert sorted(access) == ids
 
 
-@run
 async def test_context_is_reset_even_when_requests_share_a_task(logs: ListHandler) -> None:
     # The server gives each request a task (and so a context copy) of its own; this checks
     # the middleware's own reset, with two requests handled in this one task.
@@ -377,7 +360,6 @@ async def test_context_is_reset_even_when_requests_share_a_task(logs: ListHandle
 # -- errors --------------------------------------------------------------------------------------
 
 
-@run
 async def test_unhandled_exception_is_logged_once_with_a_structured_traceback(
     logs: ListHandler,
 ) -> None:
@@ -398,7 +380,6 @@ async def test_unhandled_exception_is_logged_once_with_a_structured_traceback(
     assert (access["status"], access["request_id"]) == (500, "err-0001")
 
 
-@run
 async def test_the_exception_is_marked_as_logged_and_reraised() -> None:
     app = make_app()
     app.freeze()
@@ -407,7 +388,6 @@ async def test_the_exception_is_marked_as_logged_and_reraised() -> None:
     assert getattr(info.value, access_logging.LOGGED_MARKER) is True
 
 
-@run
 async def test_the_server_does_not_log_a_marked_exception_twice(logs: ListHandler) -> None:
     async with serve(make_app()) as port:
         await fetch(port, "GET", "/boom")
@@ -416,7 +396,6 @@ async def test_the_server_does_not_log_a_marked_exception_twice(logs: ListHandle
     assert [e["event"] for e in tracebacks] == ["request_failed"]
 
 
-@run
 async def test_http_exceptions_carry_the_request_id_and_are_not_errors(logs: ListHandler) -> None:
     async with serve(make_app()) as port:
         reply = await fetch(port, "GET", "/missing", [("X-Request-ID", "nf-0001")])
@@ -428,7 +407,6 @@ async def test_http_exceptions_carry_the_request_id_and_are_not_errors(logs: Lis
 # -- configuration ------------------------------------------------------------------------
 
 
-@run
 async def test_console_renderer(logs: ListHandler) -> None:
     handler = ListHandler()
     configure(renderer="console", handler=handler, cache_loggers=False, colors=False)
@@ -461,7 +439,6 @@ def test_unknown_renderer_is_refused() -> None:
         make_formatter("xml")  # type: ignore[arg-type]
 
 
-@run
 async def test_make_formatter_works_from_dict_config() -> None:
     # What a gunicorn logconfig_dict does: a formatter made by the factory named in "()".
     logging.config.dictConfig(
@@ -514,7 +491,6 @@ def stream_events(stream: io.StringIO, name: str) -> list[dict[str, Any]]:
     return [e for e in events if e["event"] == name]
 
 
-@run
 async def test_direct_stream_writes_the_same_events_without_logging(
     direct: tuple[io.StringIO, ListHandler],
 ) -> None:
@@ -551,7 +527,6 @@ async def test_direct_stream_writes_the_same_events_without_logging(
     assert not handler.named("request")  # structlog's events did not go through logging
 
 
-@run
 async def test_direct_stream_keeps_structured_tracebacks(
     direct: tuple[io.StringIO, ListHandler],
 ) -> None:
@@ -566,7 +541,6 @@ async def test_direct_stream_keeps_structured_tracebacks(
     assert (exc["exc_type"], exc["exc_value"]) == ("RuntimeError", "kaboom")
 
 
-@run
 async def test_direct_stream_filters_by_level() -> None:
     stream = io.StringIO()
     with configured(install_handler=False, direct_stream=stream, level="WARNING"):

@@ -15,8 +15,7 @@ from middlewares.deprecation import (
     deprecation_of,
 )
 from runtime import web
-
-from .raw_wire import Reply, fetch, run, serve
+from tests.support import Reply, fetch, serve
 
 UTC = datetime.UTC
 SINCE = datetime.date(2025, 1, 1)  # 1735689600
@@ -146,7 +145,6 @@ BEFORE_SUNSET = FakeClock(datetime.datetime(2025, 6, 1, tzinfo=UTC))
 # -- headers -------------------------------------------------------------------------------------
 
 
-@run
 async def test_headers_on_a_deprecated_handler() -> None:
     with pytest.warns(DeprecationWarning):
         reply = await get(BEFORE_SUNSET, "GET", "/v1/items")
@@ -158,7 +156,6 @@ async def test_headers_on_a_deprecated_handler() -> None:
     )
 
 
-@run
 async def test_route_and_resource_marks_leave_the_shared_handler_alone() -> None:
     async with serve(make_app(BEFORE_SUNSET)) as port:
         with pytest.warns(DeprecationWarning, match="POST /v1/things"):
@@ -176,7 +173,6 @@ async def test_route_and_resource_marks_leave_the_shared_handler_alone() -> None
     assert "Deprecation" not in new.headers and new.headers["Link"] == '</next>; rel="next"'
 
 
-@run
 async def test_view_method_and_view_class_marks() -> None:
     async with serve(make_app(BEFORE_SUNSET)) as port:
         with pytest.warns(DeprecationWarning, match="DELETE /items/{id}"):
@@ -189,7 +185,6 @@ async def test_view_method_and_view_class_marks() -> None:
     assert legacy.headers["Link"] == '<https://api.example.com/sunset-policy>; rel="sunset"'
 
 
-@run
 async def test_decorator_order_with_route_table_does_not_matter() -> None:
     async with serve(make_app(BEFORE_SUNSET)) as port:
         with pytest.warns(DeprecationWarning) as record:
@@ -199,14 +194,12 @@ async def test_decorator_order_with_route_table_does_not_matter() -> None:
     assert len(record) == 2
 
 
-@run
 async def test_raised_http_errors_carry_the_headers() -> None:
     with pytest.warns(DeprecationWarning):
         reply = await get(BEFORE_SUNSET, "GET", "/raises")
     assert (reply.status, reply.headers["Deprecation"]) == (404, "@1735689600")
 
 
-@run
 async def test_plain_routes_and_404s_are_untouched() -> None:
     async with serve(make_app(BEFORE_SUNSET)) as port:
         with warnings.catch_warnings():
@@ -220,7 +213,6 @@ async def test_plain_routes_and_404s_are_untouched() -> None:
 # -- warnings --------------------------------------------------------------------------------
 
 
-@run
 async def test_the_warning_points_at_the_handler_source() -> None:
     with pytest.warns(DeprecationWarning) as record:
         await get(BEFORE_SUNSET, "GET", "/v1/items")
@@ -232,7 +224,6 @@ async def test_the_warning_points_at_the_handler_source() -> None:
     )
 
 
-@run
 async def test_warnings_as_errors_make_calls_to_deprecated_endpoints_fail() -> None:
     # What `python -W error` or pytest's `filterwarnings = error` does to a test that calls a
     # deprecated endpoint: the warning becomes an exception before the handler runs.
@@ -244,7 +235,6 @@ async def test_warnings_as_errors_make_calls_to_deprecated_endpoints_fail() -> N
     assert calls == []
 
 
-@run
 async def test_a_future_deprecation_is_pending() -> None:
     with pytest.warns(PendingDeprecationWarning, match="deprecated since 2030-01-01"):
         reply = await get(BEFORE_SUNSET, "GET", "/soon")
@@ -255,7 +245,6 @@ async def test_a_future_deprecation_is_pending() -> None:
 # -- logs --------------------------------------------------------------------------------------
 
 
-@run
 async def test_uses_are_logged_at_most_once_per_interval_per_route() -> None:
     clock = FakeClock(datetime.datetime(2025, 6, 1, tzinfo=UTC))
     logger = Recorder()
@@ -292,7 +281,6 @@ async def test_uses_are_logged_at_most_once_per_interval_per_route() -> None:
 AFTER_SUNSET = FakeClock(datetime.datetime(2026, 7, 1, 12, 0, tzinfo=UTC))
 
 
-@run
 async def test_after_sunset_the_endpoint_is_gone_when_configured() -> None:
     calls.clear()
     logger = Recorder()
@@ -306,14 +294,12 @@ async def test_after_sunset_the_endpoint_is_gone_when_configured() -> None:
     assert logger.events[0][0] == "sunset_endpoint_called"
 
 
-@run
 async def test_after_sunset_the_endpoint_still_answers_by_default() -> None:
     with pytest.warns(DeprecationWarning):
         reply = await get(AFTER_SUNSET, "GET", "/v1/items")
     assert reply.status == 200 and reply.headers["Sunset"]
 
 
-@run
 async def test_the_mark_overrides_the_middleware_default() -> None:
     async with serve(make_app(AFTER_SUNSET, gone_after_sunset=True)) as port:
         with pytest.warns(DeprecationWarning):
@@ -326,7 +312,6 @@ async def test_the_mark_overrides_the_middleware_default() -> None:
     assert hard.status == 410
 
 
-@run
 async def test_just_before_the_sunset_it_still_answers() -> None:
     clock = FakeClock(SUNSET - datetime.timedelta(seconds=1))
     with pytest.warns(DeprecationWarning):

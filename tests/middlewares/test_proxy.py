@@ -25,8 +25,7 @@ from middlewares.proxy import (
     x_forwarded_middleware,
 )
 from runtime import web
-
-from .raw_wire import Connection, Headers, Reply, fetch, run, serve
+from tests.support import Connection, Headers, Reply, fetch, serve
 
 PROXY = "127.0.0.1"
 DIRECT = "127.0.0.2"
@@ -84,7 +83,6 @@ TWO_HOPS = [{PROXY}, {"10.0.0.0/8"}]
 # -- X-Forwarded-* -------------------------------------------------------------------------
 
 
-@run
 async def test_x_forwarded_from_the_trusted_proxy_is_applied() -> None:
     reply = await call(
         x_forwarded_middleware(ONE_HOP),
@@ -103,7 +101,6 @@ async def test_x_forwarded_from_the_trusted_proxy_is_applied() -> None:
     }
 
 
-@run
 async def test_spoofed_x_forwarded_from_an_untrusted_peer_is_ignored() -> None:
     reply = await call(
         x_forwarded_middleware(ONE_HOP),
@@ -123,7 +120,6 @@ async def test_spoofed_x_forwarded_from_an_untrusted_peer_is_ignored() -> None:
     }
 
 
-@run
 async def test_two_trusted_hops() -> None:
     middleware = x_forwarded_middleware(TWO_HOPS)
     good = await call(middleware, [("X-Forwarded-For", "203.0.113.9, 10.1.2.3")])
@@ -169,14 +165,12 @@ async def test_two_trusted_hops() -> None:
         ),
     ],
 )
-@run
 async def test_x_forwarded_violations(chain: Any, headers: Headers, reason: str) -> None:
     reply = await call(x_forwarded_middleware(chain), headers)
     assert reply.status == 400
     assert reason in reply.text
 
 
-@run
 async def test_exempt_paths_skip_the_strict_check() -> None:
     middleware = x_forwarded_middleware(ONE_HOP, exempt=["/healthz"])
     health = await call(middleware, target="/healthz")
@@ -185,7 +179,6 @@ async def test_exempt_paths_skip_the_strict_check() -> None:
     assert other.status == 400
 
 
-@run
 async def test_unix_socket_peers_are_trusted_by_default(tmp_path: Path) -> None:
     for trust, expected in ((True, "203.0.113.9"), (False, "")):
         path = str(tmp_path / f"app-{trust}.sock")
@@ -200,7 +193,6 @@ async def test_unix_socket_peers_are_trusted_by_default(tmp_path: Path) -> None:
 # -- Forwarded (RFC 7239) --------------------------------------------------------------------
 
 
-@run
 async def test_forwarded_from_the_trusted_proxy_is_applied() -> None:
     reply = await call(
         forwarded_middleware(ONE_HOP),
@@ -224,13 +216,11 @@ async def test_forwarded_from_the_trusted_proxy_is_applied() -> None:
         ("_hidden-client", "_hidden-client"),
     ],
 )
-@run
 async def test_forwarded_client_nodes(node: str, remote: str) -> None:
     reply = await call(forwarded_middleware(ONE_HOP), [("Forwarded", f"for={node}")])
     assert seen(reply)["remote"] == remote
 
 
-@run
 async def test_forwarded_two_hops_take_scheme_and_host_from_the_outermost() -> None:
     reply = await call(
         forwarded_middleware(TWO_HOPS),
@@ -245,7 +235,6 @@ async def test_forwarded_two_hops_take_scheme_and_host_from_the_outermost() -> N
     }
 
 
-@run
 async def test_spoofed_forwarded_from_an_untrusted_peer_is_ignored() -> None:
     reply = await call(
         forwarded_middleware(ONE_HOP),
@@ -276,14 +265,12 @@ async def test_spoofed_forwarded_from_an_untrusted_peer_is_ignored() -> None:
         (ONE_HOP, 'for=203.0.113.9;host="evil.example/path"', "forwarded host"),
     ],
 )
-@run
 async def test_forwarded_violations(chain: Any, value: str, reason: str) -> None:
     reply = await call(forwarded_middleware(chain), [("Forwarded", value)])
     assert reply.status == 400
     assert reason in reply.text
 
 
-@run
 async def test_forwarded_without_a_header_from_the_proxy_is_400() -> None:
     reply = await call(forwarded_middleware(ONE_HOP))
     assert reply.status == 400
@@ -341,7 +328,6 @@ HOSTS = ["example.com", "*.example.org", "[::1]", "192.0.2.10"]
         ("evil.net", 400),
     ],
 )
-@run
 async def test_allowed_hosts(host: str, status: int) -> None:
     reply = await call(allowed_hosts_middleware(HOSTS), host=host)
     assert reply.status == status
@@ -352,7 +338,6 @@ async def test_allowed_hosts(host: str, status: int) -> None:
 @pytest.mark.parametrize(
     "host", ["example.com/x", "example.com@evil.net", "example.com:http", "[::1"]
 )
-@run
 async def test_malformed_hosts_never_reach_the_middleware(host: str) -> None:
     # RFC 9112 3.2: the parser refuses an invalid Host itself; the middleware's own syntax
     # check is for hosts that come from X-Forwarded-Host or Forwarded (tested above).
@@ -360,7 +345,6 @@ async def test_malformed_hosts_never_reach_the_middleware(host: str) -> None:
     assert reply.status == 400
 
 
-@run
 async def test_allowed_hosts_exempt_paths_and_star() -> None:
     exempt = allowed_hosts_middleware(HOSTS, exempt=["/healthz"])
     assert (await call(exempt, host="10.0.0.5", target="/healthz")).status == 200
@@ -369,7 +353,6 @@ async def test_allowed_hosts_exempt_paths_and_star() -> None:
     assert (await call(anything, host="whatever.test")).status == 200
 
 
-@run
 async def test_allowed_hosts_checks_the_forwarded_host() -> None:
     async with serve(
         make_app(x_forwarded_middleware(ONE_HOP), allowed_hosts_middleware(["example.com"]))
@@ -400,7 +383,6 @@ def test_split_host() -> None:
 # -- HTTPS redirect and HSTS -------------------------------------------------------------------
 
 
-@run
 async def test_plain_http_is_redirected_with_308_and_no_hsts() -> None:
     reply = await call(https_middleware(), target="/a/b?x=1&y=%20", host="example.com:8080")
     assert reply.status == 308
@@ -408,7 +390,6 @@ async def test_plain_http_is_redirected_with_308_and_no_hsts() -> None:
     assert "Strict-Transport-Security" not in reply.headers  # RFC 6797 7.2
 
 
-@run
 async def test_redirect_options() -> None:
     moved = await call(https_middleware(redirect_status=301, https_port=8443), method="POST")
     assert (moved.status, moved.headers["Location"]) == (301, "https://localhost:8443/")
@@ -419,7 +400,6 @@ async def test_redirect_options() -> None:
     assert bad_host.status == 400
 
 
-@run
 async def test_exempt_paths_and_disabled_redirect_pass_plain_http() -> None:
     acme = https_middleware(exempt=["/.well-known/acme-challenge/*"])
     reply = await call(acme, target="/.well-known/acme-challenge/tok3n")
@@ -431,7 +411,6 @@ async def test_exempt_paths_and_disabled_redirect_pass_plain_http() -> None:
 SECURE_VIA_PROXY = [("X-Forwarded-For", "203.0.113.9"), ("X-Forwarded-Proto", "https")]
 
 
-@run
 async def test_secure_responses_get_hsts() -> None:
     async with serve(
         make_app(
@@ -448,7 +427,6 @@ async def test_secure_responses_get_hsts() -> None:
     assert spoofed.status == 308  # an untrusted X-Forwarded-Proto does not make it secure
 
 
-@run
 async def test_hsts_can_be_turned_off() -> None:
     async with serve(
         make_app(x_forwarded_middleware(ONE_HOP), https_middleware(hsts_max_age=None))
@@ -493,16 +471,11 @@ def tls(tmp_path_factory: pytest.TempPathFactory) -> tuple[ssl.SSLContext, ssl.S
     return server, client
 
 
-def test_a_real_tls_connection_is_secure_and_gets_hsts(
+async def test_a_real_tls_connection_is_secure_and_gets_hsts(
     tls: tuple[ssl.SSLContext, ssl.SSLContext],
 ) -> None:
     server, client = tls
-
-    @run
-    async def scenario() -> None:
-        async with serve(make_app(https_middleware()), ssl_context=server) as port:
-            reply = await fetch(port, "GET", "/", tls=client)
-        assert seen(reply)["secure"] is True
-        assert reply.headers["Strict-Transport-Security"] == "max-age=31536000"
-
-    scenario()
+    async with serve(make_app(https_middleware()), ssl_context=server) as port:
+        reply = await fetch(port, "GET", "/", tls=client)
+    assert seen(reply)["secure"] is True
+    assert reply.headers["Strict-Transport-Security"] == "max-age=31536000"

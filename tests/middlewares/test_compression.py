@@ -20,16 +20,14 @@ import shutil
 import time
 import tracemalloc
 import zlib
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import AsyncExitStack, asynccontextmanager
-from dataclasses import dataclass
+from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any
 
 import brotli
 import pytest
-from multidict import CIMultiDict
 
 from middlewares import compression_middleware
 from middlewares._accept_encoding import negotiate, parse_accept_encoding
@@ -37,7 +35,7 @@ from middlewares.compression import DEFAULT_PREFERENCE
 from runtime import web
 from runtime.http.message import HttpVersion11, RequestMessage
 from runtime.http.streams import EMPTY_PAYLOAD
-from runtime.testing import TestServer
+from tests.support import Connection, Reply, build_request, read_chunk, read_head, serve, wire
 
 HAS_ZSTD = importlib.util.find_spec("zstandard") is not None
 
@@ -51,79 +49,6 @@ DATA = {"items": [{"id": i, "name": f"item {i}", "tags": ["a", "b"]} for i in ra
 # -- the wire -------------------------------------------------------------------------------
 
 
-@dataclass
-class Reply:
-    status: int
-    headers: CIMultiDict[str]
-    body: bytes  # transfer-decoded (chunked framing removed), still content-encoded
-
-
-class Exchange:
-    """One request on its own connection; the response read whole or chunk by chunk."""
-
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.reader = reader
-        self.writer = writer
-        self.status = 0
-        self.headers: CIMultiDict[str] = CIMultiDict()
-
-    @classmethod
-    async def send(
-        cls,
-        port: int,
-        method: str = "GET",
-        target: str = "/",
-        headers: Iterable[tuple[str, str]] = (),
-        body: bytes = b"",
-    ) -> Exchange:
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        lines = [f"{method} {target} HTTP/1.1", "Host: localhost", "Connection: close"]
-        lines += [f"{name}: {value}" for name, value in headers]
-        if body:
-            lines.append(f"Content-Length: {len(body)}")
-        writer.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body)
-        exchange = cls(reader, writer)
-        await exchange._head()
-        return exchange
-
-    async def _head(self) -> None:
-        head = await self.reader.readuntil(b"\r\n\r\n")
-        status_line, *lines = head[:-4].decode("latin-1").split("\r\n")
-        self.status = int(status_line.split()[1])
-        for line in lines:
-            name, _, value = line.partition(":")
-            self.headers.add(name.strip(), value.strip())
-
-    async def chunk(self) -> bytes:
-        """The next chunk of a chunked body (b"" at its end)."""
-        size = int((await self.reader.readuntil(b"\r\n")).split(b";")[0], 16)
-        if size == 0:
-            await self.reader.readuntil(b"\r\n")
-            return b""
-        data = await self.reader.readexactly(size)
-        await self.reader.readexactly(2)
-        return data
-
-    async def body(self, method: str) -> bytes:
-        if method == "HEAD" or self.status in (204, 304):
-            return b""
-        if self.headers.get("Transfer-Encoding") == "chunked":
-            chunks = []
-            while chunk := await self.chunk():
-                chunks.append(chunk)
-            return b"".join(chunks)
-        if "Content-Length" in self.headers:
-            return await self.reader.readexactly(int(self.headers["Content-Length"]))
-        return await self.reader.read()
-
-    async def close(self) -> None:
-        self.writer.close()
-        try:
-            await self.writer.wait_closed()
-        except ConnectionError:
-            pass
-
-
 async def fetch(
     port: int,
     target: str = "/",
@@ -133,14 +58,12 @@ async def fetch(
     headers: Iterable[tuple[str, str]] = (),
     body: bytes = b"",
 ) -> Reply:
-    all_headers = list(headers)
+    """One request on its own connection (closed after the answer), with ``accept`` as
+    its Accept-Encoding."""
+    all_headers = [("Connection", "close"), *headers]
     if accept is not None:
         all_headers.append(("Accept-Encoding", accept))
-    exchange = await Exchange.send(port, method, target, all_headers, body)
-    try:
-        return Reply(exchange.status, exchange.headers, await exchange.body(method))
-    finally:
-        await exchange.close()
+    return await wire.fetch(port, method, target, all_headers, body or None)
 
 
 def decode(reply: Reply) -> bytes:
@@ -310,13 +233,6 @@ def make_app(tmp_path: Path | None = None, **options: Any) -> web.Application:
 
         router.add_get("/file", file_handler)
     return app
-
-
-@asynccontextmanager
-async def serve(app: web.Application, **kwargs: Any) -> AsyncIterator[int]:
-    async with TestServer(app, access_log=None, **kwargs) as server:
-        assert server.port is not None
-        yield server.port
 
 
 # -- negotiation (RFC 9110 12.5.3) ------------------------------------------------------------
@@ -639,30 +555,29 @@ async def test_curl_compressed_decodes_it() -> None:
 )
 async def test_stream_is_flushed_at_each_write(coding: str) -> None:
     app = make_app()
-    async with serve(app) as port:
-        exchange = await Exchange.send(port, "GET", "/sse", [("Accept-Encoding", coding)])
-        try:
-            assert exchange.headers["Content-Encoding"] == coding
-            assert exchange.headers["Transfer-Encoding"] == "chunked"
-            assert exchange.headers["Vary"] == "Accept-Encoding"
-            inflate: Callable[[bytes], bytes]
-            if coding == "gzip":
-                inflate = zlib.decompressobj(16 + zlib.MAX_WBITS).decompress
-            elif coding == "br":
-                inflate = brotli.Decompressor().process
-            else:
-                import zstandard
+    async with serve(app) as port, await Connection.open(port) as conn:
+        headers = [("Connection", "close"), ("Accept-Encoding", coding)]
+        conn.writer.write(build_request("GET", "/sse", headers, host="localhost"))
+        _, head = await read_head(conn.reader)
+        assert head["Content-Encoding"] == coding
+        assert head["Transfer-Encoding"] == "chunked"
+        assert head["Vary"] == "Accept-Encoding"
+        inflate: Callable[[bytes], bytes]
+        if coding == "gzip":
+            inflate = zlib.decompressobj(16 + zlib.MAX_WBITS).decompress
+        elif coding == "br":
+            inflate = brotli.Decompressor().process
+        else:
+            import zstandard
 
-                inflate = zstandard.ZstdDecompressor().decompressobj().decompress
-            first = inflate(await exchange.chunk())
-            assert first == b"data: " + b"first " * 50 + b"\n\n"  # decodable on its own
-            app["sse"].first_seen.set()
-            rest = b""
-            while chunk := await exchange.chunk():
-                rest += inflate(chunk)
-            assert rest == b"data: second\n\n"
-        finally:
-            await exchange.close()
+            inflate = zstandard.ZstdDecompressor().decompressobj().decompress
+        first = inflate(await read_chunk(conn.reader))
+        assert first == b"data: " + b"first " * 50 + b"\n\n"  # decodable on its own
+        app["sse"].first_seen.set()
+        rest = b""
+        while chunk := await read_chunk(conn.reader):
+            rest += inflate(chunk)
+        assert rest == b"data: second\n\n"
 
 
 async def test_stream_content_length_is_dropped_when_compressed() -> None:
@@ -712,10 +627,9 @@ async def test_websocket_upgrade_is_not_compressed() -> None:
         ("Sec-WebSocket-Version", "13"),
     ]
     async with serve(app) as port:
-        exchange = await Exchange.send(port, "GET", "/ws", headers)
-        await exchange.close()
-    assert exchange.status == 101
-    assert "Content-Encoding" not in exchange.headers
+        reply = await fetch(port, "/ws", headers=headers)
+    assert reply.status == 101
+    assert "Content-Encoding" not in reply.headers
 
 
 # -- request bodies --------------------------------------------------------------------------

@@ -3,56 +3,27 @@
 from __future__ import annotations
 
 import asyncio
-import functools
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
-from contextlib import asynccontextmanager
-from typing import Any
 
 from runtime.request import BaseRequest
 from runtime.response import Response, StreamResponse
 from runtime.runner import ServerRunner, TCPSite
 from runtime.server import Server
-
-from .fakes import ParsedResponse, parse_responses
-
-Handler = Callable[[BaseRequest], Awaitable[StreamResponse]]
+from tests.support import Reply, parse_replies, serve
 
 
-def run(fn: Callable[..., Coroutine[Any, Any, None]]) -> Callable[..., None]:
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> None:
-        asyncio.run(asyncio.wait_for(fn(*args, **kwargs), 20))
-
-    return wrapper
-
-
-@asynccontextmanager
-async def serve(handler: Handler, **kwargs: Any) -> AsyncIterator[tuple[ServerRunner, int]]:
-    kwargs.setdefault("access_log", None)
-    runner = ServerRunner(Server(handler, **kwargs), shutdown_timeout=kwargs.pop("timeout", 5))
-    await runner.setup()
-    site = TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    assert site.port is not None
-    try:
-        yield runner, site.port
-    finally:
-        await runner.cleanup()
-
-
-async def read_responses(reader: asyncio.StreamReader, count: int) -> list[ParsedResponse]:
+async def read_responses(reader: asyncio.StreamReader, count: int) -> list[Reply]:
     """Read until ``count`` whole responses arrived (or the server closed)."""
     data = b""
     while True:
         try:
-            responses = parse_responses(data)
+            responses = parse_replies(data)
             if len(responses) >= count:
                 return responses
         except (AssertionError, ValueError, IndexError):
             pass
         chunk = await reader.read(65536)
         if not chunk:
-            return parse_responses(data) if data else []
+            return parse_replies(data) if data else []
         data += chunk
 
 
@@ -67,9 +38,8 @@ async def echo(request: BaseRequest) -> StreamResponse:
     return Response(body=await request.read(), headers={"X-Path": request.path})
 
 
-@run
 async def test_keep_alive_and_pipelining_over_one_socket() -> None:
-    async with serve(echo) as (_, port):
+    async with serve(echo) as port:
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         batch = b"".join(
             b"POST /%d HTTP/1.1\r\nHost: t\r\nContent-Length: %d\r\n\r\n%d" % (i, len(str(i)), i)
@@ -84,9 +54,8 @@ async def test_keep_alive_and_pipelining_over_one_socket() -> None:
         writer.close()
 
 
-@run
 async def test_chunked_in_and_out() -> None:
-    async with serve(echo) as (_, port):
+    async with serve(echo) as port:
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         writer.write(b"POST /stream HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n")
         for part in (b"abc", b"defgh", b"i"):
@@ -100,9 +69,8 @@ async def test_chunked_in_and_out() -> None:
         writer.close()
 
 
-@run
 async def test_expect_100_continue_on_the_wire() -> None:
-    async with serve(echo) as (_, port):
+    async with serve(echo) as port:
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         writer.write(
             b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n"
@@ -115,9 +83,8 @@ async def test_expect_100_continue_on_the_wire() -> None:
         writer.close()
 
 
-@run
 async def test_limits_hold_across_segments() -> None:
-    async with serve(echo, max_field_size=100, max_line_size=100) as (_, port):
+    async with serve(echo, max_field_size=100, max_line_size=100) as port:
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         writer.write(b"GET / HTTP/1.1\r\nHost: t\r\nX-Long: ")
         for _ in range(10):
@@ -136,7 +103,6 @@ async def test_limits_hold_across_segments() -> None:
         writer.close()
 
 
-@run
 async def test_graceful_shutdown_finishes_in_flight_and_closes_keep_alive() -> None:
     started = asyncio.Event()
 
@@ -146,6 +112,7 @@ async def test_graceful_shutdown_finishes_in_flight_and_closes_keep_alive() -> N
             await asyncio.sleep(0.3)
         return Response(text="finished")
 
+    # A runner of its own, not tests.support.serve: the test stops it mid-request.
     runner = ServerRunner(Server(slow, access_log=None), shutdown_timeout=5)
     await runner.setup()
     site = TCPSite(runner, "127.0.0.1", 0)
@@ -176,7 +143,6 @@ async def test_graceful_shutdown_finishes_in_flight_and_closes_keep_alive() -> N
         raise AssertionError("the listener should be closed")
 
 
-@run
 async def test_shutdown_timeout_cancels_stuck_handlers() -> None:
     cancelled = asyncio.Event()
 
@@ -188,6 +154,7 @@ async def test_shutdown_timeout_cancels_stuck_handlers() -> None:
             raise
         return Response()
 
+    # A runner of its own, not tests.support.serve: the test stops it mid-request.
     runner = ServerRunner(Server(stuck, access_log=None), shutdown_timeout=0.2)
     await runner.setup()
     site = TCPSite(runner, "127.0.0.1", 0)

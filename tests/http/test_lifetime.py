@@ -9,8 +9,7 @@ import gc
 
 from runtime import web
 from runtime.http.protocol import HttpProtocol
-
-from .test_protocol import run
+from tests.support import serve
 
 REQUESTS = [
     b"GET / HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
@@ -26,7 +25,6 @@ def _alive() -> int:
     return sum(1 for obj in gc.get_objects() if type(obj) is HttpProtocol)
 
 
-@run
 async def test_closed_connections_need_no_cycle_collector() -> None:
     async def hello(request: web.Request) -> web.Response:
         return web.Response(text="hi")
@@ -37,24 +35,20 @@ async def test_closed_connections_need_no_cycle_collector() -> None:
     app = web.Application()
     app.router.add_get("/", hello)
     app.router.add_post("/echo", echo)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    gc.collect()
-    before = _alive()
-    gc.disable()
-    try:
-        for _ in range(10):
-            for data in REQUESTS:
-                reader, writer = await asyncio.open_connection("127.0.0.1", site.port)
-                writer.write(data)
-                if data.endswith(b"\r\n\r\n") or data.endswith(b"hello"):
-                    await reader.read()  # until the server closes
-                writer.close()
-                await writer.wait_closed()
-        await asyncio.sleep(0.1)  # the server's last connection_lost callbacks
-        assert _alive() == before
-    finally:
-        gc.enable()
-        await runner.cleanup()
+    async with serve(app) as port:
+        gc.collect()
+        before = _alive()
+        gc.disable()
+        try:
+            for _ in range(10):
+                for data in REQUESTS:
+                    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+                    writer.write(data)
+                    if data.endswith(b"\r\n\r\n") or data.endswith(b"hello"):
+                        await reader.read()  # until the server closes
+                    writer.close()
+                    await writer.wait_closed()
+            await asyncio.sleep(0.1)  # the server's last connection_lost callbacks
+            assert _alive() == before
+        finally:
+            gc.enable()

@@ -39,6 +39,7 @@ from typing import Any, Final
 import structlog
 
 from runtime import web
+from runtime.http.grammar import OWS, parameter
 
 from ._path_filter import PathFilter
 
@@ -66,11 +67,9 @@ _HOST: Final = re.compile(
 # RFC 7239 4: Forwarded = 1#forwarded-element; forwarded-element = forwarded-pair *( ";"
 # forwarded-pair ); forwarded-pair = token "=" value; value = token / quoted-string.
 # Whitespace is tolerated around the separators; empty elements and stray text are not.
-_TOKEN: Final = r"[!#$%&'*+.^_`|~0-9A-Za-z-]+"
-_QUOTED: Final = r'"(?:[\t !#-\[\]-~\x80-\xff]|\\[\t !-~\x80-\xff])*"'
-_PAIR: Final = rf"{_TOKEN}=(?:{_TOKEN}|{_QUOTED})"
-_ELEMENT: Final = rf"{_PAIR}(?:[ \t]*;[ \t]*{_PAIR})*"
-_FORWARDED: Final = re.compile(rf"[ \t]*{_ELEMENT}(?:[ \t]*,[ \t]*{_ELEMENT})*[ \t]*")
+# A forwarded-pair has the shape of an RFC 9110 5.6.6 parameter.
+_ELEMENT: Final = rf"{parameter}(?:{OWS};{OWS}{parameter})*"
+_FORWARDED: Final = re.compile(rf"{OWS}{_ELEMENT}(?:{OWS},{OWS}{_ELEMENT})*{OWS}")
 # RFC 7239 6: node = nodename [ ":" node-port ], nodename = IPv4address / "[" IPv6address
 # "]" / "unknown" / obfnode.
 _NODE: Final = re.compile(

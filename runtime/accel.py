@@ -19,6 +19,7 @@ from typing import TypeVar
 
 from multidict import istr
 
+from .http.grammar import TOKEN_RE
 from .response import Response, StreamResponse
 
 __all__ = [
@@ -35,9 +36,6 @@ X_ACCEL_LIMIT_RATE = istr("X-Accel-Limit-Rate")
 
 _StreamT = TypeVar("_StreamT", bound=StreamResponse)
 
-# RFC 6266 4.1 / RFC 2616 token characters: safe in an unquoted filename parameter.
-_TOKEN = frozenset("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
-
 
 def content_disposition(filename: str, *, inline: bool = False) -> str:
     """A ``Content-Disposition`` value naming ``filename``, for any characters in it.
@@ -51,7 +49,8 @@ def content_disposition(filename: str, *, inline: bool = False) -> str:
     if not filename or any(ord(c) < 0x20 or ord(c) == 0x7F for c in filename):
         raise ValueError(f"invalid file name {filename!r}")
     kind = "inline" if inline else "attachment"
-    if all(c in _TOKEN for c in filename):
+    if TOKEN_RE.fullmatch(filename):
+        # RFC 6266 4.1: a token is safe as an unquoted filename value.
         return f"{kind}; filename={filename}"
     ascii_name = filename.encode("ascii", "replace").decode("ascii")
     fallback = ascii_name.replace("\\", "\\\\").replace('"', '\\"')

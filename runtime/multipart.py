@@ -25,6 +25,7 @@ from multidict import CIMultiDict, CIMultiDictProxy, MultiDict
 from .exceptions import HTTPBadRequest, HTTPRequestEntityTooLarge, HTTPRequestHeaderFieldsTooLarge
 from .http.content_decoding import ContentDecoder
 from .http.errors import HttpProcessingError
+from .http.grammar import FIELD_NAME_BYTES_RE
 from .http.header_params import parse_header_params
 from .http.streams import StreamReader
 from .request import BaseRequest, FileField, _http_exception
@@ -37,7 +38,6 @@ _SPOOL_SIZE: Final = 2**16
 # RFC 7578 4.6: ``_charset_`` holds a charset name, at most 40 characters (RFC 2978 2.3).
 _MAX_CHARSET_FIELD: Final = 64
 
-_TOKEN: Final = re.compile(rb"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 # RFC 2046 5.1.1: 1 to 70 characters, the last one not a space. Printable ASCII is accepted
 # (a little wider than ``bchars``) because real clients stray outside it.
 _BOUNDARY: Final = re.compile(r"[ -~]{0,69}[!-~]")
@@ -480,7 +480,7 @@ class MultipartReader:
             if len(fields) >= self.max_headers:
                 raise _headers_too_large(f"more than {self.max_headers} fields")
             name, colon, value = line.partition(b":")
-            if not colon or not _TOKEN.fullmatch(name):
+            if not colon or not FIELD_NAME_BYTES_RE.fullmatch(name):
                 raise ValueError(f"invalid multipart header line {line[:64]!r}")
             fields.append([name, value.strip(b" \t")])
         headers: CIMultiDict[str] = CIMultiDict()

@@ -6,7 +6,6 @@ import abc
 import functools
 import inspect
 import os
-import re
 import sys
 import warnings
 from collections.abc import Awaitable, Callable, Mapping
@@ -16,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Final, TypedDict
 
 from yarl import URL
 
+from .http.grammar import METHOD_RE
 from .response import StreamResponse
 from .view import METH_ANY, AbstractView
 
@@ -38,8 +38,6 @@ __all__ = [
 Handler = Callable[["Request"], Awaitable[StreamResponse]]
 ExpectHandler = Callable[["Request"], Awaitable[StreamResponse | None]]
 
-# RFC 9110 5.6.2: a method is a token.
-_METHOD_TOKEN: Final = re.compile(r"[0-9A-Za-z!#$%&'*+\-.^_`|~]+")
 _PACKAGE_DIR: Final = os.path.dirname(os.path.abspath(__file__))
 
 
@@ -131,7 +129,7 @@ class AbstractRoute(abc.ABC):
         if expect_handler is not None and not _is_coroutine_function(expect_handler):
             raise TypeError(f"expect_handler must be a coroutine function, got {expect_handler!r}")
         method = method.upper()
-        if method != METH_ANY and not _METHOD_TOKEN.fullmatch(method):
+        if method != METH_ANY and not METHOD_RE.fullmatch(method):
             raise ValueError(f"{method!r} is not an HTTP method token (RFC 9110 5.6.2)")
         self._method = method
         self._handler = _checked_handler(handler)

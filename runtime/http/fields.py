@@ -8,13 +8,13 @@ from collections.abc import Iterable, Iterator, Mapping
 from types import MappingProxyType
 from typing import Final
 
+from .grammar import OWS, parameter_name, parameter_value, unescape_quoted_pairs
+
 __all__ = ["ETag", "parse_cookie_header", "parse_etag_list", "parse_forwarded"]
 
-# RFC 7239 4: forwarded-pair = token "=" value, value = token / quoted-string.
-_TOKEN = r"[!#$%&'*+.^_`|~0-9A-Za-z-]+"
-_QUOTED = r'"(?:[\t !#-\[\]-~\x80-\xff]|\\[\t !-~\x80-\xff])*"'
-_FORWARDED_PAIR = re.compile(rf"[ \t]*({_TOKEN})=({_TOKEN}|{_QUOTED})[ \t]*")
-_QUOTED_PAIR = re.compile(r"\\([\t !-~\x80-\xff])")
+# RFC 7239 4: forwarded-pair = token "=" value, value = token / quoted-string: the shape of
+# an RFC 9110 5.6.6 parameter.
+_FORWARDED_PAIR = re.compile(rf"{OWS}({parameter_name})=({parameter_value}){OWS}")
 # RFC 6265 4.1.1: a cookie name is a token; controls, spaces, DQUOTE, ";" and "=" never are.
 _COOKIE_NAME = re.compile(r'[^\x00-\x20\x7f";=]+')
 # The escapes SimpleCookie (our Set-Cookie writer) puts in quoted values: \" and \054.
@@ -57,7 +57,7 @@ def parse_forwarded(headers: Iterable[str]) -> Iterator[Mapping[str, str]]:
                     break
                 name, value = match.groups()
                 if value.startswith('"'):
-                    value = _QUOTED_PAIR.sub(r"\1", value[1:-1])
+                    value = unescape_quoted_pairs(value[1:-1])
                 pairs.setdefault(name.lower(), value)
             if pairs:
                 yield MappingProxyType(pairs)

@@ -24,6 +24,7 @@ from .errors import (
     LineTooLong,
     VersionNotSupported,
 )
+from .grammar import OWS_BYTES
 from .message import HttpVersion, HttpVersion10, HttpVersion11, RequestMessage
 
 __all__ = ["Limits", "ParserSink", "RequestParser", "spent_parser"]
@@ -34,7 +35,6 @@ _METHODS = {m.encode(): m for m in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELE
 _HOST_RE = re.compile(
     rb"(?:\[[0-9A-Fa-f:.vV!$&'()*+,;=_~-]+\]|[A-Za-z0-9!$&'()*+,;=._~%-]*)(?::[0-9]*)?"
 )
-_OWS = b" \t"
 # Room for the method, the version and the CRLFs around a request line or a field.
 _SLACK = 64
 # A chunk's size line and CRLFs, extensions aside (those count against the field limit).
@@ -227,14 +227,14 @@ class RequestParser:
             raise HeadersTooLarge(f"More than {self._max_headers} header fields")
         if len(name) in (4, 6, 14, 17) and self.in_head:
             self._framing_header(name.lower(), value)
-        headers.append((name, value.rstrip(_OWS)))  # RFC 9112 5.1: OWS is not part of it
+        headers.append((name, value.rstrip(OWS_BYTES)))  # RFC 9112 5.1: OWS is not part of it
 
     def _framing_header(self, lname: bytes, value: bytes) -> None:
         # bytes.lower() folds ASCII only, so non-ASCII that str.lower() would fold into ASCII
         # (the Kelvin sign in "chun\u212aed") never matches a framing header name or value.
         if lname == b"host":
             # RFC 9112 3.2: more than one Host, or an invalid Host, is a 400.
-            value = value.rstrip(_OWS)
+            value = value.rstrip(OWS_BYTES)
             if self._host_seen:
                 raise BadHttpMessage("Duplicate Host header")
             if value != self._valid_host:  # keep-alive clients repeat the same Host

@@ -9,11 +9,11 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
+from .grammar import FIELD_NAME_RE, METHOD_RE
+
 __all__ = ["LAST_CHUNK", "chunk", "serialize_request_head"]
 
 LAST_CHUNK = b"0\r\n\r\n"
-# RFC 9110 5.6.2: a method and a field name are tokens.
-_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 # RFC 9112 3.2: the request target has no whitespace and no control characters.
 _BAD_TARGET = re.compile(r"[\x00-\x20\x7f]")
 
@@ -36,13 +36,13 @@ def serialize_request_head(
         ValueError: a method or field name that is not a token, a target with whitespace or
             control characters, or a field value with CR, LF or NUL in it.
     """
-    if _TOKEN.fullmatch(method) is None:
+    if METHOD_RE.fullmatch(method) is None:
         raise ValueError(f"Invalid request method {method!r}")
     if not target or _BAD_TARGET.search(target) is not None:
         raise ValueError(f"Invalid request target {target!r}")
     parts = [f"{method} {target} HTTP/{version}\r\n"]
     for name, value in headers:
-        if _TOKEN.fullmatch(name) is None:
+        if FIELD_NAME_RE.fullmatch(name) is None:
             raise ValueError(f"Invalid request header name {name!r}")
         if "\r" in value or "\n" in value or "\x00" in value:
             raise ValueError(f"Request header {name!r} has CR, LF or NUL in its value")

@@ -16,13 +16,13 @@ import httptools
 from multidict import CIMultiDictProxy
 
 from .errors import BadHttpMessage, BadStatusLine, HeadersTooLarge, HttpProcessingError
+from .grammar import OWS_BYTES
 from .message import HttpVersion, HttpVersion10, HttpVersion11, RawHeaders, decode_headers
 from .parser import Limits
 
 __all__ = ["ResponseMessage", "ResponseParser", "ResponseSink"]
 
 _VERSIONS = {"1.1": HttpVersion11, "1.0": HttpVersion10}
-_OWS = b" \t"
 # Room for the version, the status code and the CRLFs around a status line or a field.
 _SLACK = 64
 
@@ -242,14 +242,14 @@ class ResponseParser:
         self._accounted += size + 4
         if len(self._headers) >= limits.max_headers:
             raise HeadersTooLarge(f"More than {limits.max_headers} response header fields")
-        value = value.rstrip(_OWS)  # llhttp keeps trailing OWS (RFC 9112 5.1 excludes it)
+        value = value.rstrip(OWS_BYTES)  # llhttp keeps trailing OWS (RFC 9112 5.1 excludes it)
         self._headers.append((name, value))
         if len(name) in (14, 17) and self._in_head:
             lname = name.lower()
             if lname == b"content-length":
                 self._content_length = int(value)  # llhttp refused anything but digits
             elif lname == b"transfer-encoding":
-                self._chunked = value.lower().rsplit(b",", 1)[-1].strip(_OWS) == b"chunked"
+                self._chunked = value.lower().rsplit(b",", 1)[-1].strip(OWS_BYTES) == b"chunked"
 
     def on_headers_complete(self) -> None:
         parser = self._parser
@@ -293,7 +293,7 @@ class ResponseParser:
         tokens: set[bytes] = set()
         for name, value in self._headers:
             if name.lower() == b"connection":
-                tokens.update(t.strip(_OWS).lower() for t in value.split(b","))
+                tokens.update(t.strip(OWS_BYTES).lower() for t in value.split(b","))
         if version is HttpVersion10:
             return b"keep-alive" in tokens
         return b"close" not in tokens

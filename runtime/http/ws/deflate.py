@@ -12,6 +12,7 @@ import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from ..grammar import TOKEN_RE
 from .models import WebSocketError, WSCloseCode
 
 __all__ = [
@@ -29,7 +30,6 @@ EXTENSION = "permessage-deflate"
 # RFC 7692 7.2.1: a sender removes these four octets from the end of each compressed
 # message; the receiver appends them back before inflating (7.2.2).
 _TAIL = b"\x00\x00\xff\xff"
-_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")
 # RFC 7692 7.1.2: window bits are a decimal integer from 8 to 15, without leading zeros.
 _BITS = re.compile(r"(?:8|9|1[0-5])\Z")
 
@@ -94,7 +94,7 @@ def parse_extensions(values: Iterable[str]) -> list[tuple[str, Params]]:
             if not item.strip():
                 continue  # RFC 9110 5.6.1: empty list elements are ignored
             name, *raw_params = (part.strip() for part in item.split(";"))
-            if not _TOKEN.match(name):
+            if not TOKEN_RE.fullmatch(name):
                 raise NegotiationError(f"Invalid extension name {name!r}")
             result.append((name.lower(), [_parse_param(p) for p in raw_params]))
     return result
@@ -102,13 +102,13 @@ def parse_extensions(values: Iterable[str]) -> list[tuple[str, Params]]:
 
 def _parse_param(text: str) -> tuple[str, str | None]:
     key, sep, value = (s.strip() for s in text.partition("="))
-    if not _TOKEN.match(key):
+    if not TOKEN_RE.fullmatch(key):
         raise NegotiationError(f"Invalid extension parameter {text!r}")
     if not sep:
         return key.lower(), None
     if len(value) >= 2 and value[0] == value[-1] == '"':
         value = value[1:-1]
-    if not _TOKEN.match(value):
+    if not TOKEN_RE.fullmatch(value):
         raise NegotiationError(f"Invalid extension parameter value {text!r}")
     return key.lower(), value
 

@@ -11,12 +11,15 @@ import re
 from typing import Final
 from urllib.parse import unquote_to_bytes
 
+from .grammar import BWS, OWS, unescape_quoted_pairs
+
 __all__ = ["parse_content_type", "parse_header_params"]
 
-# One ``; name=value`` parameter; value is a quoted-string (group 2) or raw text (group 3).
-_PARAM: Final = re.compile(r';[ \t]*([^\s=;"]+)[ \t]*=[ \t]*(?:"((?:[^"\\]|\\.)*)"|([^;]*))')
-# Only ``\"`` and ``\\`` are unescaped: browsers send Windows paths with bare backslashes.
-_QUOTED_PAIR: Final = re.compile(r'\\([\\"])')
+# One ``; name=value`` parameter (RFC 9110 5.6.6); value is a quoted-string (group 2) or raw
+# text (group 3). Read more loosely than the grammar on purpose: names need not be tokens,
+# whitespace may surround "=", and a quoted value may hold any character but an unescaped
+# DQUOTE (browsers send file names as UTF-8 text, past the grammar's obs-text).
+_PARAM: Final = re.compile(rf';{OWS}([^\s=;"]+){BWS}={BWS}(?:"((?:[^"\\]|\\.)*)"|([^;]*))')
 # RFC 2231 3: a parameter split in numbered sections, ``name*0``, ``name*1*``, ...
 _SECTION: Final = re.compile(r"(.+?)\*([0-9]+)(\*?)")
 
@@ -48,7 +51,7 @@ def parse_header_params(value: str) -> tuple[str, dict[str, str]]:
             raise ValueError(f"parameter {key!r} appears twice")
         seen.add(key)
         quoted = match.group(2)
-        text = _QUOTED_PAIR.sub(r"\1", quoted) if quoted is not None else match.group(3).strip()
+        text = unescape_quoted_pairs(quoted) if quoted is not None else match.group(3).strip()
         section = _SECTION.fullmatch(key)
         if section is not None:
             name, number, star = section.groups()

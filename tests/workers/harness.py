@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import http.client
-import json
 import os
 import signal
 import socket
@@ -18,9 +17,12 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from multidict import CIMultiDict
+
+from tests.support import Reply, recv_until_closed
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKER = "runtime.workers.GunicornWebWorker"
@@ -35,20 +37,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-@dataclass
-class Reply:
-    status: int
-    headers: dict[str, str]
-    body: bytes
-
-    @property
-    def text(self) -> str:
-        return self.body.decode()
-
-    def json(self) -> Any:
-        return json.loads(self.body)
 
 
 class UnixHTTPConnection(http.client.HTTPConnection):
@@ -72,8 +60,7 @@ def connect(address: Address, timeout: float = 5) -> http.client.HTTPConnection:
 def read_reply(conn: http.client.HTTPConnection) -> Reply:
     response = conn.getresponse()
     body = response.read()
-    headers = {name.lower(): value for name, value in response.getheaders()}
-    return Reply(response.status, headers, body)
+    return Reply(response.status, CIMultiDict(response.getheaders()), body)
 
 
 def get(
@@ -94,10 +81,7 @@ def raw_exchange(address: Address, data: bytes, timeout: float = 5) -> bytes:
         sock.settimeout(timeout)
         sock.connect(address)
         sock.sendall(data)
-        received = b""
-        while chunk := sock.recv(65536):
-            received += chunk
-        return received
+        return recv_until_closed(sock)
 
 
 def status_of(raw: bytes) -> int:

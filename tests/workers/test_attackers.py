@@ -31,24 +31,20 @@ LIMIT = 100
 WINDOW = 5.0  # the server's default rate_window
 
 
-def run_attack(
+async def run_attack(
     port: int, *, per_kind: int, duration: float, legit_rate: float = 20.0
 ) -> tuple[LegitResult, list[AttackResult]]:
     """Idle, slowloris and slow-body attackers (a header line or 16 body bytes a second,
     reconnecting whenever the server closes them), and a legitimate client on fresh
     connections once they are all in."""
-
-    async def scenario() -> tuple[LegitResult, list[AttackResult]]:
-        attacks = asyncio.gather(
-            idle_keepalive(HOST, port, count=per_kind, duration=duration),
-            slowloris(HOST, port, count=per_kind, interval=1.0, duration=duration),
-            slow_body(HOST, port, count=per_kind, interval=1.0, duration=duration),
-        )
-        await asyncio.sleep(1.5)
-        legit = await legit_gets(HOST, port, rate=legit_rate, duration=duration - 2.5, timeout=5)
-        return legit, list(await attacks)
-
-    return asyncio.run(scenario())
+    attacks = asyncio.gather(
+        idle_keepalive(HOST, port, count=per_kind, duration=duration),
+        slowloris(HOST, port, count=per_kind, interval=1.0, duration=duration),
+        slow_body(HOST, port, count=per_kind, interval=1.0, duration=duration),
+    )
+    await asyncio.sleep(1.5)
+    legit = await legit_gets(HOST, port, rate=legit_rate, duration=duration - 2.5, timeout=5)
+    return legit, list(await attacks)
 
 
 def p99(legit: LegitResult) -> float:
@@ -56,11 +52,11 @@ def p99(legit: LegitResult) -> float:
 
 
 @pytest.mark.timeout(60)
-def test_slow_attackers_are_cut_within_the_window_and_cost_others_nothing(
+async def test_slow_attackers_are_cut_within_the_window_and_cost_others_nothing(
     gunicorn: Launcher,
 ) -> None:
     instance = gunicorn("--keep-alive", "60", target=APP).start().wait_ready()
-    legit, (idle, loris, body) = run_attack(instance.port, per_kind=40, duration=9.0)
+    legit, (idle, loris, body) = await run_attack(instance.port, per_kind=40, duration=9.0)
     assert legit.answered_ratio() == 1.0, legit.details()
     assert p99(legit) < 0.05, f"p99 {p99(legit) * 1000:.1f} ms"
     for slow in (loris, body):
@@ -74,12 +70,12 @@ def test_slow_attackers_are_cut_within_the_window_and_cost_others_nothing(
 
 
 @pytest.mark.timeout(60)
-def test_attackers_past_the_limit_lock_nobody_out(gunicorn: Launcher) -> None:
+async def test_attackers_past_the_limit_lock_nobody_out(gunicorn: Launcher) -> None:
     instance = gunicorn(
         "--worker-connections", str(LIMIT), "--keep-alive", "60", target=APP
     ).start()
     instance.wait_ready()
-    legit, (idle, loris, body) = run_attack(instance.port, per_kind=60, duration=9.0)
+    legit, (idle, loris, body) = await run_attack(instance.port, per_kind=60, duration=9.0)
     assert legit.answered_ratio() == 1.0, legit.details()
     assert max(legit.latencies()) < 1.0
     for attackers in (idle, loris, body):  # 180 against 100 slots: room was made

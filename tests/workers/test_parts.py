@@ -247,12 +247,12 @@ class TestProxyGate:
         assert transport.closed and inner.lost and inner.data == b""
         return bytes(transport.data)
 
-    def test_forbidden_peer_gets_403_and_bad_header_400(self) -> None:
+    async def test_forbidden_peer_gets_403_and_bad_header_400(self) -> None:
         header = b"PROXY TCP4 198.51.100.4 10.0.0.1 4000 80\r\n"
-        forbidden = asyncio.run(self._refused(("192.0.2.1", 5), ["127.0.0.1"], header + HTTP))
+        forbidden = await self._refused(("192.0.2.1", 5), ["127.0.0.1"], header + HTTP)
         assert forbidden.startswith(b"HTTP/1.1 403 Forbidden\r\n")
         assert b"Connection: close\r\n" in forbidden and b"\r\nDate: " in forbidden
-        bad = asyncio.run(self._refused(("127.0.0.1", 5), ["127.0.0.1"], b"PROXY TCP5 x\r\n"))
+        bad = await self._refused(("127.0.0.1", 5), ["127.0.0.1"], b"PROXY TCP5 x\r\n")
         assert bad.startswith(b"HTTP/1.1 400 Bad Request\r\n")
 
     def test_unix_peer_may_send_a_header(self) -> None:

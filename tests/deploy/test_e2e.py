@@ -32,6 +32,7 @@ from typing import Any
 import pytest
 
 from runtime.deploy import DeploySettings, render_file
+from tests.support import parse_replies, recv_until_closed
 
 from .apps.proxied import TICK_INTERVAL, TICKS
 from .tools import (
@@ -189,30 +190,6 @@ def raw_socket(port: int) -> socket.socket:
     return sock
 
 
-def read_response(sock: socket.socket) -> tuple[int, dict[str, str], bytes]:
-    """A whole response on a connection the server closes (requests say Connection: close)."""
-    data = b""
-    while chunk := sock.recv(65536):
-        data += chunk
-    head, _, body = data.partition(b"\r\n\r\n")
-    lines = head.decode("latin-1").split("\r\n")
-    headers = {k.lower(): v for k, v in (line.split(": ", 1) for line in lines[1:])}
-    if headers.get("transfer-encoding") == "chunked":
-        body = _dechunk(body)
-    return int(lines[0].split()[1]), headers, body
-
-
-def _dechunk(data: bytes) -> bytes:
-    out = b""
-    while True:
-        size_line, _, data = data.partition(b"\r\n")
-        size = int(size_line.split(b";")[0], 16)
-        if size == 0:
-            return out
-        out += data[:size]
-        data = data[size + 2 :]
-
-
 # -- the application sees the client ----------------------------------------------------------
 
 
@@ -273,9 +250,9 @@ def _upload_in_two_halves(port: int, path: str) -> tuple[dict[str, Any], float]:
         time.sleep(0.6)
         second_half = time.time()
         sock.sendall(body[len(half) :])
-        status, _, answer = read_response(sock)
-    assert status == 200, answer
-    seen: dict[str, Any] = json.loads(answer)
+        reply = parse_replies(recv_until_closed(sock))[0]  # the request said Connection: close
+    assert reply.status == 200, reply.body
+    seen: dict[str, Any] = json.loads(reply.body)
     assert seen["size"] == len(body)
     assert seen["sha256"] == hashlib.sha256(body).hexdigest()
     return seen, second_half

@@ -11,6 +11,7 @@ import pytest
 from runtime import web
 from runtime.readiness import READINESS, Readiness, ReadinessState, readiness
 from runtime.testing import TestClient
+from tests.support import build_request, read_reply
 
 MakeClient = Callable[..., Awaitable[TestClient]]
 
@@ -97,12 +98,9 @@ def test_registration_rules() -> None:
 async def _request(
     reader: asyncio.StreamReader, writer: asyncio.StreamWriter, path: str
 ) -> tuple[int, str, bytes]:
-    writer.write(f"GET {path} HTTP/1.1\r\nHost: test\r\n\r\n".encode())
-    head = await reader.readuntil(b"\r\n\r\n")
-    lines = head.decode().split("\r\n")
-    headers = dict(line.split(": ", 1) for line in lines[1:] if line)
-    body = await reader.readexactly(int(headers["Content-Length"]))
-    return int(lines[0].split()[1]), headers.get("Connection", ""), body
+    writer.write(build_request("GET", path, host="test"))
+    reply = await read_reply(reader)
+    return reply.status, reply.headers.get("Connection", ""), reply.body
 
 
 async def test_503_as_soon_as_a_graceful_stop_begins() -> None:
@@ -125,6 +123,7 @@ async def test_503_as_soon_as_a_graceful_stop_begins() -> None:
 
     app.router.add_get("/slow", slow)
     app.on_shutdown.append(close_websockets)
+    # A runner of its own, not tests.support.serve: the test stops it mid-request.
     runner = web.AppRunner(app, access_log=None, shutdown_grace=5.0, shutdown_timeout=10)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)

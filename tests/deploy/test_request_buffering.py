@@ -25,6 +25,7 @@ from typing import Any
 import pytest
 
 from runtime.deploy import DeploySettings, render_file
+from tests.support import parse_replies, recv_until_closed
 
 from .tools import (
     connectable,
@@ -210,14 +211,6 @@ class Upload:
     report: dict[str, Any]  # what the upstream saw
 
 
-def _response(sock: socket.socket) -> tuple[int, bytes]:
-    data = b""
-    while chunk := sock.recv(65536):
-        data += chunk
-    head, _, body = data.partition(b"\r\n\r\n")
-    return int(head.split()[1]), body
-
-
 def slow_upload(proxy: Proxy, path: str, body: bytes, *, chunked: bool = False) -> Upload:
     """POST ``body`` in PIECES pieces, INTERVAL apart, watching the upstream meanwhile."""
     upstream = proxy.upstream
@@ -250,9 +243,9 @@ def slow_upload(proxy: Proxy, path: str, body: bytes, *, chunked: bool = False) 
                 with upstream.lock:
                     connections.append(upstream.open)
                     heads.append(upstream.heads - base_heads)
-        status, answer = _response(sock)
-    assert status == 200, (status, answer, proxy.error_log()[-2000:])
-    report = json.loads(answer)
+        reply = parse_replies(recv_until_closed(sock))[0]  # the request said Connection: close
+    assert reply.status == 200, (reply.status, reply.body, proxy.error_log()[-2000:])
+    report = json.loads(reply.body)
     assert report["size"] == len(body)
     assert report["sha256"] == hashlib.sha256(body).hexdigest()
     return Upload(last_piece, connections, heads, report)

@@ -1,5 +1,6 @@
 """What the load clients (``ws_load.py``, ``rate_load.py``, ``memory.py``) share: the loop they
-run on, and the one result line they print for bench/harness.py to read.
+run on, and the one result line they print for the harness to read
+(``bench/runners/load_tool.py``).
 
 Standard library only (uvloop when it is installed): the clients run as scripts too.
 """

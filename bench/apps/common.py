@@ -1,6 +1,6 @@
 """What every benchmark app serves, defined once so that each framework sends the same bytes.
 
-Standard library only: ``bench/suite.py`` (run by any Python) imports it for the expected
+Standard library only: ``bench/scenarios.py`` (run by any Python) imports it for the expected
 bodies, and every app under ``bench/apps/`` for its routes and payloads.
 """
 

@@ -1,0 +1,289 @@
+"""The servers under test: each one's command line, how to tell it is up, and the options it
+gets for the memory scenarios.
+
+To add a server, append a :class:`Server` to ``SERVERS``. A special-purpose server (the
+ceiling, a logging variant) names the only scenarios it runs in ``Server.scenarios``;
+``bench/scenarios.py`` says which scenarios each server runs (:func:`bench.scenarios.serves`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+HOST = "127.0.0.1"  # the only address this benchmark ever sends traffic to
+
+
+@dataclass(frozen=True)
+class Server:
+    """One server under test: a command line and a readiness check.
+
+    ``argv`` is formatted with ``python`` (the bench venv's interpreter), ``bin`` (its
+    scripts folder), ``host`` and ``port``. The process runs from the repository root, in its
+    own process group, pinned to the server CPUs.
+    """
+
+    name: str
+    argv: tuple[str, ...]
+    description: str
+    env: Mapping[str, str] = field(default_factory=dict)
+    ready_path: str = "/"  # any HTTP response on this path means the server is up
+    ready_timeout: float = 20.0  # seconds; --ready-timeout overrides
+    default: bool = True  # False: runs only when picked with --only or --all
+    # The only scenarios this server runs (a special-purpose server: a ceiling, a logging
+    # variant); None: every scenario whose ``servers`` admits it.
+    scenarios: frozenset[str] | None = None
+
+
+def _gunicorn(worker_class: str, target: str, *options: str) -> tuple[str, ...]:
+    """gunicorn, one worker of ``worker_class``, serving ``target`` (no access log unless
+    ``options`` ask for one)."""
+    return (
+        "{bin}/gunicorn",
+        "--workers",
+        "1",
+        "--worker-class",
+        worker_class,
+        "--no-control-socket",
+        "--bind",
+        "{host}:{port}",
+        "--log-level",
+        "warning",
+        *options,
+        target,
+    )
+
+
+def _uvicorn(target: str, *options: str) -> tuple[str, ...]:
+    """uvicorn, one process, uvloop and httptools."""
+    return (
+        "{bin}/uvicorn",
+        target,
+        "--host",
+        "{host}",
+        "--port",
+        "{port}",
+        "--workers",
+        "1",
+        "--loop",
+        "uvloop",
+        "--http",
+        "httptools",
+        *options,
+    )
+
+
+# Servers with a router and every route of bench/apps/berth_hello.py (the bare ASGI app has
+# no router and no compression; the special-purpose servers set Server.scenarios).
+FRAMEWORK_SERVERS = frozenset(
+    {
+        "berth",
+        "berth-gunicorn",
+        "berth-gunicorn-asyncio",
+        "aiohttp-gunicorn",
+        "aiohttp-run-app",
+        "uvicorn-starlette",
+    }
+)
+# The logging variants: the logging scenario runs on these only.
+LOGGING_SERVERS = frozenset(
+    {
+        "berth-gunicorn-logging",
+        "berth-gunicorn-accesslog",
+        "aiohttp-gunicorn-logging",
+        "uvicorn-starlette-logging",
+    }
+)
+# Servers with the WebSocket echo route /ws.
+WEBSOCKET_SERVERS = frozenset(
+    {
+        "berth",
+        "berth-gunicorn",
+        "berth-gunicorn-asyncio",
+        "aiohttp-gunicorn",
+        "aiohttp-run-app",
+        "websockets-server",
+    }
+)
+# The per-request access log lines of the logging variants go to the server's stdout/stderr,
+# which bench/run.py writes to bench/results/<stamp>-logs/<server>.log: a regular file, one
+# write per line, a new folder per run (75-330 bytes a request: a default run, 32 s at about
+# 8k req/s, leaves 20-85 MB per server there).
+_LOG_FILE = "written to <stamp>-logs/<server>.log"
+
+SERVERS: tuple[Server, ...] = (
+    Server(
+        name="berth",
+        argv=(
+            "{python}",
+            "-m",
+            "runtime",
+            "bench.apps.berth_hello:create_app",
+            "--host",
+            "{host}",
+            "--port",
+            "{port}",
+            "--uvloop",
+            "--no-access-log",
+        ),
+        description="Berth, python -m runtime, uvloop, no access log",
+    ),
+    Server(
+        name="berth-gunicorn",
+        argv=(
+            "{bin}/gunicorn",
+            "--workers",
+            "1",
+            "--worker-class",
+            "runtime.workers.GunicornUVLoopWebWorker",
+            "--no-control-socket",
+            "--bind",
+            "{host}:{port}",
+            "--log-level",
+            "warning",
+            "bench.apps.berth_hello:create_app",
+        ),
+        description="Berth, gunicorn 1 worker, GunicornUVLoopWebWorker, no access log",
+    ),
+    Server(
+        name="aiohttp-gunicorn",
+        argv=(
+            "{bin}/gunicorn",
+            "--workers",
+            "1",
+            "--worker-class",
+            "aiohttp.worker.GunicornUVLoopWebWorker",
+            "--no-control-socket",
+            "--bind",
+            "{host}:{port}",
+            "--log-level",
+            "warning",
+            "bench.apps.aiohttp_hello:create_app",
+        ),
+        description="aiohttp 3.14, gunicorn 1 worker, GunicornUVLoopWebWorker, no access log",
+    ),
+    Server(
+        name="aiohttp-run-app",
+        argv=("{python}", "-m", "bench.apps.aiohttp_hello", "--host", "{host}", "--port", "{port}"),
+        description="aiohttp 3.14, web.run_app on a uvloop loop, no access log",
+    ),
+    Server(
+        name="berth-gunicorn-asyncio",
+        argv=_gunicorn("runtime.workers.GunicornWebWorker", "bench.apps.berth_hello:create_app"),
+        description="Berth, gunicorn 1 worker, GunicornWebWorker (asyncio loop), no access log",
+    ),
+    Server(
+        name="uvicorn-asgi",
+        argv=_uvicorn("bench.apps.asgi_hello:app", "--no-access-log", "--log-level", "warning"),
+        description="uvicorn 1 process, uvloop + httptools, bare ASGI callable, no access log",
+    ),
+    Server(
+        name="uvicorn-starlette",
+        argv=_uvicorn(
+            "bench.apps.starlette_hello:app", "--no-access-log", "--log-level", "warning"
+        ),
+        description="uvicorn 1 process, uvloop + httptools, Starlette app, no access log",
+    ),
+    Server(
+        name="granian-asgi",
+        argv=(
+            "{bin}/granian",
+            "--interface",
+            "asgi",
+            "--host",
+            "{host}",
+            "--port",
+            "{port}",
+            "--workers",
+            "1",
+            "--runtime-threads",
+            "1",
+            "--loop",
+            "uvloop",
+            "--no-access-log",
+            "--log-level",
+            "warning",
+            "bench.apps.asgi_hello:app",
+        ),
+        description="granian 1 worker, 1 runtime thread, --interface asgi, uvloop, bare ASGI "
+        "callable, no access log",
+    ),
+    Server(
+        name="ceiling",
+        argv=("{python}", "-m", "bench.apps.ceiling", "--host", "{host}", "--port", "{port}"),
+        description="uvloop + httptools Protocol answering canned bytes: a ceiling, not a "
+        "framework (plaintext only)",
+        scenarios=frozenset({"plaintext"}),
+    ),
+    Server(
+        name="websockets-server",
+        argv=(
+            "{python}",
+            "-m",
+            "bench.apps.websockets_echo",
+            "--host",
+            "{host}",
+            "--port",
+            "{port}",
+        ),
+        description="websockets' asyncio server on uvloop echoing messages (ws-echo, memory-ws)",
+        scenarios=frozenset({"ws-echo", "memory-ws"}),
+    ),
+    Server(
+        name="berth-gunicorn-logging",
+        argv=_gunicorn(
+            "runtime.workers.GunicornUVLoopWebWorker", "bench.apps.berth_hello:create_logging_app"
+        ),
+        description="berth-gunicorn + middlewares.access_logging: one structlog JSON line per "
+        f"request written by structlog to stderr (direct_stream), {_LOG_FILE} (logging only)",
+        scenarios=frozenset({"logging"}),
+    ),
+    Server(
+        name="berth-gunicorn-accesslog",
+        argv=_gunicorn(
+            "runtime.workers.GunicornUVLoopWebWorker",
+            "bench.apps.berth_hello:create_app",
+            "--access-logfile",
+            "-",
+        ),
+        description="berth-gunicorn + gunicorn's access log (--access-logfile -, its default "
+        f"format) on stdout, {_LOG_FILE} (logging only)",
+        scenarios=frozenset({"logging"}),
+    ),
+    Server(
+        name="aiohttp-gunicorn-logging",
+        argv=_gunicorn(
+            "aiohttp.worker.GunicornUVLoopWebWorker",
+            "bench.apps.aiohttp_hello:create_app",
+            "--access-logfile",
+            "-",
+        ),
+        description="aiohttp-gunicorn + aiohttp's AccessLogger on gunicorn's access log "
+        f"(--access-logfile -, gunicorn's default format) on stdout, {_LOG_FILE} (logging only)",
+        scenarios=frozenset({"logging"}),
+    ),
+    Server(
+        name="uvicorn-starlette-logging",
+        argv=_uvicorn("bench.apps.starlette_hello:app", "--log-level", "info"),
+        description="uvicorn-starlette + uvicorn's access log (--log-level info) on stdout, "
+        f"{_LOG_FILE} (logging only)",
+        scenarios=frozenset({"logging"}),
+    ),
+)
+
+# Options appended to a server's argv for the memory scenarios (which start a fresh server per
+# run), so that one worker can hold --mem-connections idle connections for the measurement:
+# gunicorn's keep-alive is 2 s and Berth's worker stops accepting at worker_connections (1000)
+# by default (aiohttp's worker ignores that setting); uvicorn's keep-alive is 5 s. 75 s is
+# aiohttp's and Berth's own default (web.run_app, python -m runtime). granian serves at most
+# --backpressure (backlog / workers = 1024) connections at once by default; its 30 s header
+# read timeout and websockets (no pings) keep idle connections long enough as they are.
+_GUNICORN_IDLE = ("--keep-alive", "75", "--worker-connections", "20000")
+MEMORY_SERVER_ARGS: Mapping[str, tuple[str, ...]] = {
+    "berth-gunicorn": _GUNICORN_IDLE,
+    "berth-gunicorn-asyncio": _GUNICORN_IDLE,
+    "aiohttp-gunicorn": _GUNICORN_IDLE,
+    "uvicorn-asgi": ("--timeout-keep-alive", "75"),
+    "uvicorn-starlette": ("--timeout-keep-alive", "75"),
+    "granian-asgi": ("--backpressure", "20000"),
+}

@@ -1,0 +1,151 @@
+"""The targets: Berth's figures as multiples of its peers', what each must reach, and whether
+a run reached it.
+
+To add one, append a :class:`Comparison` to ``COMPARISONS``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from bench.cells import Cell
+
+# The column every other server is shown against in the summary table (--baseline).
+BASELINE = "aiohttp-gunicorn"
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Report ``subject``'s ``metric`` as a multiple of ``baseline``'s.
+
+    ``metric``: a figure the scenario's runs name (``bench/results.py``): ``requests_per_sec``
+    (wrk), ``messages_per_sec`` (WebSocket echo), a latency percentile (``p99``) or
+    ``kib_per_conn`` (memory). ``met`` is ``ratio >= target`` when ``higher_is_better``,
+    else ``ratio <= target`` (latency, memory: the subject may use at most target x).
+    """
+
+    subject: str
+    baseline: str
+    scenario: str
+    target: float
+    metric: str = "requests_per_sec"
+    higher_is_better: bool = True
+
+
+COMPARISONS: tuple[Comparison, ...] = (
+    # Like for like: both under gunicorn with their uvloop workers (issues 2 and 6).
+    # Issue 9 raised the plaintext target from 1.5x (issue 2) to 2.0x.
+    Comparison(
+        subject="berth-gunicorn", baseline="aiohttp-gunicorn", scenario="plaintext", target=2.0
+    ),
+    Comparison(subject="berth", baseline="aiohttp-run-app", scenario="plaintext", target=1.5),
+    # Issue 9: the peers. Plaintext: on par with granian (Rust HTTP, Python ASGI app) and
+    # within 0.35x of a Protocol that parses and answers canned bytes.
+    Comparison(subject="berth-gunicorn", baseline="granian-asgi", scenario="plaintext", target=1.0),
+    Comparison(subject="berth-gunicorn", baseline="ceiling", scenario="plaintext", target=0.35),
+    # Every other throughput scenario: ahead of aiohttp and of Starlette on uvicorn.
+    *(
+        Comparison(subject="berth-gunicorn", baseline=baseline, scenario=scenario, target=1.0)
+        for scenario in ("json", "routes-200", "post-echo-16k", "compress-100k")
+        for baseline in ("aiohttp-gunicorn", "uvicorn-starlette")
+    ),
+    # Logging: Berth's structured access log middleware, and gunicorn's plain access log
+    # under Berth's worker, against aiohttp's access log and uvicorn's.
+    Comparison(
+        subject="berth-gunicorn-logging",
+        baseline="aiohttp-gunicorn-logging",
+        scenario="logging",
+        target=1.0,
+    ),
+    Comparison(
+        subject="berth-gunicorn-logging",
+        baseline="uvicorn-starlette-logging",
+        scenario="logging",
+        target=1.0,
+    ),
+    Comparison(
+        subject="berth-gunicorn-accesslog",
+        baseline="aiohttp-gunicorn-logging",
+        scenario="logging",
+        target=1.0,
+    ),
+    # Issue 5: WebSocket echo, small messages; for now "ahead of aiohttp".
+    *(
+        Comparison(
+            subject="berth-gunicorn",
+            baseline=baseline,
+            scenario="ws-echo",
+            target=1.0,
+            metric="messages_per_sec",
+        )
+        for baseline in ("aiohttp-gunicorn", "websockets-server")
+    ),
+    # Issue 9: p99 latency at a fixed rate, and memory per idle connection (keep-alive and
+    # WebSocket): lower is better, at most aiohttp's.
+    Comparison(
+        subject="berth-gunicorn",
+        baseline="aiohttp-gunicorn",
+        scenario="latency",
+        target=1.0,
+        metric="p99",
+        higher_is_better=False,
+    ),
+    *(
+        Comparison(
+            subject="berth-gunicorn",
+            baseline="aiohttp-gunicorn",
+            scenario=scenario,
+            target=1.0,
+            metric="kib_per_conn",
+            higher_is_better=False,
+        )
+        for scenario in ("memory-keepalive", "memory-ws")
+    ),
+)
+
+# The column every other server is shown against in the summary table.
+BASELINE = "aiohttp-gunicorn"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """A comparison in this run: its ratio and verdict, or why there is none."""
+
+    comparison: Comparison
+    ratio: float | None = None
+    met: bool | None = None
+    error: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            **asdict(self.comparison),
+            "ratio": self.ratio,
+            "met": self.met,
+            "error": self.error,
+        }
+
+
+def evaluate(cells: Sequence[Cell]) -> list[Outcome]:
+    """The outcome of every comparison whose two cells ran (were selected) in this run."""
+    by_key = {(cell.server, cell.scenario.name): cell for cell in cells}
+    out: list[Outcome] = []
+    for comp in COMPARISONS:
+        subject = by_key.get((comp.subject, comp.scenario))
+        baseline = by_key.get((comp.baseline, comp.scenario))
+        if subject is None or baseline is None:
+            continue  # not selected in this run
+        if not (subject.ok and baseline.ok):
+            failed = subject if not subject.ok else baseline
+            out.append(Outcome(comp, error=f"{failed.server}: {failed.error}"))
+            continue
+        value, base = subject.median(comp.metric), baseline.median(comp.metric)
+        if value is None or not base:
+            out.append(Outcome(comp, error=f"no {comp.metric} to compare ({value} / {base})"))
+            continue
+        ratio = value / base
+        # Lower is better (latency, memory): the subject may use at most target x.
+        met = ratio >= comp.target if comp.higher_is_better else ratio <= comp.target
+        out.append(Outcome(comp, ratio=round(ratio, 3), met=met))
+    return out

@@ -267,9 +267,10 @@ def main() -> int:
         print(f"  {'configuration':40s} {'req/s':>9s} {'server CPU µs/req':>18s}")
         for name, sample in samples.items():
             base = BASELINES.get(name, "bare")
-            extra = sample.cpu_us - samples[base].cpu_us
+            extra_us = sample.cpu_us - samples[base].cpu_us
             print(
-                f"  {name:40s} {sample.rate:9.0f} {sample.cpu_us:10.1f} (+{extra:.1f} over {base})"
+                f"  {name:40s} {sample.rate:9.0f} {sample.cpu_us:10.1f} "
+                f"(+{extra_us:.1f} over {base})"
             )
     return 0
 

@@ -32,6 +32,8 @@ CASES = int(os.environ.get("BERTH_FUZZ_CASES", "5000"))
 FAST = Deadlines(head=0.3, body=0.3, keepalive=0.3, linger=0.3, rate_window=0.3, ws=0.2)
 
 
+# fuzz() runs its own loops (the server in a thread, the clients in asyncio.run), as the
+# `make fuzz` program does: the tests that call it stay synchronous.
 @pytest.mark.slow
 def test_server_survives_fuzzing(tmp_path: Path) -> None:
     settings = Settings(
@@ -180,11 +182,11 @@ def test_judge_valid_requests_sent_unchanged() -> None:
     assert _kinds(get, 0, pristine=True) == ["valid request closed without an answer"]
 
 
-def test_no_connection_is_a_failure() -> None:
+async def test_no_connection_is_a_failure() -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]  # nobody listens on it once closed
-    outcome = asyncio.run(run_one(make_case(1, 0), port, 1.0))
+    outcome = await run_one(make_case(1, 0), port, 1.0)
     assert outcome.error and outcome.labels() == ["connect-failed"]
     assert [kind for kind, _ in judge(b"", outcome, 1.0)] == ["no connection"]
 

@@ -16,6 +16,8 @@ from .wire import (
     exchange,
     fetch,
     parse_replies,
+    read_chunk,
+    read_head,
     read_reply,
     recv_until_closed,
 )
@@ -29,6 +31,8 @@ __all__ = [
     "exchange",
     "fetch",
     "parse_replies",
+    "read_chunk",
+    "read_head",
     "read_reply",
     "recv_until_closed",
     "serve",

@@ -5,8 +5,9 @@ normalise (``..``, ``//host``), HTTP/1.0 without ``Host``, pipelining, a chosen 
 address (``127.0.0.2`` is a second loopback peer), TLS, Unix sockets, keep-alive.
 
 - :func:`build_request` makes request bytes; :func:`read_reply` reads one response from a
-  stream; :func:`parse_replies` splits bytes already received (a fake transport's output,
-  or a socket read until it closed) into responses.
+  stream (:func:`read_head` and :func:`read_chunk` read it piece by piece, for streamed
+  bodies); :func:`parse_replies` splits bytes already received (a fake transport's
+  output, or a socket read until it closed) into responses.
 - :class:`Connection` is one connection, kept alive across requests.
 - :func:`fetch` is one request on a connection of its own; :func:`exchange` sends any bytes
   (in pieces, if asked) on a new connection and reads one response.
@@ -99,32 +100,40 @@ def _bodiless(status: int, method: str) -> bool:
     return method == "HEAD" or status < 200 or status in (204, 304)
 
 
-async def read_reply(reader: asyncio.StreamReader, *, method: str = "GET") -> Reply:
-    """One response: the head up to the blank line, then the body as framed (chunked,
-    Content-Length bytes, or to EOF); none for 1xx, 204, 304 or an answer to HEAD."""
+async def read_head(reader: asyncio.StreamReader) -> tuple[int, CIMultiDict[str]]:
+    """A response's status and header fields, read up to the blank line."""
     raw_head = await reader.readuntil(b"\r\n\r\n")
-    status, headers = _parse_head(raw_head[:-4])
+    return _parse_head(raw_head[:-4])
+
+
+async def read_chunk(reader: asyncio.StreamReader) -> bytes:
+    """The next chunk of a chunked body, as it comes; b"" at its end (trailers skipped)."""
+    size = int((await reader.readuntil(b"\r\n")).split(b";")[0], 16)
+    if size == 0:
+        while await reader.readuntil(b"\r\n") != b"\r\n":
+            pass  # a trailer field
+        return b""
+    data = await reader.readexactly(size)
+    await reader.readexactly(2)
+    return data
+
+
+async def read_reply(reader: asyncio.StreamReader, *, method: str = "GET") -> Reply:
+    """One response: the head, then the body as framed (chunked, Content-Length bytes, or
+    to EOF); none for 1xx, 204, 304 or an answer to HEAD."""
+    status, headers = await read_head(reader)
     if _bodiless(status, method):
         body = b""
     elif headers.get("Transfer-Encoding") == "chunked":
-        body = await _read_chunked(reader)
+        chunks = []
+        while chunk := await read_chunk(reader):
+            chunks.append(chunk)
+        body = b"".join(chunks)
     elif "Content-Length" in headers:
         body = await reader.readexactly(int(headers["Content-Length"]))
     else:
         body = await reader.read()
     return Reply(status, headers, body)
-
-
-async def _read_chunked(reader: asyncio.StreamReader) -> bytes:
-    body = bytearray()
-    while True:
-        size = int((await reader.readuntil(b"\r\n")).split(b";")[0], 16)
-        if size == 0:
-            while await reader.readuntil(b"\r\n") != b"\r\n":
-                pass  # a trailer field
-            return bytes(body)
-        body += await reader.readexactly(size)
-        await reader.readexactly(2)
 
 
 def parse_replies(data: bytes, *, no_body: int = 0) -> list[Reply]:

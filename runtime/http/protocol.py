@@ -19,6 +19,7 @@ from .errors import HttpProcessingError, RequestTimeout
 from .flow import FlowControl
 from .message import HttpVersion11, RequestMessage
 from .parser import RequestParser, spent_parser
+from .state import ConnState, TimerKind, transition
 from .streams import EMPTY_PAYLOAD, StreamReader
 from .writer import ResponseWriter
 
@@ -34,6 +35,9 @@ _EAGER = sys.version_info >= (3, 12)
 # a new client's request is on its way by then. A body's rate needs a second to measure.
 _JUDGE_HEAD_AFTER = 0.25
 _JUDGE_BODY_AFTER = 1.0
+_OPEN, _SWITCHING, _UPGRADED = ConnState.OPEN, ConnState.SWITCHING, ConnState.UPGRADED
+_REFUSING, _LINGERING, _CLOSED = ConnState.REFUSING, ConnState.LINGERING, ConnState.CLOSED
+_HEAD, _BODY, _IDLE, _GRACE, _LINGER = TimerKind
 # Stands in for the task object while an eager task runs its first step.
 _PENDING: Any = object()
 
@@ -50,22 +54,20 @@ class HttpProtocol(asyncio.Protocol):
     __slots__ = (
         "_body_message",
         "_clock",
-        "_closing",
         "_continue_sent",
         "_current",
+        "_draining",
         "_head_bytes",
         "_head_deadline",
         "_idle_since",
-        "_lingering",
         "_loop",
-        "_lost",
         "_mark_bytes",
         "_mark_time",
         "_parser",
         "_parsing",
         "_queue",
-        "_refusing",
         "_service",
+        "_state",
         "_task",
         "_timer",
         "_timer_kind",
@@ -104,8 +106,11 @@ class HttpProtocol(asyncio.Protocol):
         self._queue: deque[_Item] | None = None
         self._parsing: StreamReader | None = None  # the body being received
         self._current: RequestMessage | None = None  # the request being answered
+        self._state = _OPEN  # changed only through _enter(): docs/architecture.md
+        # A graceful shutdown began: every answer from now on carries Connection: close.
+        self._draining = False
         self._timer: TimerHandle | None = None
-        self._timer_kind = ""
+        self._timer_kind: TimerKind | None = None
         self._idle_since = 0.0  # when the connection opened or last became idle
         self._head_deadline = 0.0
         self._head_bytes = 0  # bytes received since the current head began
@@ -113,18 +118,19 @@ class HttpProtocol(asyncio.Protocol):
         self._mark_time = -1.0
         self._mark_bytes = 0
         self._body_message: RequestMessage | None = None  # whose body is being received
-        self._closing = False  # graceful shutdown asked for
-        self._lost = False
-        self._lingering = False
-        self._refusing = False  # a parse error ended reading
         self._continue_sent = False
-        self._upgrade_tail: bytes | None = None
-        self._upgraded: _UpgradeSink | None = None
+        self._upgrade_tail: bytes | None = None  # bytes kept while SWITCHING
+        self._upgraded: _UpgradeSink | None = None  # who gets the bytes once UPGRADED
         # What took the connection over (a WebSocket), for the graceful shutdown to find.
         self.upgraded_to: object | None = None
 
     def __repr__(self) -> str:
-        return f"<HttpProtocol {self.peername!r} requests={self.requests_count}>"
+        return (
+            f"<HttpProtocol {self.peername!r} {self._state.value} requests={self.requests_count}>"
+        )
+
+    def _enter(self, state: ConnState) -> None:
+        self._state = transition(self._state, state)
 
     # -- state for others ---------------------------------------------------------------
 
@@ -144,12 +150,17 @@ class HttpProtocol(asyncio.Protocol):
         return asyncio.current_task(self._loop) if task is _PENDING else task
 
     @property
+    def state(self) -> ConnState:
+        return self._state
+
+    @property
     def closing(self) -> bool:
-        return self._closing
+        """A graceful shutdown began (draining)."""
+        return self._draining
 
     def should_close(self) -> bool:
         """Whether the response being written must carry ``Connection: close``."""
-        if self._closing or self._refusing:
+        if self._draining or self._state is _REFUSING:
             return not self._queue  # requests read before the stop are still answered
         parsing = self._parsing
         if parsing is None or parsing is EMPTY_PAYLOAD or self._queue:
@@ -182,7 +193,7 @@ class HttpProtocol(asyncio.Protocol):
         self._service.connection_made(self)
 
     def connection_lost(self, exc: BaseException | None) -> None:
-        self._lost = True
+        self._enter(_CLOSED)
         self._cancel_timer()
         self._release_parser()
         if self.flow is not None:
@@ -216,7 +227,8 @@ class HttpProtocol(asyncio.Protocol):
             self.flow.resume_writing()
 
     def eof_received(self) -> bool:
-        if self._upgraded is not None:
+        if self._state is _UPGRADED:
+            assert self._upgraded is not None
             self._upgraded[1](None)
             return True
         parsing = self._parsing
@@ -230,20 +242,20 @@ class HttpProtocol(asyncio.Protocol):
         return self._task is not None or bool(self._queue)
 
     def data_received(self, data: bytes) -> None:
-        upgraded = self._upgraded
-        if upgraded is not None:
-            upgraded[0](data)
-            return
-        if self._lingering or self._refusing:
-            return
-        if self._upgrade_tail is not None:
+        state = self._state
+        if state is _OPEN:
+            if self._timer_kind is _GRACE:
+                self._cancel_timer()
+            # An armed idle timer stays: it checks the deadline when it fires, which costs
+            # less than re-arming a timer for every request.
+            self._feed(data)
+        elif state is _UPGRADED:
+            assert self._upgraded is not None
+            self._upgraded[0](data)
+        elif state is _SWITCHING:
+            assert self._upgrade_tail is not None
             self._upgrade_tail += data
-            return
-        if self._timer_kind == "grace":
-            self._cancel_timer()
-        # An armed idle timer stays: it checks the deadline when it fires, which costs less
-        # than re-arming a timer for every request.
-        self._feed(data)
+        # REFUSING, LINGERING: what still arrives is dropped.
 
     def _feed(self, data: bytes) -> None:
         try:
@@ -253,6 +265,7 @@ class HttpProtocol(asyncio.Protocol):
             return
         if tail is not None:
             # Parsing stops at an upgrade until the handler accepts it or answers normally.
+            self._enter(_SWITCHING)
             self._upgrade_tail = tail
             assert self.flow is not None
             self.flow.pause_reading(FlowControl.UPGRADE)
@@ -260,7 +273,7 @@ class HttpProtocol(asyncio.Protocol):
             self._head_received(len(data))
         elif (
             (parsing := self._parsing) is not None
-            and self._timer_kind != "body"
+            and self._timer_kind is not _BODY
             and parsing is not EMPTY_PAYLOAD
             and self.config.min_body_rate
         ):
@@ -269,9 +282,9 @@ class HttpProtocol(asyncio.Protocol):
     # -- parser sink --------------------------------------------------------------------
 
     def on_request(self, message: RequestMessage) -> None:
-        if self._lingering or self._lost:
+        if self._state is _LINGERING or self._state is _CLOSED:
             return  # the connection ended while this read was being parsed
-        if self._timer_kind == "head":
+        if self._timer_kind is _HEAD:
             self._cancel_timer()
         self.requests_count += 1
         payload: StreamReader
@@ -378,7 +391,7 @@ class HttpProtocol(asyncio.Protocol):
 
     def _finish(self, message: RequestMessage, payload: StreamReader, w: ResponseWriter) -> None:
         self._task = None
-        if self._lost:
+        if self._state is _CLOSED:
             return
         if not w.eof_sent:
             if w.head_sent:
@@ -399,21 +412,24 @@ class HttpProtocol(asyncio.Protocol):
                 # The client may be waiting for 100 before sending it (RFC 9110 10.1.1).
                 w.force_close()
             payload.discard()
-        if self._upgraded is not None:
+        if self._state is _UPGRADED:
             return  # the new protocol owns the connection until the handler ends
         if not w.keep_alive or not w.head_sent:
             # The client sent more than we answer (pipelined requests, part of the next):
             # it may still be sending, and a close would reset the answer on its way.
             self._close(linger=linger or bool(self._queue) or self._parser.in_head)
             return
-        if self._upgrade_tail is not None:
-            # The handler answered an upgrade request normally: carry on with HTTP.
+        if self._state is _SWITCHING and not self._queue:
+            # The upgrade request (the last one parsed: nothing is queued behind it) was
+            # answered normally: carry on with HTTP. With requests queued, the one that
+            # ended came before it, and the upgrade request is next.
+            self._enter(_OPEN)
             tail, self._upgrade_tail = self._upgrade_tail, None
             assert self.flow is not None
             self.flow.resume_reading(FlowControl.UPGRADE)
             if tail:
                 self._feed(tail)
-            if self._task is not None or self._lost:
+            if self._task is not None or self._state is _CLOSED:
                 return
         self._next()
 
@@ -427,18 +443,18 @@ class HttpProtocol(asyncio.Protocol):
                 self._start_error(item)
             else:
                 self._start(*item)
-        elif self._closing:
+        elif self._draining:
             self._close()
         elif self._parser.in_head:
-            if self._timer_kind != "head":
+            if self._timer_kind is not _HEAD:
                 # A head began while the previous request ran: its clocks start now.
                 self._begin_head()
                 self._mark_time = self._clock.time()
                 self._mark_bytes = self._head_bytes
         else:
             self._idle_since = self._clock.time()
-            if self._timer_kind != "idle":
-                self._set_timer("idle", self.config.keepalive_timeout)
+            if self._timer_kind is not _IDLE:
+                self._set_timer(_IDLE, self.config.keepalive_timeout)
 
     def _send_continue(self) -> None:
         # RFC 9110 10.1.1: 100 goes out only once the handler asks for the body.
@@ -450,7 +466,7 @@ class HttpProtocol(asyncio.Protocol):
     # -- errors, timers, closing --------------------------------------------------------
 
     def _on_parse_error(self, error: HttpProcessingError) -> None:
-        self._refusing = True
+        self._enter(_REFUSING)
         # Answered and logged without a traceback; kept, the traceback's frames (the
         # parser's, ours) would hold this connection in a reference cycle.
         error.__traceback__ = error.__context__ = None
@@ -469,7 +485,7 @@ class HttpProtocol(asyncio.Protocol):
         else:
             self._enqueue(error)
 
-    def _set_timer(self, kind: str, delay: float | None) -> None:
+    def _set_timer(self, kind: TimerKind, delay: float | None) -> None:
         self._cancel_timer()
         if delay:
             self._timer_kind = kind
@@ -479,26 +495,26 @@ class HttpProtocol(asyncio.Protocol):
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        self._timer_kind = ""
+        self._timer_kind = None
 
     def _on_timer(self) -> None:
         kind = self._timer_kind
         self._timer = None
-        self._timer_kind = ""
-        if kind == "idle":
+        self._timer_kind = None
+        if kind is _IDLE:
             if not self.idle:
                 return  # busy again; the next idle period arms a timer
             remaining = self._idle_since + self.config.keepalive_timeout - self._clock.time()
             if remaining > 0:
-                self._set_timer("idle", remaining)
+                self._set_timer(_IDLE, remaining)
                 return
-        elif kind == "head":
+        elif kind is _HEAD:
             self._check_head()
             return
-        elif kind == "body":
+        elif kind is _BODY:
             self._check_body()
             return
-        self._close(abort=kind == "linger")
+        self._close(abort=kind is _LINGER)
 
     # -- minimum data rates (RFC 9110 15.5.9: 408 when the client is too slow) ---------
 
@@ -506,11 +522,11 @@ class HttpProtocol(asyncio.Protocol):
         self._head_deadline = self._clock.time() + self.config.head_timeout
         self._head_bytes = 0
         self._mark_time = -1.0
-        self._set_timer("head", self.config.head_timeout)
+        self._set_timer(_HEAD, self.config.head_timeout)
 
     def _head_received(self, size: int) -> None:
         """A read left a request head incomplete (the slow path: most heads come whole)."""
-        if self._timer_kind != "head":
+        if self._timer_kind is not _HEAD:
             self._begin_head()  # a new head on a kept-alive connection
         self._head_bytes += size
         if self._mark_time < 0 and self.config.min_head_rate:
@@ -518,15 +534,16 @@ class HttpProtocol(asyncio.Protocol):
             now = self._clock.time()
             self._mark_time = now
             self._mark_bytes = self._head_bytes - size
-            self._set_timer("head", min(self.config.rate_window, self._head_deadline - now))
+            self._set_timer(_HEAD, min(self.config.rate_window, self._head_deadline - now))
 
     def _check_head(self) -> None:
         now = self._clock.time()
-        if not self._parser.in_head or self._refusing:
-            if self._task is not None or self._queue or self._refusing:
+        refusing = self._state is _REFUSING
+        if not self._parser.in_head or refusing:
+            if self._task is not None or self._queue or refusing:
                 return  # busy: the next idle period arms a timer again
             if now < self._head_deadline:  # a silent connection: no rate to judge yet
-                self._set_timer("head", self._head_deadline - now)
+                self._set_timer(_HEAD, self._head_deadline - now)
             else:
                 self._close()
             return
@@ -547,19 +564,19 @@ class HttpProtocol(asyncio.Protocol):
         next_check = self._head_deadline
         if self._mark_time >= 0 and self.config.min_head_rate:
             next_check = min(next_check, self._mark_time + self.config.rate_window)
-        self._set_timer("head", next_check - now)
+        self._set_timer(_HEAD, next_check - now)
 
     def _begin_body_window(self, payload: StreamReader) -> None:
         self._mark_time = self._clock.time()
         self._mark_bytes = payload.total_bytes
-        self._set_timer("body", self.config.rate_window)
+        self._set_timer(_BODY, self.config.rate_window)
 
     def _check_body(self) -> None:
         payload = self._parsing
-        if payload is None or payload is EMPTY_PAYLOAD or self._refusing or self._lost:
+        if payload is None or payload is EMPTY_PAYLOAD or self._state is not _OPEN:
             # The body is complete (or refused). If it was read after its request was
             # answered, this timer stood in for the idle one: arm that again.
-            if self.idle and not self._lost and not self._refusing:
+            if self.idle and self._state is _OPEN:
                 self._rearm_idle()
             return
         now = self._clock.time()
@@ -574,12 +591,12 @@ class HttpProtocol(asyncio.Protocol):
         )
 
     def _rearm_idle(self) -> None:
-        if self._closing:
+        if self._draining:
             self._close()
             return
         remaining = self._idle_since + self.config.keepalive_timeout - self._clock.time()
         if remaining > 0:
-            self._set_timer("idle", remaining)
+            self._set_timer(_IDLE, remaining)
         else:
             self._close()
 
@@ -607,19 +624,22 @@ class HttpProtocol(asyncio.Protocol):
 
     def _close(self, *, linger: bool = False, abort: bool = False) -> None:
         transport = self.transport
-        if transport is None or self._lost:
+        state = self._state
+        if transport is None or state is _CLOSED:
             return
         if abort:
             transport.abort()
             return
+        if linger and state is _LINGERING:
+            return  # already lingering; its timer ends it
         if linger and transport.can_write_eof():
             # Lingering close: stop sending, read and drop what the client still sends, so
             # the response is not destroyed by a reset (RFC 9112 9.6).
-            self._lingering = True
+            self._enter(_LINGERING)
             transport.write_eof()
             if self.flow is not None:
                 self.flow.resume_reading(FlowControl.BODY | FlowControl.PIPELINE)
-            self._set_timer("linger", self.config.lingering_time)
+            self._set_timer(_LINGER, self.config.lingering_time)
             return
         self._cancel_timer()
         transport.close()
@@ -630,13 +650,13 @@ class HttpProtocol(asyncio.Protocol):
         An idle connection closes after ``grace`` seconds; a request that arrives in that
         window is still answered, with ``Connection: close`` (RFC 9112 9.6).
         """
-        if self._closing:
+        if self._draining:
             return
-        self._closing = True
-        if self._lost or not self.idle or self._upgraded is not None:
-            return
+        self._draining = True
+        if self._state is not _OPEN or not self.idle:
+            return  # the request being answered, refused or upgraded ends it
         if grace > 0:
-            self._set_timer("grace", grace)
+            self._set_timer(_GRACE, grace)
         else:
             self._close()
 
@@ -654,6 +674,7 @@ class HttpProtocol(asyncio.Protocol):
         ``owner`` (the WebSocket) is kept as :attr:`upgraded_to`: the connection holds it,
         not a global map, so both die together.
         """
+        self._enter(_UPGRADED)
         self._upgraded = (on_data, on_eof)
         self.upgraded_to = owner
         self._cancel_timer()
@@ -687,12 +708,13 @@ class HttpProtocol(asyncio.Protocol):
         A head is judged only after a quarter second, a body after a second: a new client
         is not slow yet.
         """
-        if self._lost or self._upgraded is not None:
-            return None
-        if self._lingering:
+        state = self._state
+        if state is _LINGERING:
             return (0, 0.0)
-        if self._refusing:
-            return None  # an error response is on its way; the connection closes after it
+        if state is not _OPEN:
+            # Upgraded: the application's. Refusing: an answer is on its way, then it
+            # closes. Switching: its handler runs. Closed: gone.
+            return None
         if self._task is None and not self._queue:
             in_head = self._parser.in_head
             if not in_head and self.requests_count:
@@ -704,7 +726,7 @@ class HttpProtocol(asyncio.Protocol):
             rate = self.config.min_head_rate
             return (2, (self._head_bytes / rate if rate else 0.0) - waited)
         payload = self._parsing
-        if payload is None or payload is EMPTY_PAYLOAD or self._timer_kind != "body":
+        if payload is None or payload is EMPTY_PAYLOAD or self._timer_kind is not _BODY:
             return None
         if self._client_waits_for_us():
             return None
@@ -717,9 +739,9 @@ class HttpProtocol(asyncio.Protocol):
     def shed(self) -> None:
         """Close now to make room: the server is at its connection limit."""
         transport = self.transport
-        if transport is None or self._lost:
+        if transport is None or self._state is _CLOSED:
             return
-        if self._lingering:
+        if self._state is _LINGERING:
             transport.abort()  # the response went out; the rest is only courtesy
         else:
             self._close()

@@ -10,9 +10,9 @@ import pytest
 
 from runtime.request import BaseRequest
 from runtime.response import Response, StreamResponse
+from tests.support import parse_replies
 
-from .fakes import parse_responses
-from .test_protocol import Conn, assert_lingering_close, hello, run
+from .test_protocol import Conn, assert_lingering_close, hello
 
 HEAD = b"GET / HTTP/1.1\r\nHost: t\r\n"
 
@@ -24,10 +24,9 @@ async def read_all(request: BaseRequest) -> StreamResponse:
 
 async def answer(conn: Conn) -> list[int]:
     await conn.settle()
-    return [r.status for r in parse_responses(conn.transport.take())]
+    return [r.status for r in parse_replies(conn.transport.take())]
 
 
-@run
 async def test_slowloris_head_cut_after_one_window() -> None:
     conn = Conn(hello, min_head_rate=500, rate_window=5, head_timeout=60)
     conn.send(HEAD)
@@ -40,7 +39,6 @@ async def test_slowloris_head_cut_after_one_window() -> None:
     assert_lingering_close(conn)
 
 
-@run
 async def test_slow_but_steady_head_is_served() -> None:
     # 1,000 B/s, twice the minimum, for 8 s: a bad link, not an attack.
     conn = Conn(hello, min_head_rate=500, rate_window=5, head_timeout=10)
@@ -53,7 +51,6 @@ async def test_slow_but_steady_head_is_served() -> None:
     assert not conn.transport.closed
 
 
-@run
 async def test_head_deadline_still_caps_a_fast_enough_head() -> None:
     conn = Conn(hello, min_head_rate=500, rate_window=5, head_timeout=10)
     conn.send(HEAD)
@@ -67,7 +64,6 @@ async def test_head_deadline_still_caps_a_fast_enough_head() -> None:
     assert await answer(conn) == [408]
 
 
-@run
 async def test_rates_off_leave_only_the_head_deadline() -> None:
     conn = Conn(hello, min_head_rate=0, rate_window=5, head_timeout=30)
     conn.send(HEAD)
@@ -79,7 +75,6 @@ async def test_rates_off_leave_only_the_head_deadline() -> None:
     assert await answer(conn) == [408]
 
 
-@run
 async def test_silent_connection_waits_for_head_timeout_not_a_rate() -> None:
     # No byte yet (a browser's preconnect): nothing to judge a rate on.
     conn = Conn(hello, min_head_rate=500, rate_window=5, head_timeout=10)
@@ -89,7 +84,6 @@ async def test_silent_connection_waits_for_head_timeout_not_a_rate() -> None:
     assert await answer(conn) == [200]
 
 
-@run
 async def test_keep_alive_partial_head_is_judged_from_its_first_byte() -> None:
     conn = Conn(hello, min_head_rate=500, rate_window=5, keepalive_timeout=75)
     assert await answer_after(conn, HEAD + b"\r\n") == [200]
@@ -106,7 +100,6 @@ async def answer_after(conn: Conn, data: bytes) -> list[int]:
     return await answer(conn)
 
 
-@run
 async def test_slow_body_cut_with_408_and_close() -> None:
     conn = Conn(read_all, min_body_rate=500, rate_window=5)
     conn.send(b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 100000\r\n\r\n")
@@ -116,7 +109,7 @@ async def test_slow_body_cut_with_408_and_close() -> None:
     assert await answer(conn) == []
     conn.clock.advance(1)
     await conn.settle()
-    [resp] = parse_responses(conn.transport.take())
+    [resp] = parse_replies(conn.transport.take())
     assert resp.status == 408
     assert resp.headers["connection"] == "close"
     assert b"too slow" in resp.body
@@ -125,7 +118,6 @@ async def test_slow_body_cut_with_408_and_close() -> None:
     assert conn.transport.take() == b""
 
 
-@run
 async def test_slow_but_steady_body_is_served() -> None:
     conn = Conn(read_all, min_body_rate=500, rate_window=5)
     conn.send(b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 12000\r\n\r\n")
@@ -133,11 +125,10 @@ async def test_slow_but_steady_body_is_served() -> None:
         conn.clock.advance(1)
         conn.send(b"x" * 1000)
         await conn.settle(2)
-    [resp] = parse_responses(conn.transport.take())
+    [resp] = parse_replies(conn.transport.take())
     assert (resp.status, resp.body) == (200, b"12000")
 
 
-@run
 async def test_body_not_judged_while_waiting_for_100_continue() -> None:
     go = asyncio.Event()
 
@@ -157,7 +148,6 @@ async def test_body_not_judged_while_waiting_for_100_continue() -> None:
     assert await answer(conn) == [200]
 
 
-@run
 async def test_body_not_judged_while_the_server_pauses_reading() -> None:
     go = asyncio.Event()
 
@@ -177,7 +167,7 @@ async def test_body_not_judged_while_the_server_pauses_reading() -> None:
     assert conn.transport.reading
     conn.send(b"x" * 200000)
     await conn.settle()
-    [resp] = parse_responses(conn.transport.take())
+    [resp] = parse_replies(conn.transport.take())
     assert (resp.status, resp.body) == (200, b"300000")
 
 
@@ -190,7 +180,6 @@ def test_invalid_rate_settings_are_refused() -> None:
         Server(hello, min_body_rate=-1)
 
 
-@run
 async def test_body_read_after_the_answer_still_ends_in_the_idle_timeout() -> None:
     # The handler answers without reading; the rest of the small body arrives in pieces
     # afterwards (its rate window replaces the idle timer) and the connection must still

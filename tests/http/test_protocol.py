@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -15,18 +14,11 @@ from runtime.http.protocol import HttpProtocol
 from runtime.request import BaseRequest
 from runtime.response import Response, StreamResponse
 from runtime.server import Server
+from tests.support import parse_replies
 
-from .fakes import FakeTransport, ManualClock, parse_responses
+from .fakes import FakeTransport, ManualClock
 
 Handler = Callable[[BaseRequest], Awaitable[StreamResponse]]
-
-
-def run(fn: Callable[..., Coroutine[Any, Any, None]]) -> Callable[..., None]:
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> None:
-        asyncio.run(fn(*args, **kwargs))
-
-    return wrapper
 
 
 class Conn:
@@ -49,7 +41,7 @@ class Conn:
     async def roundtrip(self, data: bytes, *, no_body: int = 0) -> list[Any]:
         self.send(data)
         await self.settle()
-        return parse_responses(self.transport.take(), no_body=no_body)
+        return parse_replies(self.transport.take(), no_body=no_body)
 
 
 async def hello(request: BaseRequest) -> StreamResponse:
@@ -68,7 +60,6 @@ def assert_lingering_close(conn: Conn) -> None:
     assert conn.transport.closed
 
 
-@run
 async def test_keep_alive_then_idle_timeout_closes() -> None:
     conn = Conn(hello, keepalive_timeout=75)
     [resp] = await conn.roundtrip(GET % b"a")
@@ -82,7 +73,6 @@ async def test_keep_alive_then_idle_timeout_closes() -> None:
     assert conn.transport.take() == b""  # an idle close says nothing
 
 
-@run
 async def test_http10_keep_alive_only_when_asked() -> None:
     conn = Conn(hello)
     [resp] = await conn.roundtrip(b"GET / HTTP/1.0\r\n\r\n")
@@ -95,7 +85,6 @@ async def test_http10_keep_alive_only_when_asked() -> None:
     assert not conn.transport.closed
 
 
-@run
 async def test_slow_head_gets_408_then_close() -> None:
     conn = Conn(hello, head_timeout=10)
     conn.send(b"GET / HTTP/1.1\r\nHost: t\r\n")
@@ -103,13 +92,12 @@ async def test_slow_head_gets_408_then_close() -> None:
     conn.send(b"X-Slow: 1\r\n")  # dribbling does not extend the deadline
     conn.clock.advance(5)
     await conn.settle()
-    [resp] = parse_responses(conn.transport.take())
+    [resp] = parse_replies(conn.transport.take())
     assert resp.status == 408
     assert resp.headers["connection"] == "close"
     assert_lingering_close(conn)
 
 
-@run
 async def test_silent_connection_closed_after_head_timeout() -> None:
     conn = Conn(hello, head_timeout=10)
     conn.clock.advance(10)
@@ -118,7 +106,6 @@ async def test_silent_connection_closed_after_head_timeout() -> None:
     assert conn.transport.take() == b""
 
 
-@run
 async def test_pipelined_requests_answered_in_order() -> None:
     async def handler(request: BaseRequest) -> StreamResponse:
         # The first request is the slowest; its answer must still come first.
@@ -131,11 +118,10 @@ async def test_pipelined_requests_answered_in_order() -> None:
         await asyncio.sleep(0.005)
         if conn.transport.data.count(b"HTTP/1.1 200") == 5:
             break
-    bodies = [r.body for r in parse_responses(conn.transport.take())]
+    bodies = [r.body for r in parse_replies(conn.transport.take())]
     assert bodies == [b"/1", b"/2", b"/3", b"/4", b"/5"]
 
 
-@run
 async def test_pipeline_flood_pauses_reading() -> None:
     gate = asyncio.Event()
 
@@ -155,7 +141,6 @@ async def test_pipeline_flood_pauses_reading() -> None:
     assert conn.transport.data.count(b"HTTP/1.1 200 OK") == 50
 
 
-@run
 async def test_large_body_pauses_reading_until_read() -> None:
     started = asyncio.Event()
     proceed = asyncio.Event()
@@ -175,11 +160,10 @@ async def test_large_body_pauses_reading_until_read() -> None:
     proceed.set()
     await conn.settle()
     assert conn.transport.reading
-    [resp] = parse_responses(conn.transport.take())
+    [resp] = parse_replies(conn.transport.take())
     assert resp.body == b"200000"
 
 
-@run
 async def test_100_continue_only_when_handler_reads() -> None:
     async def reader(request: BaseRequest) -> StreamResponse:
         return Response(body=await request.read())
@@ -190,12 +174,11 @@ async def test_100_continue_only_when_handler_reads() -> None:
     assert conn.transport.take() == b"HTTP/1.1 100 Continue\r\n\r\n"
     conn.send(b"abc")
     await conn.settle()
-    [resp] = parse_responses(conn.transport.take())
+    [resp] = parse_replies(conn.transport.take())
     assert resp.body == b"abc"
     assert not conn.transport.closed
 
 
-@run
 async def test_100_continue_never_sent_when_handler_refuses() -> None:
     async def refuse(request: BaseRequest) -> StreamResponse:
         raise HTTPNotFound()
@@ -205,13 +188,12 @@ async def test_100_continue_never_sent_when_handler_refuses() -> None:
     await conn.settle()
     data = conn.transport.take()
     assert b"100 Continue" not in data
-    [resp] = parse_responses(data)
+    [resp] = parse_replies(data)
     assert resp.status == 404
     # The client may hold the body back waiting for 100, so we cannot reuse the connection.
     assert resp.headers["connection"] == "close"
 
 
-@run
 async def test_body_over_client_max_size_is_413_without_reading_it() -> None:
     async def reader(request: BaseRequest) -> StreamResponse:
         return Response(body=await request.read())
@@ -221,12 +203,11 @@ async def test_body_over_client_max_size_is_413_without_reading_it() -> None:
     await conn.settle()
     data = conn.transport.take()
     assert b"100 Continue" not in data
-    [resp] = parse_responses(data)
+    [resp] = parse_replies(data)
     assert resp.status == 413
     assert resp.headers["connection"] == "close"
 
 
-@run
 async def test_chunked_body_over_limit_is_413_while_streaming() -> None:
     async def reader(request: BaseRequest) -> StreamResponse:
         return Response(body=await request.read())
@@ -235,12 +216,11 @@ async def test_chunked_body_over_limit_is_413_while_streaming() -> None:
     conn.send(b"POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n")
     conn.send(b"8\r\n12345678\r\n8\r\n12345678\r\n")
     await conn.settle()
-    [resp] = parse_responses(conn.transport.take())
+    [resp] = parse_replies(conn.transport.take())
     assert resp.status == 413
     assert resp.headers["connection"] == "close"
 
 
-@run
 async def test_handler_error_is_500_logged_once(caplog: pytest.LogCaptureFixture) -> None:
     async def boom(request: BaseRequest) -> StreamResponse:
         raise RuntimeError("kaboom")
@@ -256,7 +236,6 @@ async def test_handler_error_is_500_logged_once(caplog: pytest.LogCaptureFixture
     assert errors[0].exc_info is not None
 
 
-@run
 async def test_debug_mode_shows_traceback() -> None:
     async def boom(request: BaseRequest) -> StreamResponse:
         raise RuntimeError("kaboom")
@@ -266,7 +245,6 @@ async def test_debug_mode_shows_traceback() -> None:
     assert resp.status == 500 and b"kaboom" in resp.body
 
 
-@run
 async def test_bad_request_logged_once_at_info_without_traceback(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
@@ -283,7 +261,6 @@ async def test_bad_request_logged_once_at_info_without_traceback(
     assert records[0].exc_info is None
 
 
-@run
 async def test_bad_request_after_good_ones_answers_in_order() -> None:
     conn = Conn(hello)
     responses = await conn.roundtrip(
@@ -294,7 +271,6 @@ async def test_bad_request_after_good_ones_answers_in_order() -> None:
     assert_lingering_close(conn)
 
 
-@run
 async def test_write_after_disconnect_raises_in_handler() -> None:
     outcome: list[str] = []
 
@@ -318,7 +294,6 @@ async def test_write_after_disconnect_raises_in_handler() -> None:
     assert outcome == ["reset"]
 
 
-@run
 async def test_disconnect_does_not_cancel_handler_by_default() -> None:
     finished = asyncio.Event()
 
@@ -334,7 +309,6 @@ async def test_disconnect_does_not_cancel_handler_by_default() -> None:
     await asyncio.wait_for(finished.wait(), 1)
 
 
-@run
 async def test_handler_cancellation_opt_in() -> None:
     cancelled = asyncio.Event()
 
@@ -353,7 +327,6 @@ async def test_handler_cancellation_opt_in() -> None:
     await asyncio.wait_for(cancelled.wait(), 1)
 
 
-@run
 async def test_head_and_no_body_statuses() -> None:
     async def handler(request: BaseRequest) -> StreamResponse:
         status = int(request.query.get("s", "200"))
@@ -373,7 +346,6 @@ async def test_head_and_no_body_statuses() -> None:
             assert b"Content-Length" not in raw
 
 
-@run
 async def test_http10_stream_is_close_delimited() -> None:
     async def stream(request: BaseRequest) -> StreamResponse:
         resp = StreamResponse()
@@ -390,7 +362,6 @@ async def test_http10_stream_is_close_delimited() -> None:
     assert conn.transport.closed
 
 
-@run
 async def test_header_injection_refused() -> None:
     async def handler(request: BaseRequest) -> StreamResponse:
         return Response(text="x", headers={"X-Evil": "a\r\nSet-Cookie: pwned=1"})
@@ -401,7 +372,6 @@ async def test_header_injection_refused() -> None:
     assert "set-cookie" not in resp.headers
 
 
-@run
 async def test_graceful_shutdown_marks_in_flight_and_closes_idle() -> None:
     gate = asyncio.Event()
 
@@ -420,13 +390,12 @@ async def test_graceful_shutdown_marks_in_flight_and_closes_idle() -> None:
     assert idle.transport.closed
     gate.set()
     await busy.settle()
-    [resp] = parse_responses(busy.transport.take())
+    [resp] = parse_replies(busy.transport.take())
     assert resp.status == 200 and resp.headers["connection"] == "close"
     await busy.settle()
     assert busy.transport.closed
 
 
-@run
 async def test_late_request_in_grace_window_gets_connection_close() -> None:
     conn = Conn(hello)
     await conn.roundtrip(GET % b"first")
@@ -438,7 +407,6 @@ async def test_late_request_in_grace_window_gets_connection_close() -> None:
     assert conn.transport.closed
 
 
-@run
 async def test_declined_upgrade_keeps_http() -> None:
     conn = Conn(hello)
     upgrade = b"GET /ws HTTP/1.1\r\nHost: t\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n"
@@ -446,7 +414,6 @@ async def test_declined_upgrade_keeps_http() -> None:
     assert [r.body for r in responses] == [b"hello /ws", b"hello /next"]
 
 
-@run
 async def test_accepted_upgrade_hands_over_the_bytes() -> None:
     received: list[bytes] = []
 
@@ -464,7 +431,6 @@ async def test_accepted_upgrade_hands_over_the_bytes() -> None:
     assert conn.transport.take().startswith(b"HTTP/1.1 101 Switching Protocols\r\n")
 
 
-@run
 async def test_unread_small_body_keeps_connection() -> None:
     conn = Conn(hello)
     body = b"POST /a HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\nhello"
@@ -473,12 +439,11 @@ async def test_unread_small_body_keeps_connection() -> None:
     assert not conn.transport.closed
 
 
-@run
 async def test_unread_large_body_closes_with_lingering() -> None:
     conn = Conn(hello, lingering_time=2.0)
     conn.send(b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 10000000\r\n\r\n" + b"x" * 1000)
     await conn.settle()
-    [resp] = parse_responses(conn.transport.take())
+    [resp] = parse_replies(conn.transport.take())
     assert resp.headers["connection"] == "close"
     assert conn.transport.eof_written and not conn.transport.closed
     conn.send(b"x" * 5000)  # still read and dropped
@@ -486,7 +451,6 @@ async def test_unread_large_body_closes_with_lingering() -> None:
     assert conn.transport.closed
 
 
-@run
 async def test_stalled_body_times_out_with_408() -> None:
     async def reader(request: BaseRequest) -> StreamResponse:
         return Response(body=await request.read())
@@ -495,11 +459,10 @@ async def test_stalled_body_times_out_with_408() -> None:
     conn.send(b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\nabc")
     for _ in range(20):
         await asyncio.sleep(0.005)
-    [resp] = parse_responses(conn.transport.take())
+    [resp] = parse_replies(conn.transport.take())
     assert resp.status == 408
 
 
-@run
 async def test_server_header_configurable_and_removable() -> None:
     conn = Conn(hello, server_header="Custom/1")
     [resp] = await conn.roundtrip(GET % b"")
@@ -510,19 +473,17 @@ async def test_server_header_configurable_and_removable() -> None:
     assert "date" in resp.headers
 
 
-@run
 async def test_close_after_answer_lingers_when_the_client_sent_more() -> None:
     # RFC 9112 9.6: closing with the client still sending would reset the answer on its
     # way; a request pipelined behind "Connection: close" means it may still be sending.
     conn = Conn(hello)
     conn.send(GET.replace(b"Host: t", b"Host: t\r\nConnection: close") % b"a" + GET % b"b")
     await conn.settle()
-    [resp] = parse_responses(conn.transport.take())
+    [resp] = parse_replies(conn.transport.take())
     assert resp.headers["connection"] == "close"
     assert_lingering_close(conn)
 
 
-@run
 async def test_close_after_answer_is_immediate_when_nothing_more_came() -> None:
     conn = Conn(hello)
     conn.send(GET.replace(b"Host: t", b"Host: t\r\nConnection: close") % b"a")

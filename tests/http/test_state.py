@@ -10,9 +10,9 @@ import pytest
 from runtime.http.state import ConnState, InvalidTransition, transition
 from runtime.request import BaseRequest
 from runtime.response import Response, StreamResponse
+from tests.support import parse_replies
 
-from .fakes import parse_responses
-from .test_protocol import GET, Conn, hello, run
+from .test_protocol import GET, Conn, hello
 
 OPEN, SWITCHING, UPGRADED = ConnState.OPEN, ConnState.SWITCHING, ConnState.UPGRADED
 REFUSING, LINGERING, CLOSED = ConnState.REFUSING, ConnState.LINGERING, ConnState.CLOSED
@@ -43,7 +43,6 @@ def test_the_table_allows_exactly_these_changes(current: ConnState, new: ConnSta
             transition(current, new)
 
 
-@run
 async def test_keep_alive_then_close() -> None:
     conn = Conn(hello)
     assert conn.protocol.state is OPEN
@@ -55,21 +54,19 @@ async def test_keep_alive_then_close() -> None:
     assert conn.protocol.state is CLOSED
 
 
-@run
 async def test_refused_request_lingers_then_closes() -> None:
     conn = Conn(hello)
     conn.send(b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n")
     assert conn.protocol.state is REFUSING
     conn.send(b"more")  # dropped while refusing
     await conn.settle()
-    assert [r.status for r in parse_responses(conn.transport.take())] == [400]
+    assert [r.status for r in parse_replies(conn.transport.take())] == [400]
     assert conn.protocol.state is LINGERING
     conn.clock.advance(conn.protocol.config.lingering_time)
     await conn.settle()
     assert conn.protocol.state is CLOSED
 
 
-@run
 async def test_declined_upgrade_switches_back_to_open() -> None:
     seen: list[ConnState] = []
 
@@ -82,11 +79,10 @@ async def test_declined_upgrade_switches_back_to_open() -> None:
     conn.send(GET % b"after")  # kept while switching, then parsed as HTTP
     await conn.settle()
     assert seen == [SWITCHING, OPEN]
-    assert len(parse_responses(conn.transport.take())) == 2
+    assert len(parse_replies(conn.transport.take())) == 2
     assert conn.protocol.state is OPEN
 
 
-@run
 async def test_accepted_upgrade_owns_the_bytes_until_closed() -> None:
     received: list[bytes] = []
     ended = asyncio.Event()
@@ -110,7 +106,6 @@ async def test_accepted_upgrade_owns_the_bytes_until_closed() -> None:
     assert conn.protocol.state is CLOSED and ended.is_set()
 
 
-@run
 async def test_draining_is_not_a_state() -> None:
     # A graceful shutdown marks every connection, whatever its state: answers from then on
     # carry Connection: close, and an idle connection closes after the grace window.
@@ -121,7 +116,6 @@ async def test_draining_is_not_a_state() -> None:
     assert resp.headers["connection"] == "close"
 
 
-@run
 async def test_upgrade_pipelined_behind_a_request_gets_its_own_bytes() -> None:
     # Found by the fuzzer: the first request's end took the upgrade's bytes for its own
     # (a declined upgrade) and fed them to the HTTP parser.
@@ -144,4 +138,4 @@ async def test_upgrade_pipelined_behind_a_request_gets_its_own_bytes() -> None:
     await conn.settle()
     assert conn.protocol.state is UPGRADED
     assert received == [b"\x81\x05hello"]
-    assert [r.status for r in parse_responses(conn.transport.take())][:1] == [200]
+    assert [r.status for r in parse_replies(conn.transport.take())][:1] == [200]

@@ -14,8 +14,7 @@ import logging
 from typing import Final
 
 from runtime import web
-
-from ._codings import BodyDecoder
+from runtime.http.codings import BodyDecoder
 
 __all__ = ["DecodedBody"]
 

@@ -21,16 +21,19 @@ from typing import Final, cast
 from multidict import CIMultiDict, CIMultiDictProxy
 
 from runtime import web
-
-from ._accept_encoding import EncodingNegotiator, Negotiated
-from ._codings import (
+from runtime.http.codings import (
     DECODABLE,
     ZSTD_AVAILABLE,
     Codec,
-    StreamEncoder,
+    EncodingNegotiator,
+    FlushingEncoder,
+    Negotiated,
+    add_vary,
+    coding_name,
     make_codec,
     make_decoder,
 )
+
 from ._decoded_body import DecodedBody
 
 __all__ = [
@@ -80,25 +83,6 @@ _UNCOMPRESSED_STATUSES: Final = frozenset({204, 206, 304})
 _CACHE_LIMIT: Final = 256
 
 
-class _StreamCompressor:
-    """The body encoder of a streamed response: compresses, and flushes at every write."""
-
-    __slots__ = ("_encoder",)
-
-    def __init__(self, encoder: StreamEncoder) -> None:
-        self._encoder = encoder
-
-    def compress(self, data: bytes) -> bytes:
-        if not data:
-            return b""  # a flush of nothing would still cost an empty deflate block
-        encoder = self._encoder
-        return encoder.compress(data) + encoder.flush()
-
-    def finish(self, data: bytes = b"") -> bytes:
-        encoder = self._encoder
-        return (encoder.compress(data) if data else b"") + encoder.finish()
-
-
 class _TypeMatcher:
     """Whether a ``Content-Type`` value names a compressible type (answers cached per value)."""
 
@@ -146,17 +130,6 @@ def _joined(headers: CIMultiDictProxy[str], name: str) -> str | None:
     if not values:
         return None
     return values[0] if len(values) == 1 else ", ".join(values)
-
-
-def _add_vary(headers: CIMultiDict[str]) -> None:
-    """Say that the response depends on ``Accept-Encoding`` (RFC 9110 12.5.5)."""
-    values = headers.getall("Vary", ())
-    if not values:
-        headers["Vary"] = "Accept-Encoding"
-        return
-    listed = {token.strip().lower() for value in values for token in value.split(",")}
-    if "accept-encoding" not in listed and "*" not in listed:
-        headers["Vary"] = ", ".join([*values, "Accept-Encoding"])
 
 
 def _no_transform(headers: CIMultiDict[str]) -> bool:
@@ -247,8 +220,7 @@ class _Compression:
             codec = self._plan(request, response, negotiated, response.content_length)
             if codec is not None:
                 _mark_encoded(response.headers, codec.name)
-                compressor = _StreamCompressor(codec.encoder())
-                response.set_body_encoder(compressor)
+                response.set_body_encoder(FlushingEncoder(codec.encoder()))
 
     def _plan(
         self,
@@ -268,7 +240,7 @@ class _Compression:
             return None
         # The body could have been encoded for another client: caches must key on
         # Accept-Encoding whatever this one got (RFC 9110 12.5.5).
-        _add_vary(headers)
+        add_vary(headers, "Accept-Encoding")
         if (
             status in _UNCOMPRESSED_STATUSES
             or request.method == "HEAD"
@@ -306,9 +278,9 @@ class _Compression:
         """
         field = _joined(request.headers, "Content-Encoding") or ""
         codings = [
-            "gzip" if token == "x-gzip" else token
-            for token in (part.strip().lower() for part in field.split(","))
-            if token and token != "identity"
+            name
+            for name in (coding_name(part) for part in field.split(","))
+            if name and name != "identity"
         ]
         if not codings:
             return request, None

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from mimetypes import MimeTypes
 from typing import TYPE_CHECKING, Any, BinaryIO, ClassVar, Final, TypeVar
 
-from .http.content_encoding import add_vary, choose_coding, parse_accept_encoding
+from .http.codings import add_vary, negotiate
 from .http.writer import ResponseWriter
 from .response import LooseHeaders, StreamResponse
 
@@ -139,13 +139,13 @@ def _existing_siblings(path: pathlib.Path) -> list[tuple[str, pathlib.Path]]:
     return found
 
 
-def _open_file(path: pathlib.Path, accepted: dict[str, float]) -> _OpenFile:
+def _open_file(path: pathlib.Path, accept_encoding: str | None) -> _OpenFile:
     """Choose the representation (a precompressed sibling or the file) and open it.
 
     Runs in the executor.
     """
     siblings = _existing_siblings(path)
-    chosen = _choose_sibling(accepted, siblings)
+    chosen = _choose_sibling(accept_encoding, siblings)
     if chosen is not None:
         coding, sibling = chosen
         try:
@@ -160,11 +160,13 @@ def _open_file(path: pathlib.Path, accepted: dict[str, float]) -> _OpenFile:
 
 
 def _choose_sibling(
-    accepted: dict[str, float], siblings: list[tuple[str, pathlib.Path]]
+    accept_encoding: str | None, siblings: list[tuple[str, pathlib.Path]]
 ) -> tuple[str, pathlib.Path] | None:
     """The sibling the client weighs highest, if it beats the identity body (ties go to
     the server's order: brotli, then gzip)."""
-    coding = choose_coding(accepted, [name for name, _ in siblings])
+    if not siblings:
+        return None
+    coding = negotiate(accept_encoding, [name for name, _ in siblings]).coding
     return next((sibling for sibling in siblings if sibling[0] == coding), None)
 
 
@@ -375,9 +377,9 @@ class FileResponse(StreamResponse):
             return None
         if self._writer is not None:
             return self._writer
-        accepted = parse_accept_encoding(_field(request, "Accept-Encoding") or "")
+        accept_encoding = _field(request, "Accept-Encoding")
         try:
-            opened = await _in_executor(_open_file, self._path, accepted)
+            opened = await _in_executor(_open_file, self._path, accept_encoding)
         except PermissionError:
             return await self._send_error(request, self._forbidden_status)
         except (OSError, ValueError):

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar, overload
 
 from multidict import CIMultiDict, getversion, istr
 
-from .http.content_encoding import ContentCoding, ZlibEncoder, response_coding
+from .http.codings import ContentCoding, FlushingEncoder, add_vary, negotiate, zlib_encoder
 from .http.fields import ETag
 from .http.header_params import parse_content_type
 from .http.writer import REASONS, ResponseWriter, reason_phrase
@@ -46,6 +46,32 @@ _BOTH_CONTENT_TYPES = (
 )
 
 LooseHeaders = Mapping[str, str] | Iterable[tuple[str, str]] | CIMultiDict[str]
+
+# What enable_compression() negotiates, preferred in this order on equal weights: the name
+# "deflate" has meant two formats in practice (RFC 9110 8.4.1.2), "gzip" one.
+_NEGOTIATED = ("gzip", "deflate")
+
+
+def _response_coding(
+    status: int, headers: CIMultiDict[str], force: ContentCoding | None, accept_encoding: str
+) -> str | None:
+    """The coding ``enable_compression()`` gives a body (``None``: sent as it is).
+
+    Nothing is encoded for statuses without content (1xx, 204, 304), a body that has a
+    ``Content-Encoding`` already, or a byte range (RFC 9110 14.4: ``Content-Range`` counts
+    the unencoded bytes). A negotiated (not forced) choice adds ``Vary: Accept-Encoding``
+    to ``headers``, 304s included (RFC 9110 15.4.5).
+    """
+    if status < 200 or status == 204 or "Content-Encoding" in headers:
+        return None
+    if "Content-Range" in headers:
+        return None
+    if force is not None:
+        return None if force is ContentCoding.identity else force.value
+    add_vary(headers, "Accept-Encoding")
+    if status == 304:
+        return None
+    return negotiate(accept_encoding, _NEGOTIATED).coding
 
 
 # multidict's change counter; its stubs only accept ``MultiDict[object]``.
@@ -214,7 +240,7 @@ class StreamResponse:
             return None
         self._coding_decided = True
         accept = ", ".join(request.headers.getall("Accept-Encoding", ()))
-        return response_coding(self._status, self._headers, self._compression_force, accept)
+        return _response_coding(self._status, self._headers, self._compression_force, accept)
 
     # -- headers ------------------------------------------------------------------------
 
@@ -412,7 +438,9 @@ class StreamResponse:
             if coding is not None:
                 headers["Content-Encoding"] = coding
                 headers.popall(_CONTENT_LENGTH, None)  # the encoded length is not known
-                self._encoder = ZlibEncoder(coding, self._compression_strategy)
+                self._encoder = FlushingEncoder(
+                    zlib_encoder(coding, strategy=self._compression_strategy)
+                )
         if self._cookies:
             for morsel in self._cookies.values():
                 headers.add("Set-Cookie", morsel.OutputString())
@@ -635,7 +663,7 @@ class Response(StreamResponse):
         body = self._body
         if coding is None or not body:
             return
-        encoder = ZlibEncoder(coding, self._compression_strategy)
+        encoder = FlushingEncoder(zlib_encoder(coding, strategy=self._compression_strategy))
         if len(body) > self._zlib_executor_size:
             loop = asyncio.get_running_loop()
             compressed = await loop.run_in_executor(self._zlib_executor, encoder.finish, body)

@@ -1,17 +1,22 @@
-"""Undoing a body's transfer and content encodings as the bytes arrive.
+"""Undoing a MIME part's transfer and content encodings as the bytes arrive.
 
 MIME parts may carry a Content-Transfer-Encoding (RFC 2045 6: base64, quoted-printable) and a
 Content-Encoding (RFC 9110 8.4: gzip, deflate). ``ContentDecoder`` undoes both incrementally,
-so a large body never has to be held whole to be decoded.
+so a large body never has to be held whole to be decoded; the content codings are
+:mod:`.codings`' decoders.
 """
 
 from __future__ import annotations
 
 import binascii
-import zlib
-from typing import Any
+from typing import Final
+
+from .codings import BodyDecoder, make_decoder
 
 __all__ = ["ContentDecoder"]
+
+# How much inflated output each decoder step hands back (the steps are joined here).
+_PIECE: Final = 64 * 1024
 
 
 class ContentDecoder:
@@ -19,7 +24,8 @@ class ContentDecoder:
 
     base64 keeps back an incomplete 4-character group and quoted-printable an incomplete
     ``=XX`` escape until the next chunk completes them; gzip and deflate inflate as data
-    comes. Empty names mean no encoding.
+    comes (``deflate`` zlib-wrapped or raw, see :func:`.codings.is_zlib_wrapped`). Empty
+    names mean no encoding.
 
     Args:
         transfer: the Content-Transfer-Encoding: 7bit, 8bit, binary, base64 or
@@ -31,7 +37,7 @@ class ContentDecoder:
             reader raises).
     """
 
-    __slots__ = ("_carry", "_coding", "_transfer", "_zlib")
+    __slots__ = ("_carry", "_coding", "_decoder", "_fed", "_transfer")
 
     def __init__(self, transfer: str, coding: str) -> None:
         self._transfer = transfer.strip().lower()
@@ -41,7 +47,10 @@ class ContentDecoder:
         if self._coding not in ("", "identity", "gzip", "deflate"):
             raise RuntimeError(f"unknown content encoding: {self._coding}")
         self._carry = b""
-        self._zlib: Any = None
+        self._decoder: BodyDecoder | None = None
+        if self._coding in ("gzip", "deflate"):
+            self._decoder = make_decoder(self._coding)
+        self._fed = False
 
     def feed(self, data: bytes) -> bytes:
         """Decode the next chunk; some bytes may be held back until the next call."""
@@ -54,10 +63,11 @@ class ContentDecoder:
             ValueError: the data ended in the middle of an encoded unit.
         """
         data = self._inflate(self._untransfer(b"", final=True))
-        if self._zlib is not None:
-            data += self._zlib.flush()
-            if not self._zlib.eof:
-                raise ValueError(f"the {self._coding} data ended early")
+        if self._decoder is not None and self._fed:
+            try:
+                self._decoder.finish()
+            except ValueError:
+                raise ValueError(f"the {self._coding} data ended early") from None
         return data
 
     def _untransfer(self, data: bytes, *, final: bool) -> bytes:
@@ -76,17 +86,11 @@ class ContentDecoder:
         return data
 
     def _inflate(self, data: bytes) -> bytes:
-        if self._coding not in ("gzip", "deflate") or not data:
+        decoder = self._decoder
+        if decoder is None or not data:
             return data
-        if self._zlib is None:
-            if self._coding == "gzip":
-                wbits = 16 + zlib.MAX_WBITS
-            else:
-                # "deflate" is meant to be zlib-wrapped (RFC 9110 8.4.1.2), yet many senders
-                # send raw deflate; a zlib header has compression method 8 in its low nibble.
-                wbits = zlib.MAX_WBITS if data[0] & 0x0F == 8 else -zlib.MAX_WBITS
-            self._zlib = zlib.decompressobj(wbits)
+        self._fed = True
         try:
-            return bytes(self._zlib.decompress(data))
-        except zlib.error as exc:
+            return b"".join(decoder.feed(data, _PIECE))
+        except ValueError as exc:
             raise ValueError(f"invalid {self._coding} data: {exc}") from None

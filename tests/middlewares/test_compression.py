@@ -30,9 +30,9 @@ import brotli
 import pytest
 
 from middlewares import compression_middleware
-from middlewares._accept_encoding import negotiate, parse_accept_encoding
 from middlewares.compression import DEFAULT_PREFERENCE
 from runtime import web
+from runtime.http.codings import negotiate, parse_accept_encoding
 from runtime.http.message import HttpVersion11, RequestMessage
 from runtime.http.streams import EMPTY_PAYLOAD
 from tests.support import Connection, Reply, build_request, read_chunk, read_head, serve, wire
@@ -658,6 +658,18 @@ async def test_request_body_is_decoded(coding: str) -> None:
     # The handler sees the body as if it had been sent plain, of unknown length.
     assert reply.headers["X-Seen-Encoding"] == "-"
     assert reply.headers["X-Seen-Length"] == "None"
+
+
+async def test_raw_deflate_request_body_is_decoded() -> None:
+    # RFC 9110 8.4.1.2 says zlib-wrapped, but clients send raw deflate too: both are read.
+    raw = zlib.compressobj(6, zlib.DEFLATED, -zlib.MAX_WBITS)
+    body = raw.compress(TEXT) + raw.flush()
+    async with serve(make_app()) as port:
+        reply = await fetch(
+            port, "/echo", method="POST", headers=[("Content-Encoding", "deflate")], body=body
+        )
+    assert reply.status == 200, reply.body
+    assert reply.body == TEXT
 
 
 async def test_json_and_form_bodies_are_decoded() -> None:

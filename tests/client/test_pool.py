@@ -233,6 +233,7 @@ async def test_malformed_response_is_a_response_error() -> None:
 
 async def test_unix_connector(tmp_path: Path) -> None:
     path = str(tmp_path / "berth.sock")
+    # A runner of its own, not tests.support.serve: the test counts the server's connections.
     runner = ServerRunner(Server(app_handler, access_log=None), shutdown_timeout=1)
     await runner.setup()
     await UnixSite(runner, path).start()

@@ -30,6 +30,7 @@ class HookedRunner(ServerRunner):
 
 
 async def start(runner: ServerRunner) -> int:
+    """Start a runner the test stops itself (the stop is what these tests are about)."""
     await runner.setup()
     site = TCPSite(runner, "127.0.0.1", 0)
     await site.start()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from email.utils import formatdate
 from http import HTTPStatus
@@ -10,7 +9,9 @@ from typing import TYPE_CHECKING, Protocol
 
 from multidict import CIMultiDict
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # annotations only: serialising needs no event loop
+    import asyncio
+
     from .message import RequestMessage
 
 __all__ = ["ResponseWriter", "WriterOwner", "http_date", "reason_phrase", "serialize_head"]

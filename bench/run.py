@@ -1,8 +1,9 @@
 """Benchmark entry point: ``make bench`` or ``python bench/run.py [--help]`` from the repo root.
 
-Runs wrk on loopback against a Berth hello-world and aiohttp's, server pinned to one core and
-wrk to the other, prints req/s and Berth's ratio to aiohttp, and writes
-bench/results/<timestamp>.json. See docs/performance.md.
+Measures Berth and its peers on loopback (wrk or our own load clients), servers pinned to one
+core and the load to the other, prints a line per run and a table of medians with Berth's
+ratios, and writes bench/results/<timestamp>.json. The command line is ``bench/cli.py``; the
+harness's layout is in ``bench/__init__.py`` and docs/performance.md.
 """
 
 import sys

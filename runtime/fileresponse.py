@@ -19,6 +19,7 @@ from mimetypes import MimeTypes
 from typing import TYPE_CHECKING, Any, BinaryIO, ClassVar, Final, TypeVar
 
 from .http.codings import add_vary, negotiate
+from .http.grammar import OWS
 from .http.writer import ResponseWriter
 from .response import LooseHeaders, StreamResponse
 
@@ -63,7 +64,7 @@ _SIBLINGS: Final = (("br", ".br"), ("gzip", ".gz"))
 
 # RFC 9110 8.8.3: entity-tag = [ "W/" ] DQUOTE *etagc DQUOTE, in a list (RFC 9110 5.6.1)
 # whose elements may be empty. etagc allows commas, so the list is scanned, not split.
-_ETAG_ITEM: Final = re.compile(r'[ \t]*(?:(W/)?"([^"\x00-\x20\x7f]*)")?[ \t]*(?:,|\Z)')
+_ETAG_ITEM: Final = re.compile(rf'{OWS}(?:(W/)?"([^"\x00-\x20\x7f]*)")?{OWS}(?:,|\Z)')
 _SAFE_METHODS: Final = frozenset({"GET", "HEAD"})
 _OPEN_FLAGS: Final = (
     os.O_RDONLY

@@ -17,6 +17,7 @@ from multidict import CIMultiDict, getversion, istr
 
 from .http.codings import ContentCoding, FlushingEncoder, add_vary, negotiate, zlib_encoder
 from .http.fields import ETag
+from .http.grammar import ETAGC_RE
 from .http.header_params import parse_content_type
 from .http.writer import REASONS, ResponseWriter, reason_phrase
 from .keys import ResponseKey
@@ -36,9 +37,6 @@ _T = TypeVar("_T")
 _CONTENT_TYPE = istr("Content-Type")
 _DEFAULT_TEXT_TYPE = "text/plain; charset=utf-8"
 _CONTENT_LENGTH = istr("Content-Length")
-_ETAG_VALID = frozenset(chr(c) for c in range(0x21, 0x7F)) | frozenset(
-    chr(c) for c in range(0x80, 0x100)
-)
 
 
 _BOTH_CONTENT_TYPES = (
@@ -410,7 +408,7 @@ class StreamResponse:
                 self._headers["ETag"] = value
                 return
             value = ETag(value=value)
-        if not set(value.value) <= _ETAG_VALID or '"' in value.value:
+        if ETAGC_RE.fullmatch(value.value) is None:
             raise ValueError(f"Invalid ETag value {value.value!r}")  # RFC 9110 8.8.3
         self._headers["ETag"] = f'W/"{value.value}"' if value.is_weak else f'"{value.value}"'
 

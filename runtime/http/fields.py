@@ -8,7 +8,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from types import MappingProxyType
 from typing import Final
 
-from .grammar import OWS, parameter_name, parameter_value, unescape_quoted_pairs
+from .grammar import OWS, etagc, parameter_name, parameter_value, unescape_quoted_pairs
 
 __all__ = ["ETag", "parse_cookie_header", "parse_etag_list", "parse_forwarded"]
 
@@ -100,9 +100,9 @@ class ETag:
         return f"ETag(value={self.value!r}, is_weak={self.is_weak})"
 
 
-# RFC 9110 8.8.3: entity-tag = [ "W/" ] DQUOTE *etagc DQUOTE, etagc = %x21 / %x23-7E /
-# obs-text; the list elements are separated by commas with optional whitespace.
-_ETAG_ELEMENT: Final = re.compile(r'[ \t]*(W/)?"([!#-~\x80-\xff]*)"[ \t]*(?:,|\Z)')
+# RFC 9110 8.8.3: entity-tag = [ "W/" ] opaque-tag, opaque-tag = DQUOTE *etagc DQUOTE; the
+# list elements are separated by commas with optional whitespace.
+_ETAG_ELEMENT: Final = re.compile(rf'{OWS}(W/)?"({etagc}*)"{OWS}(?:,|\Z)')
 
 
 def parse_etag_list(value: str) -> Iterator[ETag]:

@@ -22,6 +22,7 @@ from typing import Final
 
 __all__ = [
     "BWS",
+    "ETAGC_RE",
     "FIELD_NAME_BYTES_RE",
     "FIELD_NAME_RE",
     "METHOD_RE",
@@ -33,6 +34,7 @@ __all__ = [
     "QVALUE_RE",
     "RWS",
     "TOKEN_RE",
+    "etagc",
     "field_name",
     "method",
     "obs_text",
@@ -100,6 +102,11 @@ parameter: Final = rf"{parameter_name}={parameter_value}"
 # RFC 9110 5.6.6: parameters = *( OWS ";" OWS [ parameter ] )
 parameters: Final = rf"(?:{OWS};{OWS}(?:{parameter})?)*"
 
+# -- entity tags -----------------------------------------------------------------------------
+
+# RFC 9110 8.8.3: etagc = %x21 / %x23-7E / obs-text (VCHAR but DQUOTE, and obs-text)
+etagc: Final = rf"[!#-~{_OBS_TEXT}]"
+
 # -- message parts ---------------------------------------------------------------------------
 
 field_name: Final = token  # RFC 9110 5.1: field-name = token
@@ -114,6 +121,8 @@ def _bytes(source: str) -> re.Pattern[bytes]:
 
 
 TOKEN_RE: Final = re.compile(token)
+#: Zero or more etagc: what may stand between an entity-tag's quotes.
+ETAGC_RE: Final = re.compile(rf"{etagc}*")
 FIELD_NAME_RE: Final = re.compile(field_name)
 FIELD_NAME_BYTES_RE: Final = _bytes(field_name)
 METHOD_RE: Final = re.compile(method)

@@ -210,12 +210,26 @@ def test_parameter_value_is_token_or_quoted_string() -> None:
     assert not full(grammar.parameter, "for=[2001:db8::1]")
 
 
+# -- RFC 9110 8.8.3: entity tags -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("text", ["", "xyzzy", "r2d2xxxx", "c3piozzzz", "a,b", "W/x", "\xe9"])
+def test_etagc_accepts(text: str) -> None:
+    assert grammar.ETAGC_RE.fullmatch(text)
+
+
+@pytest.mark.parametrize("text", ['"', 'a"b', "a b", "tab\t", "\x7f", "\x00", "\u20ac"])
+def test_etagc_refuses(text: str) -> None:
+    assert grammar.ETAGC_RE.fullmatch(text) is None
+
+
 # -- composition -----------------------------------------------------------------------------
 
 
 def test_sources_compose_and_serve_both_forms() -> None:
     # No capturing groups: a composed pattern's groups are the composer's own.
-    for name in ("token", "quoted_string", "qvalue", "weight", "parameter", "parameters"):
+    names = ("token", "quoted_string", "qvalue", "weight", "parameter", "parameters", "etagc")
+    for name in names:
         source = getattr(grammar, name)
         assert re.compile(source).groups == 0, name
         assert source.isascii(), name  # so that the bytes form is the same source

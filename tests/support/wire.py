@@ -184,7 +184,7 @@ class Connection:
         cls, port: int, source: str | None = None, tls: ssl.SSLContext | None = None
     ) -> Connection:
         """Connect to 127.0.0.1 from ``source`` (default 127.0.0.1), with TLS when given a
-        context (the server's name is not checked: ``localhost``)."""
+        context (the server is expected to present a certificate for ``localhost``)."""
         reader, writer = await asyncio.open_connection(
             "127.0.0.1",
             port,

@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install system-packages run test check lint typecheck pytest bench soak fuzz clean
+.PHONY: install system-packages run test check lint typecheck imports pytest bench soak fuzz clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -27,14 +27,18 @@ run: $(STAMP)
 # Quick start 2: the whole suite (lint, types, tests), after installing what it needs
 test: system-packages check pytest
 
-check: lint typecheck
+check: lint typecheck imports
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/ruff format --check runtime middlewares
+	$(BIN)/ruff format --check runtime middlewares bench
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
+
+# The layer rules (docs/architecture.md) as import-linter contracts in pyproject.toml
+imports: $(STAMP)
+	$(BIN)/lint-imports --no-cache
 
 pytest: $(STAMP)
 	$(BIN)/python -m pytest -q

@@ -1,4 +1,5 @@
-"""Runners and sites: bind sockets, serve, and shut down gracefully, in DESIGN.md's order."""
+"""Runners and sites: bind sockets, serve, and shut down gracefully (docs/architecture.md,
+"Shutdown, in order")."""
 
 from __future__ import annotations
 
@@ -255,9 +256,10 @@ class BaseRunner:
         await self._run_shutdown_hooks()
 
     async def cleanup(self) -> None:
-        """The graceful shutdown (DESIGN.md): stop accepting, ``on_shutdown``, close idle
-        keep-alive connections and let in-flight requests finish with ``Connection: close``,
-        cancel what is left after ``shutdown_timeout``, then ``on_cleanup``."""
+        """The graceful shutdown (docs/architecture.md): stop accepting, ``on_shutdown``,
+        close idle keep-alive connections and let in-flight requests finish with
+        ``Connection: close``, cancel what is left after ``shutdown_timeout``, then
+        ``on_cleanup``."""
         server = self._server
         for site in list(self._sites):
             await site.stop()
@@ -265,7 +267,7 @@ class BaseRunner:
             server.pre_shutdown()  # responses from now on carry Connection: close
         await self._run_shutdown_hooks()
         if server is not None:
-            # DESIGN.md shutdown step 2: WebSockets get 1001 Going Away within the grace.
+            # WebSockets get 1001 Going Away within the grace (docs/architecture.md).
             await shutdown_websockets(server.connections, timeout=self._shutdown_timeout)
             await server.shutdown(self._shutdown_timeout)
         await self._run_cleanup_hooks()

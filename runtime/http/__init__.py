@@ -1,4 +1,4 @@
-"""The protocol layer: bytes and messages, no applications (see DESIGN.md)."""
+"""The HTTP layer: bytes, messages and one connection; no applications (docs/architecture.md)."""
 
 from .errors import (
     BadHttpMessage,

@@ -1,6 +1,7 @@
 """The worker's stop, bounded by gunicorn's ``graceful_timeout``.
 
-Graceful (TERM, HUP reload, max_requests, reloader, parent gone), in DESIGN.md's order:
+Graceful (TERM, HUP reload, max_requests, reloader, parent gone), in the order of
+docs/architecture.md:
 
 1. stop accepting on every listener (connections already accepted reach the server);
 2. mark every connection as closing: idle keep-alive connections get ``grace`` seconds in

@@ -18,8 +18,17 @@ from collections.abc import (
 from functools import partial, update_wrapper
 from typing import TYPE_CHECKING, Any, TypeVar, cast, overload
 
+from .chain_map import ChainMapProxy
 from .keys import AppKey
 from .request import Request
+from .routing import (
+    Domain,
+    MaskDomain,
+    MatchedSubAppResource,
+    PrefixedSubAppResource,
+    UrlDispatcher,
+)
+from .server import Server
 from .signals import FrozenList, Signal
 
 if TYPE_CHECKING:
@@ -28,7 +37,7 @@ if TYPE_CHECKING:
     from .http.streams import StreamReader
     from .http.writer import ResponseWriter
     from .response import StreamResponse
-    from .routing import AbstractResource, AbstractRoute, UrlDispatcher
+    from .routing import AbstractResource, AbstractRoute
 
 __all__ = ["AppKey", "Application", "ChainMapProxy", "CleanupError"]
 
@@ -40,49 +49,6 @@ Handler = Callable[["Request"], Awaitable["StreamResponse"]]
 # ``async def mw(request, handler)``; called with ``handler=`` as a keyword.
 Middleware = Callable[..., Awaitable["StreamResponse"]]
 CleanupCtx = Callable[["Application"], AsyncIterator[None]]
-
-
-class ChainMapProxy(Mapping[str | AppKey[Any], Any]):
-    """Read-only lookup through several mappings, first match wins (``config_dict``)."""
-
-    __slots__ = ("_maps",)
-
-    def __init__(self, maps: Iterable[Mapping[Any, Any]]) -> None:
-        self._maps = tuple(maps)
-
-    @overload
-    def __getitem__(self, key: AppKey[_T]) -> _T: ...
-
-    @overload
-    def __getitem__(self, key: str) -> Any: ...
-
-    def __getitem__(self, key: Any) -> Any:
-        for mapping in self._maps:
-            try:
-                return mapping[key]
-            except KeyError:
-                pass
-        raise KeyError(key)
-
-    def __len__(self) -> int:
-        return len(set().union(*self._maps))
-
-    def __iter__(self) -> Iterator[Any]:
-        seen: set[Any] = set()
-        for mapping in self._maps:
-            for key in mapping:
-                if key not in seen:
-                    seen.add(key)
-                    yield key
-
-    def __contains__(self, key: object) -> bool:
-        return any(key in m for m in self._maps)
-
-    def __bool__(self) -> bool:
-        return any(self._maps)
-
-    def __repr__(self) -> str:
-        return f"ChainMapProxy({', '.join(map(repr, self._maps))})"
 
 
 class CleanupError(RuntimeError):
@@ -154,7 +120,6 @@ class Application(MutableMapping[str | AppKey[Any], Any]):
                 DeprecationWarning,
                 stacklevel=2,
             )
-        from .routing import UrlDispatcher  # noqa: PLC0415 - routing imports app types
 
         self._router: UrlDispatcher = router if router is not None else UrlDispatcher()
         # Our own router resolves most requests without a coroutine; a subclass may not.
@@ -338,7 +303,6 @@ class Application(MutableMapping[str | AppKey[Any], Any]):
         prefix = prefix.rstrip("/")
         if not prefix:
             raise ValueError("Prefix cannot be empty")
-        from .routing import PrefixedSubAppResource  # noqa: PLC0415
 
         return self._add_subapp(partial(PrefixedSubAppResource, prefix, subapp), subapp)
 
@@ -348,7 +312,6 @@ class Application(MutableMapping[str | AppKey[Any], Any]):
             raise TypeError("Domain must be str")
         if not domain:
             raise ValueError("Domain cannot be empty")
-        from .routing import Domain, MaskDomain, MatchedSubAppResource  # noqa: PLC0415
 
         rule = MaskDomain(domain) if "*" in domain else Domain(domain)
         return self._add_subapp(partial(MatchedSubAppResource, rule, subapp), subapp)
@@ -391,7 +354,6 @@ class Application(MutableMapping[str | AppKey[Any], Any]):
     # -- serving ----------------------------------------------------------------------------
 
     def _make_handler(self, **kwargs: Any) -> Any:
-        from .server import Server  # noqa: PLC0415
 
         self.freeze()
         options = {**self._handler_args, **kwargs}

@@ -14,6 +14,7 @@ from typing import Any
 
 from yarl import URL
 
+from .http.errors import HttpProcessingError
 from .response import LooseHeaders, Response
 
 __all__ = [
@@ -75,6 +76,7 @@ __all__ = [
     "HTTPUseProxy",
     "HTTPVariantAlsoNegotiates",
     "HTTPVersionNotSupported",
+    "http_exception_for",
 ]
 
 # (class name, status, base class): the single source of the generated classes.
@@ -475,6 +477,16 @@ class HTTPNetworkAuthenticationRequired(HTTPServerError):
 
 
 # --- end of generated classes -----------------------------------------------------------
+
+
+def http_exception_for(error: HttpProcessingError) -> HTTPException:
+    """The web exception for a protocol error met while reading a body (a handler's
+    ``read()``/``post()``): 408 for a body too slow, 413 past a limit, 400 otherwise."""
+    if error.status == 408:
+        return HTTPRequestTimeout(text=error.message)
+    if error.status == 413:
+        return HTTPRequestEntityTooLarge(max_size=0, actual_size=0, text=error.message)
+    return HTTPBadRequest(text=error.message)
 
 
 if __name__ == "__main__" and sys.argv[1:] == ["--generate"]:

@@ -7,6 +7,7 @@ import inspect
 from typing import Any
 
 from .app import Application
+from .runner import BaseRunner
 
 __all__ = ["import_target", "resolve_app"]
 
@@ -50,7 +51,6 @@ async def resolve_app(target: Any, *args: Any) -> Any:
 
 
 def _check(result: Any) -> Any:
-    from .runner import BaseRunner  # noqa: PLC0415
 
     if isinstance(result, (Application, BaseRunner)):
         return result

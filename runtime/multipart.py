@@ -17,20 +17,27 @@ import json
 import re
 import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from typing import IO, Any, Final, Protocol
+from typing import IO, TYPE_CHECKING, Any, Final, Protocol
 from urllib.parse import parse_qsl
 
 from multidict import CIMultiDict, CIMultiDictProxy, MultiDict
 
-from .exceptions import HTTPBadRequest, HTTPRequestEntityTooLarge, HTTPRequestHeaderFieldsTooLarge
+from .exceptions import (
+    HTTPBadRequest,
+    HTTPRequestEntityTooLarge,
+    HTTPRequestHeaderFieldsTooLarge,
+    http_exception_for,
+)
 from .http.content_decoding import ContentDecoder
 from .http.errors import HttpProcessingError
 from .http.grammar import FIELD_NAME_BYTES_RE
 from .http.header_params import parse_header_params
 from .http.streams import StreamReader
-from .request import BaseRequest, FileField, _http_exception
 
-__all__ = ["BodyPartReader", "MultipartReader", "read_form"]
+if TYPE_CHECKING:  # read_form takes a request; request.py imports this module
+    from .request import BaseRequest
+
+__all__ = ["BodyPartReader", "FileField", "MultipartReader", "read_form"]
 
 _READ_SIZE: Final = 2**16
 # Uploaded files stay in memory up to this size, then move to a temporary file on disk.
@@ -41,6 +48,29 @@ _MAX_CHARSET_FIELD: Final = 64
 # RFC 2046 5.1.1: 1 to 70 characters, the last one not a space. Printable ASCII is accepted
 # (a little wider than ``bchars``) because real clients stray outside it.
 _BOUNDARY: Final = re.compile(r"[ -~]{0,69}[!-~]")
+
+
+class FileField:
+    """An uploaded file from a multipart form (``request.post()``)."""
+
+    __slots__ = ("content_type", "file", "filename", "headers", "name")
+
+    def __init__(
+        self,
+        name: str,
+        filename: str,
+        file: Any,
+        content_type: str,
+        headers: CIMultiDictProxy[str],
+    ) -> None:
+        self.name = name
+        self.filename = filename
+        self.file = file
+        self.content_type = content_type
+        self.headers = headers
+
+    def __repr__(self) -> str:
+        return f"<FileField {self.name!r} filename={self.filename!r}>"
 
 
 class _ByteSource(Protocol):
@@ -653,7 +683,7 @@ async def read_form(request: BaseRequest) -> MultiDict[str | bytes | FileField]:
         await collector.collect(reader)
     except HttpProcessingError as exc:
         collector.close()
-        raise _http_exception(exc) from None
+        raise http_exception_for(exc) from None
     except (ValueError, LookupError) as exc:
         # ValueError covers UnicodeDecodeError and binascii.Error; LookupError an unknown
         # charset in a part's Content-Type.

@@ -16,7 +16,13 @@ from urllib.parse import parse_qsl
 from multidict import CIMultiDict, CIMultiDictProxy, MultiDict, MultiDictProxy
 from yarl import URL
 
-from .exceptions import HTTPBadRequest, HTTPRequestEntityTooLarge, HTTPUnsupportedMediaType
+from .chain_map import ChainMapProxy
+from .exceptions import (
+    HTTPBadRequest,
+    HTTPRequestEntityTooLarge,
+    HTTPUnsupportedMediaType,
+    http_exception_for,
+)
 from .http.errors import HttpProcessingError
 from .http.fields import ETag, parse_cookie_header, parse_etag_list, parse_forwarded
 from .http.header_params import parse_content_type
@@ -24,6 +30,7 @@ from .http.message import HttpVersion, RequestMessage
 from .http.streams import EMPTY_PAYLOAD, StreamReader
 from .http.writer import ResponseWriter
 from .keys import RequestKey
+from .multipart import FileField, MultipartReader, read_form
 
 if TYPE_CHECKING:
     from .app import Application
@@ -38,29 +45,6 @@ _T = TypeVar("_T")
 #: ``await hook(response)`` just before a response's head goes out (``add_prepare_hook``).
 PrepareHook = Callable[["StreamResponse"], Awaitable[None]]
 _RANGE = re.compile(r"bytes=([0-9]*)-([0-9]*)", re.ASCII)
-
-
-class FileField:
-    """An uploaded file from a multipart form (``request.post()``)."""
-
-    __slots__ = ("content_type", "file", "filename", "headers", "name")
-
-    def __init__(
-        self,
-        name: str,
-        filename: str,
-        file: Any,
-        content_type: str,
-        headers: CIMultiDictProxy[str],
-    ) -> None:
-        self.name = name
-        self.filename = filename
-        self.file = file
-        self.content_type = content_type
-        self.headers = headers
-
-    def __repr__(self) -> str:
-        return f"<FileField {self.name!r} filename={self.filename!r}>"
 
 
 class BaseRequest(MutableMapping[str | RequestKey[Any], Any]):
@@ -518,7 +502,7 @@ class BaseRequest(MutableMapping[str | RequestKey[Any], Any]):
                         raise HTTPRequestEntityTooLarge(max_size=limit, actual_size=size)
                     chunks.append(chunk)
             except HttpProcessingError as exc:
-                raise _http_exception(exc) from None
+                raise http_exception_for(exc) from None
             self._read_bytes = b"".join(chunks)
         return self._read_bytes
 
@@ -553,8 +537,6 @@ class BaseRequest(MutableMapping[str | RequestKey[Any], Any]):
                     parse_qsl(text, keep_blank_values=True, encoding=self.charset or "utf-8")
                 )
             elif ctype == "multipart/form-data":
-                from .multipart import read_form  # noqa: PLC0415 - only multipart forms pay for it
-
                 result = await read_form(self)
             elif self.body_exists and ctype not in ("", "application/octet-stream"):
                 pass  # aiohttp answers an empty form for other content types
@@ -564,8 +546,6 @@ class BaseRequest(MutableMapping[str | RequestKey[Any], Any]):
 
     async def multipart(self) -> Any:
         """A reader over the parts of a multipart body."""
-        from .multipart import MultipartReader  # noqa: PLC0415
-
         if not self.content_type.startswith("multipart/"):
             raise HTTPUnsupportedMediaType(text="Expected a multipart body")
         return MultipartReader(self.headers, self._payload)
@@ -643,8 +623,6 @@ class Request(BaseRequest):
     @property
     def config_dict(self) -> Any:
         """Look keys up through the chain of applications, innermost first."""
-        from .app import ChainMapProxy  # noqa: PLC0415
-
         apps = self.match_info.apps
         return ChainMapProxy(list(reversed(apps)))
 
@@ -680,13 +658,3 @@ def _parse_target(target: str) -> URL:
         return url.relative() if url.absolute else url
     except ValueError as exc:
         raise HTTPBadRequest(text=f"Invalid request target: {exc}") from None
-
-
-def _http_exception(exc: HttpProcessingError) -> Exception:
-    from . import exceptions  # noqa: PLC0415
-
-    if exc.status == 408:
-        return exceptions.HTTPRequestTimeout(text=exc.message)
-    if exc.status == 413:
-        return exceptions.HTTPRequestEntityTooLarge(max_size=0, actual_size=0, text=exc.message)
-    return HTTPBadRequest(text=exc.message)

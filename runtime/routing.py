@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import bisect
 import heapq
-import importlib
 import itertools
 import keyword
 import re
@@ -60,6 +59,7 @@ from .routedef import (
     static,
     view,
 )
+from .static import StaticResource
 from .subapp import (
     AbstractRuleMatching,
     Domain,
@@ -461,9 +461,7 @@ class UrlDispatcher(Mapping[str, AbstractResource]):
         self._check_frozen(f"add static route {prefix!r}")
         if not prefix.startswith("/"):
             raise ValueError(f"A static prefix starts with '/', got {prefix!r}")
-        # Imported on use: static files pull in the file-response machinery.
-        static_module: Any = importlib.import_module(".static", __package__)
-        resource: AbstractResource = static_module.StaticResource(
+        resource: AbstractResource = StaticResource(
             prefix[:-1] if prefix.endswith("/") else prefix,
             path,
             name=name,

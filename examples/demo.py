@@ -1,6 +1,6 @@
 """The demo app of the README: ``make run`` serves it.
 
-It shows the seed FAQ's answers at work: shared resources on the application, data a
+It shows answers of docs/faq.md at work: shared resources on the application, data a
 middleware stashes on the request, and a catch-all route for a URL prefix.
 """
 
@@ -20,7 +20,7 @@ REQUEST_START = "request_start"
 async def timing(
     request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
 ) -> web.StreamResponse:
-    request[REQUEST_START] = time.perf_counter()  # the seed's "put data inside the request"
+    request[REQUEST_START] = time.perf_counter()  # data for later: see docs/faq.md
     response = await handler(request)
     elapsed = time.perf_counter() - request[REQUEST_START]
     response.headers["Server-Timing"] = f"app;dur={elapsed * 1000:.2f}"

@@ -1,5 +1,6 @@
-"""The seed FAQ's answer to "Flask-style route decorators?": derive from
-``web.Application`` and add one. (``web.RouteTableDef`` is the built-in way.)
+"""A Flask-style ``@app.route`` decorator: derive from ``web.Application`` and add one.
+(``web.RouteTableDef`` is the built-in way; docs/faq.md, "Are there any plans for an
+@app.route decorator like in Flask?", says why.)
 
 Run it with ``python -m runtime examples.route_decorator:create_app``.
 """

@@ -1,8 +1,9 @@
 """Response compression with ``Accept-Encoding`` negotiation, and request-body decoding.
 
-``compression_middleware()`` answers the seed FAQ's "How to enable gzip compression
-globally": one middleware, with q-value negotiation (RFC 9110 12.5.3), brotli, gzip and
-(when ``zstandard`` is installed) zstd, and bodies of compressible types only.
+``compression_middleware()`` answers "How to enable gzip compression globally for the whole
+application?" (docs/faq.md): one middleware, with q-value negotiation (RFC 9110 12.5.3),
+brotli, gzip and (when ``zstandard`` is installed) zstd, and bodies of compressible types
+only.
 
 Whole bodies (``web.Response``) are compressed in one call, off the event loop above
 ``executor_threshold``; streamed bodies (``web.StreamResponse``) through a body encoder that

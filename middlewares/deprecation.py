@@ -1,8 +1,8 @@
 """Deprecating HTTP endpoints: ``Deprecation`` (RFC 9745), ``Sunset`` (RFC 8594), ``Link``.
 
-The seed's API stability policy -- deprecated code is documented as such, raises
-``DeprecationWarning`` when used, and is removed after a deprecation period (usually a
-year and a half) -- applied to HTTP APIs:
+Berth's API stability policy (docs/faq.md, "API stability and deprecation policy") --
+deprecated code is documented as such, raises ``DeprecationWarning`` when used, and is
+removed after a deprecation period (usually a year and a half) -- applied to HTTP APIs:
 
 * mark a handler (function, ``View`` class or one of its methods), a route or a resource
   with :func:`deprecated`;

@@ -1,4 +1,8 @@
-"""Per-request resources, typed and lazy: the seed FAQ's "put data inside the request", made safe.
+"""Per-request resources, typed and lazy: "put data inside the request", made safe.
+
+A middleware hands data to the handler through the request mapping (docs/faq.md, "How may
+a middleware store data for a web handler to use later?"); this one does it for resources
+that must be made on demand and given back.
 
 Declare a typed key and how to make its value, install the middleware, and ask for the
 value where it is needed::

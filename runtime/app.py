@@ -145,8 +145,9 @@ class Application(MutableMapping[str | AppKey[Any], Any]):
         self._on_cleanup.append(self._cleanup_ctx._on_cleanup)
 
     def __init_subclass__(cls) -> None:
-        # aiohttp warns here; the seed's FAQ tells users to subclass to add a route
-        # decorator, so subclassing is supported.
+        # aiohttp warns here; Berth supports subclassing, the way to add an @app.route
+        # decorator (docs/faq.md, "Are there any plans for an @app.route decorator like
+        # in Flask?").
         super().__init_subclass__()
 
     # -- state mapping --------------------------------------------------------------------

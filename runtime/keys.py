@@ -16,9 +16,9 @@ _T = TypeVar("_T")
 
 class NotAppKeyWarning(UserWarning):
     """aiohttp warns with this when an application is given a ``str`` key. Berth never
-    does: ``app["db"] = db`` is a supported style (the seed's). The class exists so code
-    that filters the warning (``warnings.filterwarnings(..., web.NotAppKeyWarning)``)
-    runs unchanged."""
+    does: ``app["db"] = db`` is a supported style (docs/faq.md, "Where to put my database
+    connection so handlers can access it?"). The class exists so code that filters the
+    warning (``warnings.filterwarnings(..., web.NotAppKeyWarning)``) runs unchanged."""
 
 
 class _TypedKey(Generic[_T]):

@@ -13,7 +13,9 @@ It steps aside for the tests other asyncio plugins own, so it can be installed n
   out its ``loop``, ``test_client`` and ``unused_port`` fixtures, which that plugin defines.
 
 Fixtures: ``make_client``, ``make_server``, ``make_raw_server``, ``unused_port`` and
-``berth_loop``; the seed's ``test_client`` and ``loop`` still work but are deprecated.
+``berth_loop``; aiohttp's older ``test_client`` and ``loop`` still work but are deprecated
+(docs/faq.md, "How to use Berth's test features with code which works with an implicit
+loop?").
 No ``aiohttp_*`` names are defined, so pytest-aiohttp's fixtures are never shadowed.
 """
 

@@ -2,8 +2,9 @@
 
 Resolution follows aiohttp 3.10+: ``add_domain`` sub-applications first, then the resources
 filed under the longest literal prefix of the path, then shorter prefixes; among resources
-filed under the same prefix, the first registered match wins (the seed FAQ's "route
-matching is order specific"). So ``/users/me`` wins over an earlier ``/users/{name}``.
+filed under the same prefix, the first registered match wins: order matters, which is why
+routes are best registered in one place (docs/faq.md, "Are there any plans for an @app.route
+decorator like in Flask?"). So ``/users/me`` wins over an earlier ``/users/{name}``.
 Resources are indexed by what must be literally present in a matching path, and only
 those candidates are tried:
 

@@ -355,8 +355,10 @@ class HttpProtocol(asyncio.Protocol):
         try:
             await self._service.handle_request(self, message, payload, w)
         except asyncio.CancelledError:
-            # Cancelled by the application (the seed's logout pattern), by a client gone
-            # with handler_cancellation, or by the end of a graceful shutdown.
+            # Cancelled by the application (a logout endpoint cancelling a WebSocket
+            # handler: docs/faq.md, "How to programmatically close a WebSocket
+            # server-side?"), by a client gone with handler_cancellation, or by the end of
+            # a graceful shutdown.
             w.force_close()
         except ConnectionError as exc:
             # The client went away mid-response: nothing is left to answer or to report.

@@ -41,7 +41,7 @@ import structlog
 from middlewares import access_logging, deprecation, proxy
 from runtime import web
 from runtime.http.message import HttpVersion11, RequestMessage
-from runtime.http.streams import EMPTY_PAYLOAD
+from runtime.server.streams import EMPTY_PAYLOAD
 
 SINCE = datetime.date(2025, 1, 1)
 

@@ -11,16 +11,16 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .access_logging import access_log_middleware
-    from .compression import compression_middleware
-    from .deprecation import deprecated, deprecation_middleware
-    from .proxy import (
+    from middlewares.access_logging import access_log_middleware
+    from middlewares.compression import compression_middleware
+    from middlewares.deprecation import deprecated, deprecation_middleware
+    from middlewares.proxy import (
         allowed_hosts_middleware,
         forwarded_middleware,
         https_middleware,
         x_forwarded_middleware,
     )
-    from .stash import provide, stash_middleware
+    from middlewares.stash import provide, stash_middleware
 
 _HOMES = {
     "access_log_middleware": "access_logging",

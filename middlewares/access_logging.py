@@ -35,9 +35,8 @@ from typing import IO, Any, Final, Literal
 import structlog
 from structlog.typing import Processor
 
+from middlewares._path_filter import PathFilter
 from runtime import web
-
-from ._path_filter import PathFilter
 
 __all__ = [
     "ACCESS_LOGGER_NAME",

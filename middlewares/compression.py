@@ -21,6 +21,7 @@ from typing import Final, cast
 
 from multidict import CIMultiDict, CIMultiDictProxy
 
+from middlewares._decoded_body import DecodedBody
 from runtime import web
 from runtime.http.codings import (
     DECODABLE,
@@ -34,8 +35,6 @@ from runtime.http.codings import (
     make_codec,
     make_decoder,
 )
-
-from ._decoded_body import DecodedBody
 
 __all__ = [
     "DEFAULT_COMPRESSIBLE_TYPES",

@@ -38,10 +38,9 @@ from typing import Any, Final
 
 import structlog
 
+from middlewares._path_filter import PathFilter
 from runtime import web
 from runtime.http.grammar import OWS, parameter
-
-from ._path_filter import PathFilter
 
 __all__ = [
     "allowed_hosts_middleware",

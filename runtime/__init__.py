@@ -27,7 +27,7 @@ from .client import (
     WSServerHandshakeError,
 )
 from .http.ws import WSCloseCode, WSMessage, WSMsgType
-from .ws_base import WSMessageTypeError
+from .websocket.connection import WSMessageTypeError
 
 __version__ = "0.1.0"
 

@@ -7,9 +7,9 @@ import asyncio
 import logging
 import sys
 
-from .app import Application
-from .loader import import_target, resolve_app
-from .run_app import run_app
+from .web.app import Application
+from .web.loader import import_target, resolve_app
+from .web.run_app import run_app
 
 
 def _parser() -> argparse.ArgumentParser:

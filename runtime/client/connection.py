@@ -14,11 +14,11 @@ from collections.abc import AsyncIterable, Callable
 from typing import cast
 
 from ..http.errors import HttpProcessingError
-from ..http.flow import FlowControl
 from ..http.parser import Limits
 from ..http.request_writer import LAST_CHUNK, chunk
 from ..http.response_parser import ResponseMessage, ResponseParser
-from ..http.streams import StreamReader
+from ..server.flow import FlowControl
+from ..server.streams import StreamReader
 from .errors import (
     ClientOSError,
     ClientPayloadError,

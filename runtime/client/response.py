@@ -16,7 +16,7 @@ from yarl import URL
 from ..http.header_params import parse_content_type
 from ..http.message import HttpVersion, RawHeaders
 from ..http.response_parser import ResponseMessage
-from ..http.streams import StreamReader
+from ..server.streams import StreamReader
 from .connection import ClientConnection
 from .errors import ClientResponseError, ContentTypeError, RequestInfo
 

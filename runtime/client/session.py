@@ -14,7 +14,7 @@ from yarl import URL
 from ..http.errors import HttpProcessingError
 from ..http.request_writer import serialize_request_head
 from ..http.response_parser import ResponseMessage
-from ..http.streams import StreamReader
+from ..server.streams import StreamReader
 from .body import JsonSerializer, RequestBody, make_body
 from .connection import ClientConnection
 from .connector import BaseConnector, TCPConnector

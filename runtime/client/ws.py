@@ -3,7 +3,7 @@
 The handshake goes through the session's upgrade seam (``ClientSession._upgrade``), which
 hands back the transport and the bytes that followed the 101 response; the frames, the
 message API, the heartbeat and the close handshake are the ones the server uses (the
-protocol layer's ``runtime.http.ws`` and :class:`~runtime.ws_base.WebSocketBase`), with
+protocol layer's ``runtime.http.ws`` and :class:`~runtime.websocket.connection.WebSocketBase`), with
 client frames masked (RFC 6455 5.3).
 """
 
@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any
 from multidict import CIMultiDict
 from yarl import URL
 
-from ..http.flow import FlowControl
 from ..http.ws import (
     DEFAULT_MAX_MSG_SIZE,
     FrameReader,
@@ -26,7 +25,8 @@ from ..http.ws import (
     check_response,
     client_request,
 )
-from ..ws_base import WebSocketBase
+from ..server.flow import FlowControl
+from ..websocket.connection import WebSocketBase
 from .errors import ClientResponseError
 from .response import ClientResponse
 

@@ -28,7 +28,7 @@ import socket
 import ssl as _ssl
 from collections.abc import Callable
 
-from ..runner import BaseRunner, BaseSite
+from ..web import BaseRunner, BaseSite
 from .limit import ConnectionLimit
 
 __all__ = ["ConnectionLimit", "GunicornSite"]

@@ -15,8 +15,7 @@ from urllib.parse import unquote
 from ..http.writer import reason_phrase
 
 if TYPE_CHECKING:
-    from ..request import BaseRequest
-    from ..response import StreamResponse
+    from ..web import BaseRequest, StreamResponse
 
 __all__ = ["AccessResponse", "build_environ"]
 

@@ -21,16 +21,14 @@ import operator
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from ..exceptions import HTTPBadRequest
 from ..http.parser import Limits
+from ..web import HTTPBadRequest
 from .access import AccessResponse, build_environ
 from .header_map import HeaderMap, RefusedHeaderName
 from .trust import ForwardedTrust
 
 if TYPE_CHECKING:
-    from ..request import BaseRequest
-    from ..response import StreamResponse
-    from ..server import Server
+    from ..web import BaseRequest, Server, StreamResponse
 
 __all__ = ["RequestAdapter", "limits_from_config"]
 

@@ -10,12 +10,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..app import Application
-from ..loader import resolve_app
-from ..request import BaseRequest
-from ..response import Response, StreamResponse
-from ..runner import AppRunner, BaseRunner, ServerRunner
-from ..server import Server
+from ..web import (
+    Application,
+    AppRunner,
+    BaseRequest,
+    BaseRunner,
+    Response,
+    Server,
+    ServerRunner,
+    StreamResponse,
+)
+from ..web.loader import resolve_app
 
 __all__ = ["make_error_app", "make_runner"]
 

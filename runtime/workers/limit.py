@@ -22,7 +22,7 @@ from collections import deque
 from collections.abc import Collection
 from typing import Any
 
-from ..http.protocol import HttpProtocol
+from ..server.protocol import HttpProtocol
 
 __all__ = ["ConnectionLimit"]
 

@@ -24,7 +24,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..runner import BaseRunner
+from ..web import BaseRunner
 from .accept import GunicornSite
 
 __all__ = ["Drain", "ShutdownTiming"]

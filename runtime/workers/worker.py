@@ -21,16 +21,14 @@ from typing import Any
 
 from gunicorn.workers import base
 
-from ..runner import BaseRunner
-from ..server import Server
-from ..ws_registry import shutdown_websockets
+from ..web import BaseRunner, Server, shutdown_websockets
 from .accept import ConnectionLimit, GunicornSite
 from .adapter import RequestAdapter, limits_from_config
 from .apps import make_error_app, make_runner
 from .heartbeat import Heartbeat, heartbeat_interval
-from .proxy import ProxyProtocolGate
+from .posix_signals import LoopSignals, format_blocked_stack
+from .proxy_gate import ProxyProtocolGate
 from .shutdown import QUICK_TIMEOUT, Drain, ShutdownTiming
-from .signals import LoopSignals, format_blocked_stack
 from .trust import AllowList, ForwardedTrust
 
 __all__ = ["GunicornUVLoopWebWorker", "GunicornWebWorker"]

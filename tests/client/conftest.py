@@ -7,9 +7,8 @@ from typing import Any
 import pytest
 from yarl import URL
 
-from runtime.testing import BaseTestServer
-
-from .servers import app_handler, stdlib_server
+from runtime.testing.kit import BaseTestServer
+from tests.client.servers import app_handler, stdlib_server
 
 
 @pytest.fixture

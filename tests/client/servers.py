@@ -10,9 +10,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from runtime.json_responses import json_response
-from runtime.request import BaseRequest
-from runtime.response import Response, StreamResponse
+from runtime.web.json_responses import json_response
+from runtime.web.request import BaseRequest
+from runtime.web.response import Response, StreamResponse
 
 
 def peer(request: BaseRequest) -> tuple[str, int]:

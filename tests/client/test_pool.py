@@ -17,10 +17,9 @@ from runtime import (
     TCPConnector,
     UnixConnector,
 )
-from runtime.runner import ServerRunner, UnixSite
-from runtime.server import Server
-
-from .servers import app_handler
+from runtime.web.runner import ServerRunner, UnixSite
+from runtime.web.server import Server
+from tests.client.servers import app_handler
 
 Server_ = Callable[..., Any]
 

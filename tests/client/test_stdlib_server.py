@@ -8,8 +8,7 @@ from http.server import ThreadingHTTPServer
 import pytest
 
 from runtime import ClientSession, TCPConnector
-
-from .conftest import stdlib_url
+from tests.client.conftest import stdlib_url
 
 
 async def test_keep_alive_reuse(stdlib: ThreadingHTTPServer) -> None:

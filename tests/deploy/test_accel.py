@@ -9,8 +9,8 @@ from collections.abc import Awaitable, Callable
 import pytest
 
 from runtime import web
-from runtime.accel import accel_redirect, content_disposition, no_proxy_buffering
-from runtime.testing import TestClient
+from runtime.testing.kit import TestClient
+from runtime.web.accel import accel_redirect, content_disposition, no_proxy_buffering
 
 MakeClient = Callable[..., Awaitable[TestClient]]
 

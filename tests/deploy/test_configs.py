@@ -9,8 +9,7 @@ from pathlib import Path
 import pytest
 
 from runtime.deploy import DeploySettings, render_file
-
-from .tools import (
+from tests.deploy.tools import (
     ROOT,
     SYSTEMD_ANALYZE,
     needs_nginx,

@@ -32,10 +32,8 @@ from typing import Any
 import pytest
 
 from runtime.deploy import DeploySettings, render_file
-from tests.support import parse_replies, recv_until_closed
-
-from .apps.proxied import TICK_INTERVAL, TICKS
-from .tools import (
+from tests.deploy.apps.proxied import TICK_INTERVAL, TICKS
+from tests.deploy.tools import (
     GUNICORN,
     ROOT,
     connectable,
@@ -47,6 +45,7 @@ from .tools import (
     stop_process,
     wait_for,
 )
+from tests.support import parse_replies, recv_until_closed
 
 try:
     from runtime.workers import GunicornWebWorker  # noqa: F401

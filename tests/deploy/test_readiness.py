@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from runtime import web
-from runtime.readiness import READINESS, Readiness, ReadinessState, readiness
-from runtime.testing import TestClient
+from runtime.testing.kit import TestClient
+from runtime.web.readiness import READINESS, Readiness, ReadinessState, readiness
 from tests.support import build_request, read_reply
 
 MakeClient = Callable[..., Awaitable[TestClient]]

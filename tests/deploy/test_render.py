@@ -20,8 +20,7 @@ from runtime.deploy import (
     render_template,
 )
 from runtime.deploy.__main__ import main, write_examples
-
-from .tools import ROOT, python_env
+from tests.deploy.tools import ROOT, python_env
 
 # -- the template language -------------------------------------------------------------------
 

@@ -25,9 +25,7 @@ from typing import Any
 import pytest
 
 from runtime.deploy import DeploySettings, render_file
-from tests.support import parse_replies, recv_until_closed
-
-from .tools import (
+from tests.deploy.tools import (
     connectable,
     free_port,
     needs_nginx,
@@ -36,6 +34,7 @@ from .tools import (
     stop_process,
     wait_for,
 )
+from tests.support import parse_replies, recv_until_closed
 
 pytestmark = [pytest.mark.slow, needs_nginx, pytest.mark.timeout(30)]
 

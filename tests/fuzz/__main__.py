@@ -17,10 +17,10 @@ import sys
 import tempfile
 from pathlib import Path
 
-from .check import judge
-from .mutate import make_case
-from .runner import Settings, fuzz, main_progress, run_one
-from .target import Deadlines, Problem, ServerThread
+from tests.fuzz.check import judge
+from tests.fuzz.mutate import make_case
+from tests.fuzz.runner import Settings, fuzz, main_progress, run_one
+from tests.fuzz.target import Deadlines, Problem, ServerThread
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:

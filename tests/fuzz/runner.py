@@ -20,10 +20,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from runtime import web
-
-from .check import Outcome, Reason, judge, scan_responses
-from .mutate import FuzzCase, make_case
-from .target import Deadlines, Problem, ServerThread, make_app
+from tests.fuzz.check import Outcome, Reason, judge, scan_responses
+from tests.fuzz.mutate import FuzzCase, make_case
+from tests.fuzz.target import Deadlines, Problem, ServerThread, make_app
 
 __all__ = ["Failure", "Report", "Settings", "fuzz", "run_one"]
 

@@ -8,11 +8,10 @@ import asyncio
 
 import pytest
 
-from runtime.request import BaseRequest
-from runtime.response import Response, StreamResponse
+from runtime.web.request import BaseRequest
+from runtime.web.response import Response, StreamResponse
+from tests.http.test_protocol import Conn, assert_lingering_close, hello
 from tests.support import parse_replies
-
-from .test_protocol import Conn, assert_lingering_close, hello
 
 HEAD = b"GET / HTTP/1.1\r\nHost: t\r\n"
 
@@ -172,7 +171,7 @@ async def test_body_not_judged_while_the_server_pauses_reading() -> None:
 
 
 def test_invalid_rate_settings_are_refused() -> None:
-    from runtime.server import Server
+    from runtime.web.server import Server
 
     with pytest.raises(ValueError, match="rate_window"):
         Server(hello, rate_window=0)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import asyncio
 
-from runtime.request import BaseRequest
-from runtime.response import Response, StreamResponse
-from runtime.runner import ServerRunner, TCPSite
-from runtime.server import Server
+from runtime.web.request import BaseRequest
+from runtime.web.response import Response, StreamResponse
+from runtime.web.runner import ServerRunner, TCPSite
+from runtime.web.server import Server
 from tests.support import Reply, parse_replies, serve
 
 

@@ -8,7 +8,7 @@ import asyncio
 import gc
 
 from runtime import web
-from runtime.http.protocol import HttpProtocol
+from runtime.server.protocol import HttpProtocol
 from tests.support import serve
 
 REQUESTS = [

@@ -9,14 +9,13 @@ from typing import Any
 
 import pytest
 
-from runtime.exceptions import HTTPNotFound
-from runtime.http.protocol import HttpProtocol
-from runtime.request import BaseRequest
-from runtime.response import Response, StreamResponse
-from runtime.server import Server
+from runtime.server.protocol import HttpProtocol
+from runtime.web.exceptions import HTTPNotFound
+from runtime.web.request import BaseRequest
+from runtime.web.response import Response, StreamResponse
+from runtime.web.server import Server
+from tests.http.fakes import FakeTransport, ManualClock
 from tests.support import parse_replies
-
-from .fakes import FakeTransport, ManualClock
 
 Handler = Callable[[BaseRequest], Awaitable[StreamResponse]]
 

@@ -7,12 +7,11 @@ import asyncio
 
 import pytest
 
-from runtime.http.state import ConnState, InvalidTransition, transition
-from runtime.request import BaseRequest
-from runtime.response import Response, StreamResponse
+from runtime.server.state import ConnState, InvalidTransition, transition
+from runtime.web.request import BaseRequest
+from runtime.web.response import Response, StreamResponse
+from tests.http.test_protocol import GET, Conn, hello
 from tests.support import parse_replies
-
-from .test_protocol import GET, Conn, hello
 
 OPEN, SWITCHING, UPGRADED = ConnState.OPEN, ConnState.SWITCHING, ConnState.UPGRADED
 REFUSING, LINGERING, CLOSED = ConnState.REFUSING, ConnState.LINGERING, ConnState.CLOSED

@@ -34,7 +34,7 @@ from middlewares.compression import DEFAULT_PREFERENCE
 from runtime import web
 from runtime.http.codings import negotiate, parse_accept_encoding
 from runtime.http.message import HttpVersion11, RequestMessage
-from runtime.http.streams import EMPTY_PAYLOAD
+from runtime.server.streams import EMPTY_PAYLOAD
 from tests.support import Connection, Reply, build_request, read_chunk, read_head, serve, wire
 
 HAS_ZSTD = importlib.util.find_spec("zstandard") is not None

@@ -22,8 +22,8 @@ from middlewares import stash
 from middlewares.stash import RequestKey, provide, stash_middleware
 from runtime import web
 from runtime.http.message import HttpVersion11, RequestMessage
-from runtime.http.streams import EMPTY_PAYLOAD
-from runtime.testing import TestServer
+from runtime.server.streams import EMPTY_PAYLOAD
+from runtime.testing.kit import TestServer
 
 
 class Conn:

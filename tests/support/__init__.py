@@ -2,13 +2,13 @@
 an application or a bare handler on a loopback port (``server``).
 
 Async tests are plain ``async def test_...`` functions run by the project's pytest plugin
-(``runtime/pytest_plugin.py``); nothing here runs an event loop of its own.
+(``runtime/testing/pytest_plugin.py``); nothing here runs an event loop of its own.
 """
 
 from __future__ import annotations
 
-from .server import Handler, serve
-from .wire import (
+from tests.support.server import Handler, serve
+from tests.support.wire import (
     Connection,
     Headers,
     Reply,

@@ -133,7 +133,7 @@ def test_factories(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(
         """
         import pytest
-        from runtime.testing import TestServer, RawTestServer
+        from runtime.testing.kit import TestServer, RawTestServer
         from app import create_app, handler
 
         sessions = []
@@ -181,7 +181,7 @@ def test_factories(pytester: pytest.Pytester) -> None:
 
         async def test_kit_as_context_managers():
             async with TestServer(create_app()) as server:
-                from runtime.testing import TestClient
+                from runtime.testing.kit import TestClient
                 async with TestClient(server) as client:
                     assert (await client.get("/")).status == 200
             assert server.closed

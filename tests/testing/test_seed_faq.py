@@ -10,10 +10,9 @@ from unittest.mock import MagicMock, patch
 
 import pytest
 
-from runtime.testing import TestClient
-
-from . import aioes_app
-from .aioes_app import AioESService, create_app
+from runtime.testing.kit import TestClient
+from tests.testing import aioes_app
+from tests.testing.aioes_app import AioESService, create_app
 
 MakeClient = Callable[..., Awaitable[TestClient]]
 

@@ -8,10 +8,9 @@ from typing import Any
 import pytest
 
 from runtime.client import ClientResponse
-from runtime.request import BaseRequest
-from runtime.response import Response, StreamResponse
-
-from .support import ClientFactory, Probe
+from runtime.web.request import BaseRequest
+from runtime.web.response import Response, StreamResponse
+from tests.web.support import ClientFactory, Probe
 
 
 @pytest.fixture

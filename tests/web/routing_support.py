@@ -7,8 +7,8 @@ from typing import Any
 
 from runtime import web
 from runtime.http.message import HttpVersion11, RequestMessage
-from runtime.http.streams import EMPTY_PAYLOAD
-from runtime.request import Request
+from runtime.server.streams import EMPTY_PAYLOAD
+from runtime.web.request import Request
 
 
 def make_request(method: str, target: str, headers: dict[str, str] | None = None) -> Request:

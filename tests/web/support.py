@@ -9,9 +9,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, Protocol
 
 from runtime.client import ClientResponse
-from runtime.request import BaseRequest
-from runtime.response import Response, StreamResponse
-from runtime.testing import BaseTestServer, TestClient
+from runtime.testing.kit import BaseTestServer, TestClient
+from runtime.web.request import BaseRequest
+from runtime.web.response import Response, StreamResponse
 from tests.support import Reply, exchange
 
 ClientFactory = Callable[..., Awaitable[TestClient]]

@@ -13,8 +13,7 @@ import pytest
 
 from examples import route_decorator
 from runtime import web
-
-from .support import ClientFactory, ServerFactory, send
+from tests.web.support import ClientFactory, ServerFactory, send
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 

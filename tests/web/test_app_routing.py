@@ -7,9 +7,8 @@ from typing import Any
 import pytest
 
 from runtime import web
-
-from .routing_support import text_handler
-from .support import ClientFactory, send
+from tests.web.routing_support import text_handler
+from tests.web.support import ClientFactory, send
 
 
 async def sink_handler(request: web.Request) -> web.StreamResponse:
@@ -316,7 +315,7 @@ async def test_request_object_is_passed_to_handlers_untouched(make_client: Clien
 async def test_add_static_registers_a_prefix_resource(
     make_client: ClientFactory, tmp_path: Any
 ) -> None:
-    pytest.importorskip("runtime.static")
+    pytest.importorskip("runtime.web.routing.static")
     (tmp_path / "hello.txt").write_text("hello")
     app = web.Application()
     resource = app.router.add_static("/static/", tmp_path, name="static")

@@ -16,11 +16,10 @@ import pytest
 
 from runtime import web
 from runtime.http.errors import HttpProcessingError
-from runtime.runner import TCPSite
+from runtime.web.runner import TCPSite
 from runtime.workers.apps import make_runner
 from tests.support import build_request, exchange
-
-from .support import ServerFactory
+from tests.web.support import ServerFactory
 
 BAD_HEADER = b"GET / HTTP/1.1\r\nHost: example.test\r\nNo colon here\r\n\r\n"
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from runtime import exceptions
-from runtime.exceptions import (
+from runtime.web import exceptions
+from runtime.web.exceptions import (
     STATUS_TABLE,
     HTTPClientError,
     HTTPException,
@@ -42,7 +42,7 @@ def test_generated_section_matches_the_table() -> None:
     generated = source[start:end].split("\n", 1)[1]
     assert generated.strip() == exceptions._generate().strip()
     out = subprocess.run(
-        [sys.executable, "-m", "runtime.exceptions", "--generate"],
+        [sys.executable, "-m", "runtime.web.exceptions", "--generate"],
         capture_output=True,
         text=True,
         check=True,

@@ -15,15 +15,15 @@ from typing import Any
 
 import pytest
 
-from runtime import ClientSession, TCPConnector, fileresponse
-from runtime.exceptions import HTTPNotFound, HTTPRequestRangeNotSatisfiable
-from runtime.fileresponse import FileResponse
-from runtime.request import BaseRequest
-from runtime.response import StreamResponse
-from runtime.testing import TestClient
+from runtime import ClientSession, TCPConnector
+from runtime.testing.kit import TestClient
+from runtime.web import fileresponse
+from runtime.web.exceptions import HTTPNotFound, HTTPRequestRangeNotSatisfiable
+from runtime.web.fileresponse import FileResponse
+from runtime.web.request import BaseRequest
+from runtime.web.response import StreamResponse
 from tests.support import Reply, serve
-
-from .support import ClientFactory, ServerFactory
+from tests.web.support import ClientFactory, ServerFactory
 
 MTIME_NS = 1_700_000_000_250_000_000  # a fixed, sub-second modification time
 LAST_MODIFIED = formatdate(1_700_000_001, usegmt=True)  # rounded up, as the header is

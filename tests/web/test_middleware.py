@@ -6,9 +6,8 @@ import pytest
 
 from runtime import web
 from tests.support import fetch
-
-from .routing_support import make_request
-from .support import ServerFactory
+from tests.web.routing_support import make_request
+from tests.web.support import ServerFactory
 
 
 async def handler(request: web.Request) -> web.StreamResponse:

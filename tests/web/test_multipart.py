@@ -21,14 +21,13 @@ from typing import Any
 import pytest
 from multidict import MultiDictProxy
 
-from runtime.exceptions import HTTPRequestHeaderFieldsTooLarge
 from runtime.http.content_decoding import ContentDecoder
 from runtime.http.header_params import parse_header_params
-from runtime.http.streams import StreamReader
-from runtime.multipart import BodyPartReader, MultipartReader
-from runtime.request import BaseRequest, FileField
-
-from .support import ClientFactory, Probe
+from runtime.server.streams import StreamReader
+from runtime.web.exceptions import HTTPRequestHeaderFieldsTooLarge
+from runtime.web.multipart import BodyPartReader, MultipartReader
+from runtime.web.request import BaseRequest, FileField
+from tests.web.support import ClientFactory, Probe
 
 CHUNKINGS = ["whole", "bytewise", "random"]
 FORM = 'multipart/form-data; boundary="xyz"'

@@ -20,11 +20,10 @@ from multidict import CIMultiDictProxy, MultiDictProxy
 from yarl import URL
 
 from runtime.http.message import HttpVersion
-from runtime.request import BaseRequest, FileField
-from runtime.response import ETag, Response, StreamResponse
+from runtime.web.request import BaseRequest, FileField
+from runtime.web.response import ETag, Response, StreamResponse
 from tests.support import build_request, exchange
-
-from .support import ClientFactory, Probe, ServerFactory, pieces_of, raw_probe
+from tests.web.support import ClientFactory, Probe, ServerFactory, pieces_of, raw_probe
 
 HOST = {"Host": "example.test"}
 

@@ -11,11 +11,10 @@ from typing import Any
 
 import pytest
 
-from runtime.pytest_plugin import ServerFactory
-from runtime.request import BaseRequest
+from runtime.testing.pytest_plugin import ServerFactory
+from runtime.web.request import BaseRequest
 from tests.support import build_request
-
-from .support import raw_probe
+from tests.web.support import raw_probe
 
 
 async def _form(request: BaseRequest) -> Any:

@@ -16,8 +16,7 @@ import pytest
 
 from runtime import web
 from tests.support import Reply
-
-from .support import ClientFactory, send
+from tests.web.support import ClientFactory, send
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 

@@ -5,11 +5,10 @@ from __future__ import annotations
 import pytest
 
 from runtime import web
-from runtime.match_info import MatchInfoError
-from runtime.resource import DynamicResource
-from runtime.route import SystemRoute
-
-from .routing_support import make_request, resolve
+from runtime.web.routing.match_info import MatchInfoError
+from runtime.web.routing.resource import DynamicResource
+from runtime.web.routing.route import SystemRoute
+from tests.web.routing_support import make_request, resolve
 
 
 async def handler(request: web.Request) -> web.StreamResponse:

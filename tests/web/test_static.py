@@ -18,13 +18,12 @@ from typing import Any
 import pytest
 
 from runtime import web
-from runtime.exceptions import HTTPNotFound
-from runtime.static import StaticResource
-from runtime.testing import TestClient
+from runtime.testing.kit import TestClient
+from runtime.web.exceptions import HTTPNotFound
+from runtime.web.routing.static import StaticResource
 from tests.support import Reply, fetch
-
-from .routing_support import make_request
-from .support import ClientFactory
+from tests.web.routing_support import make_request
+from tests.web.support import ClientFactory
 
 SECRET = b"TOP-SECRET-CONTENT"
 

@@ -6,9 +6,8 @@ import pytest
 from yarl import URL
 
 from runtime import web
-from runtime.route import SystemRoute
-
-from .routing_support import resolve
+from runtime.web.routing.route import SystemRoute
+from tests.web.routing_support import resolve
 
 
 async def handler(request: web.Request) -> web.StreamResponse:

@@ -8,9 +8,8 @@ from typing import Any
 import pytest
 
 from runtime import web
-from runtime.view import METH_ALL, AbstractView
-
-from .routing_support import make_request, resolve
+from runtime.web.routing.view import METH_ALL, AbstractView
+from tests.web.routing_support import make_request, resolve
 
 
 class Article(web.View):

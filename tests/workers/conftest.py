@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from .harness import Launcher, launcher
+from tests.workers.harness import Launcher, launcher
 
 
 @pytest.fixture

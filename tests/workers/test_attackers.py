@@ -20,8 +20,7 @@ from tests.soak.clients import (
     slow_body,
     slowloris,
 )
-
-from .harness import Launcher
+from tests.workers.harness import Launcher
 
 pytestmark = pytest.mark.slow
 

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from .harness import Address, Launcher, connect, get, read_reply, wait_for
+from tests.workers.harness import Address, Launcher, connect, get, read_reply, wait_for
 
 pytestmark = pytest.mark.slow
 

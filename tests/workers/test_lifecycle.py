@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from .harness import (
+from tests.workers.harness import (
     HOOKS,
     UVLOOP_WORKER,
     WORKER,

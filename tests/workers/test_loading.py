@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from .harness import APP, ROOT, UVLOOP_WORKER, Launcher, free_port, get, wait_for
+from tests.workers.harness import APP, ROOT, UVLOOP_WORKER, Launcher, free_port, get, wait_for
 
 pytestmark = pytest.mark.slow
 

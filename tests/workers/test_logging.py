@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from .harness import HOOKS, Launcher, get, raw_exchange, status_of, wait_for
+from tests.workers.harness import HOOKS, Launcher, get, raw_exchange, status_of, wait_for
 
 pytestmark = pytest.mark.slow
 

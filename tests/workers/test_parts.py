@@ -14,17 +14,16 @@ from gunicorn.config import Config
 from gunicorn.glogging import Logger
 
 from runtime.http.message import HttpVersion11, RequestMessage
-from runtime.http.streams import EMPTY_PAYLOAD
-from runtime.request import BaseRequest
+from runtime.server.streams import EMPTY_PAYLOAD
+from runtime.web.request import BaseRequest
 from runtime.workers.access import AccessResponse, build_environ
 from runtime.workers.adapter import limits_from_config
 from runtime.workers.header_map import HeaderMap, RefusedHeaderName
 from runtime.workers.heartbeat import heartbeat_interval
-from runtime.workers.proxy import ProxyProtocolGate
+from runtime.workers.proxy_gate import ProxyProtocolGate
 from runtime.workers.shutdown import ShutdownTiming
 from runtime.workers.trust import AllowList, ForwardedInfo, ForwardedTrust
-
-from ..http.fakes import FakeTransport
+from tests.http.fakes import FakeTransport
 
 SECURE = {"X-FORWARDED-PROTOCOL": "ssl", "X-FORWARDED-PROTO": "https", "X-FORWARDED-SSL": "on"}
 
@@ -296,7 +295,7 @@ class TestTimingsAndLimits:
 
 class TestAccessResponse:
     def test_what_gunicorns_atoms_read(self) -> None:
-        from runtime.response import Response
+        from runtime.web.response import Response
 
         response = Response(status=201, text="made", headers={"X-A": "1"})
         adapted = AccessResponse(response)

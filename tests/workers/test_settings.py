@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from .harness import (
+from tests.workers.harness import (
     HOOKS,
     UVLOOP_WORKER,
     WORKER,

@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from .harness import Launcher
+from tests.workers.harness import Launcher
 
 pytestmark = pytest.mark.slow
 

@@ -14,12 +14,11 @@ from typing import Any
 import pytest
 
 from runtime.http.ws import WSMsgType
-from runtime.request import BaseRequest
-from runtime.response import StreamResponse
-from runtime.websocket import WebSocketResponse
+from runtime.web.request import BaseRequest
+from runtime.web.response import StreamResponse
+from runtime.web.websocket import WebSocketResponse
 from tests.support import serve
-
-from .helpers import connect, masked
+from tests.ws.helpers import connect, masked
 
 TEXT, BINARY, CONT, CLOSE, PING, PONG = 0x1, 0x2, 0x0, 0x8, 0x9, 0xA
 FIN = 0x80

@@ -10,9 +10,9 @@ import pytest
 from runtime.client import ClientSession
 from runtime.client.ws import ClientWebSocketResponse, WSServerHandshakeError, ws_connect
 from runtime.http.ws import FrameReader, WSCloseCode, WSMsgType
-from runtime.request import BaseRequest
-from runtime.response import Response, StreamResponse
-from runtime.websocket import WebSocketResponse
+from runtime.web.request import BaseRequest
+from runtime.web.response import Response, StreamResponse
+from runtime.web.websocket import WebSocketResponse
 from tests.support import serve
 
 

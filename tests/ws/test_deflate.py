@@ -15,10 +15,9 @@ from runtime.http.ws.deflate import (
     parse_extensions,
     parse_response,
 )
-
-from .feeding import feed, mode_param
-from .helpers import masked
-from .test_frames import error_code
+from tests.ws.feeding import feed, mode_param
+from tests.ws.helpers import masked
+from tests.ws.test_frames import error_code
 
 H = bytes.fromhex
 HELLO = WSMessage(WSMsgType.TEXT, "Hello", "")

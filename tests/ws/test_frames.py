@@ -13,9 +13,8 @@ from runtime.http.ws import (
     WSMsgType,
 )
 from runtime.http.ws.reader import unmask
-
-from .feeding import feed, mode_param
-from .helpers import MASK, masked
+from tests.ws.feeding import feed, mode_param
+from tests.ws.helpers import MASK, masked
 
 H = bytes.fromhex
 

@@ -9,12 +9,11 @@ from multidict import CIMultiDict
 
 from runtime.http.ws import HandshakeError, accept_key, check_response, client_request
 from runtime.http.ws.handshake import header_tokens, select_protocol, server_handshake
-from runtime.request import BaseRequest
-from runtime.response import Response, StreamResponse
-from runtime.websocket import WebSocketReady, WebSocketResponse
+from runtime.web.request import BaseRequest
+from runtime.web.response import Response, StreamResponse
+from runtime.web.websocket import WebSocketReady, WebSocketResponse
 from tests.support import serve
-
-from .helpers import connect
+from tests.ws.helpers import connect
 
 KEY = "dGhlIHNhbXBsZSBub25jZQ=="  # RFC 6455 1.3's example
 
@@ -247,7 +246,7 @@ async def test_frames_sent_with_the_handshake_are_not_lost() -> None:
         return ws
 
     async with serve(echo) as port:
-        from .helpers import masked
+        from tests.ws.helpers import masked
 
         client = await connect(port, then=masked(0x81, b"early") + masked(0x81, b"bird"))
         assert (await client.recv()).data == "early"

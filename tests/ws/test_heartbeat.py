@@ -6,12 +6,11 @@ import asyncio
 from typing import Any
 
 from runtime.http.ws import WSCloseCode, WSMsgType
-from runtime.request import BaseRequest
-from runtime.response import StreamResponse
-from runtime.websocket import WebSocketResponse
+from runtime.web.request import BaseRequest
+from runtime.web.response import StreamResponse
+from runtime.web.websocket import WebSocketResponse
 from tests.support import serve
-
-from .helpers import RawClient, connect
+from tests.ws.helpers import RawClient, connect
 
 
 def sender(result: dict[str, Any], heartbeat: float, duration: float | None = None) -> Any:

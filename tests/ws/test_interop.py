@@ -16,9 +16,9 @@ from websockets.extensions.permessage_deflate import (  # noqa: E402
 )
 
 from runtime.http.ws import WSMsgType  # noqa: E402
-from runtime.request import BaseRequest  # noqa: E402
-from runtime.response import StreamResponse  # noqa: E402
-from runtime.websocket import WebSocketResponse  # noqa: E402
+from runtime.web.request import BaseRequest  # noqa: E402
+from runtime.web.response import StreamResponse  # noqa: E402
+from runtime.web.websocket import WebSocketResponse  # noqa: E402
 from tests.support import serve  # noqa: E402
 
 

@@ -17,10 +17,10 @@ import pytest
 
 from runtime import web
 from runtime.client import ClientSession
-from runtime.http.protocol import HttpProtocol
-from runtime.request import BaseRequest
-from runtime.response import StreamResponse
-from runtime.websocket import WebSocketResponse
+from runtime.server.protocol import HttpProtocol
+from runtime.web.request import BaseRequest
+from runtime.web.response import StreamResponse
+from runtime.web.websocket import WebSocketResponse
 from tests.support import serve
 
 ROUNDS = 150

@@ -15,11 +15,10 @@ from collections import defaultdict
 
 from runtime import web
 from runtime.http.ws import WSCloseCode, WSMessage, WSMsgType
-from runtime.websocket import WebSocketResponse
-from runtime.ws_registry import websockets
+from runtime.web.websocket import WebSocketResponse
+from runtime.web.websocket_registry import websockets
 from tests.support import fetch, serve
-
-from .helpers import RawClient, connect, handshake_request
+from tests.ws.helpers import RawClient, connect, handshake_request
 
 
 async def http(port: int, method: str, path: str) -> tuple[int, bytes]:

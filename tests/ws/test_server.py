@@ -9,13 +9,12 @@ from typing import Any
 import pytest
 
 from runtime.http.ws import WebSocketError, WSCloseCode, WSMessage, WSMsgType
-from runtime.request import BaseRequest
-from runtime.response import StreamResponse
-from runtime.websocket import WebSocketResponse
-from runtime.ws_base import WSMessageTypeError
+from runtime.web.request import BaseRequest
+from runtime.web.response import StreamResponse
+from runtime.web.websocket import WebSocketResponse
+from runtime.websocket.connection import WSMessageTypeError
 from tests.support import serve
-
-from .helpers import connect, masked
+from tests.ws.helpers import connect, masked
 
 
 def echo_handler(**options: Any) -> Any:
@@ -349,7 +348,7 @@ async def test_backpressure_pauses_reading_until_the_handler_reads() -> None:
 async def test_compression_end_to_end_with_our_own_client_frames() -> None:
     handler = echo_handler()
     async with serve(handler) as port:
-        from .helpers import handshake_request
+        from tests.ws.helpers import handshake_request
 
         request = handshake_request(extra="Sec-WebSocket-Extensions: permessage-deflate\r\n")
         client = await connect(port, request)

@@ -7,17 +7,16 @@ from typing import Any
 
 import pytest
 
-from runtime import runner as runner_module
 from runtime import web
 from runtime.http.ws import WSMessage, WSMsgType
-from runtime.request import BaseRequest
-from runtime.response import StreamResponse
-from runtime.runner import ServerRunner, TCPSite
-from runtime.server import Server
-from runtime.websocket import WebSocketResponse
-from runtime.ws_registry import shutdown_websockets, websockets
-
-from .helpers import connect, handshake_request
+from runtime.web import runner as runner_module
+from runtime.web.request import BaseRequest
+from runtime.web.response import StreamResponse
+from runtime.web.runner import ServerRunner, TCPSite
+from runtime.web.server import Server
+from runtime.web.websocket import WebSocketResponse
+from runtime.web.websocket_registry import shutdown_websockets, websockets
+from tests.ws.helpers import connect, handshake_request
 
 
 class HookedRunner(ServerRunner):

@@ -12,8 +12,8 @@ import os
 import time
 
 from runtime import web
-from runtime.accel import accel_redirect, no_proxy_buffering
-from runtime.readiness import readiness
+from runtime.web.accel import accel_redirect, no_proxy_buffering
+from runtime.web.readiness import readiness
 
 ACCEL_URL = "/_protected/"
 TICKS = 4
@@ -101,7 +101,7 @@ async def download(request: web.Request) -> web.Response:
 
 async def echo(request: web.Request) -> web.StreamResponse:
     from runtime.http.ws import WSMsgType
-    from runtime.websocket import WebSocketResponse
+    from runtime.web.websocket import WebSocketResponse
 
     ws = WebSocketResponse()
     await ws.prepare(request)

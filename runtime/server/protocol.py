@@ -1,0 +1,762 @@
+"""The HTTP/1.1 connection: keep-alive, pipelining, timeouts, upgrades and shutdown.
+
+One ``HttpProtocol`` per connection. It parses requests, runs each one as a task of its own
+through a :class:`RequestService` (the application layer), answers them strictly in order,
+and decides when the connection ends. It knows nothing of applications: it hands over a
+:class:`RequestMessage`, a body :class:`StreamReader` and a :class:`ResponseWriter`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections import deque
+from collections.abc import Callable
+from typing import Any, cast
+
+from ..http.errors import HttpProcessingError, RequestTimeout
+from ..http.message import HttpVersion11, RequestMessage
+from ..http.parser import RequestParser, spent_parser
+from ..http.writer import ResponseWriter
+from .config import Clock, ProtocolConfig, RequestService, TimerHandle, server_logger
+from .flow import FlowControl
+from .state import ConnState, TimerKind, transition
+from .streams import EMPTY_PAYLOAD, StreamReader
+
+__all__ = ["Clock", "HttpProtocol", "ProtocolConfig", "RequestService", "server_logger"]
+
+_CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+# An unread body at most this large is read and dropped to keep the connection alive;
+# a larger one costs less to close over.
+_DISCARD_LIMIT = 2**16
+_EAGER = sys.version_info >= (3, 12)
+# At the connection limit a head is judged (and its connection may be closed to make room)
+# only after it waited this long, a quarter second: most of a slow network's round trip, so
+# a new client's request is on its way by then. A body's rate needs a second to measure.
+_JUDGE_HEAD_AFTER = 0.25
+_JUDGE_BODY_AFTER = 1.0
+_OPEN, _SWITCHING, _UPGRADED = ConnState.OPEN, ConnState.SWITCHING, ConnState.UPGRADED
+_REFUSING, _LINGERING, _CLOSED = ConnState.REFUSING, ConnState.LINGERING, ConnState.CLOSED
+_HEAD, _BODY, _IDLE, _GRACE, _LINGER = TimerKind
+# Stands in for the task object while an eager task runs its first step.
+_PENDING: Any = object()
+
+
+_Item = tuple[RequestMessage, StreamReader, ResponseWriter] | HttpProcessingError
+_UpgradeSink = tuple[Callable[[bytes], None], Callable[[BaseException | None], None]]
+
+
+class HttpProtocol(asyncio.Protocol):
+    """Serves HTTP/1.x on one connection."""
+
+    # Slots: a thousand idle connections cost less, and attribute access stays fast however
+    # many attributes the state needs (an instance dict past 30 keys loses its shared keys).
+    __slots__ = (
+        "_body_message",
+        "_clock",
+        "_continue_sent",
+        "_current",
+        "_draining",
+        "_head_bytes",
+        "_head_deadline",
+        "_idle_since",
+        "_loop",
+        "_mark_bytes",
+        "_mark_time",
+        "_parser",
+        "_parsing",
+        "_queue",
+        "_service",
+        "_state",
+        "_task",
+        "_timer",
+        "_timer_kind",
+        "_upgrade_tail",
+        "_upgraded",
+        "config",
+        "flow",
+        "peername",
+        "requests_count",
+        "server_header",
+        "transport",
+        "upgraded_to",
+    )
+
+    def __init__(
+        self,
+        service: RequestService,
+        config: ProtocolConfig | None = None,
+        *,
+        loop: asyncio.AbstractEventLoop | None = None,
+        clock: Clock | None = None,
+    ) -> None:
+        self._service = service
+        self.config = config = config or ProtocolConfig()
+        self._loop = loop or asyncio.get_running_loop()
+        self._clock: Clock = clock or self._loop
+        self.server_header = config.server_header
+        self.transport: asyncio.Transport | None = None
+        self.flow: FlowControl | None = None
+        self.peername: Any = None
+        self.requests_count = 0
+        self._parser = RequestParser(self, config.limits)
+        self._task: asyncio.Task[None] | None = None
+        # Requests read ahead of the one running (pipelining): made on first use, since an
+        # empty deque costs ~0.6 KiB on each of many idle connections.
+        self._queue: deque[_Item] | None = None
+        self._parsing: StreamReader | None = None  # the body being received
+        self._current: RequestMessage | None = None  # the request being answered
+        self._state = _OPEN  # changed only through _enter(): docs/architecture.md
+        # A graceful shutdown began: every answer from now on carries Connection: close.
+        self._draining = False
+        self._timer: TimerHandle | None = None
+        self._timer_kind: TimerKind | None = None
+        self._idle_since = 0.0  # when the connection opened or last became idle
+        self._head_deadline = 0.0
+        self._head_bytes = 0  # bytes received since the current head began
+        # The data-rate window: when it began (< 0: not yet) and the byte count then.
+        self._mark_time = -1.0
+        self._mark_bytes = 0
+        self._body_message: RequestMessage | None = None  # whose body is being received
+        self._continue_sent = False
+        self._upgrade_tail: bytes | None = None  # bytes kept while SWITCHING
+        self._upgraded: _UpgradeSink | None = None  # who gets the bytes once UPGRADED
+        # What took the connection over (a WebSocket), for the graceful shutdown to find.
+        self.upgraded_to: object | None = None
+
+    def __repr__(self) -> str:
+        return (
+            f"<HttpProtocol {self.peername!r} {self._state.value} requests={self.requests_count}>"
+        )
+
+    def _enter(self, state: ConnState) -> None:
+        self._state = transition(self._state, state)
+
+    # -- state for others ---------------------------------------------------------------
+
+    @property
+    def idle(self) -> bool:
+        """No request being answered, queued or half received."""
+        return self._task is None and not self._queue and not self._parser.in_head
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        return self._loop
+
+    @property
+    def task(self) -> asyncio.Task[None] | None:
+        """The task answering the current request (the handler's task)."""
+        task = self._task
+        return asyncio.current_task(self._loop) if task is _PENDING else task
+
+    @property
+    def state(self) -> ConnState:
+        return self._state
+
+    @property
+    def closing(self) -> bool:
+        """A graceful shutdown began (draining)."""
+        return self._draining
+
+    def should_close(self) -> bool:
+        """Whether the response being written must carry ``Connection: close``."""
+        if self._draining or self._state is _REFUSING:
+            return not self._queue  # requests read before the stop are still answered
+        parsing = self._parsing
+        if parsing is None or parsing is EMPTY_PAYLOAD or self._queue:
+            return False
+        # Answering while the request body is still arriving: if the rest may never come
+        # (the client waits for a 100 we did not send) or is large or of unknown size, the
+        # connection cannot be reused after this response.
+        message = self._current
+        if message is None or (message.expect_continue and not self._continue_sent):
+            return True
+        remaining = (message.content_length or 0) - parsing.total_bytes
+        return message.chunked or remaining > _DISCARD_LIMIT
+
+    async def drain(self) -> None:
+        flow = self.flow
+        if flow is None:
+            raise ConnectionResetError("Connection lost")
+        await flow.drain()
+
+    # -- asyncio.Protocol ---------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # uvloop's transports are not asyncio.Transport subclasses; they quack the same.
+        transport = cast(asyncio.Transport, transport)
+        self.transport = transport
+        self.flow = FlowControl(transport)
+        self.peername = transport.get_extra_info("peername")
+        self._idle_since = self._clock.time()
+        self._begin_head()
+        self._service.connection_made(self)
+
+    def connection_lost(self, exc: BaseException | None) -> None:
+        self._enter(_CLOSED)
+        self._cancel_timer()
+        self._release_parser()
+        if self.flow is not None:
+            self.flow.connection_lost(exc)
+        error = ConnectionResetError("Connection lost")
+        parsing = self._parsing
+        if parsing is not None and parsing is not EMPTY_PAYLOAD and not parsing.is_eof():
+            parsing.set_exception(error)
+        for item in self._queue or ():
+            if not isinstance(item, HttpProcessingError) and item[1] is not EMPTY_PAYLOAD:
+                item[1].set_exception(error)
+        self._queue = None
+        upgraded = self._upgraded
+        if upgraded is not None:
+            # Let go of the WebSocket (it refers back to us): it is freed as soon as its
+            # handler drops it, without waiting for the cycle collector.
+            self._upgraded = self.upgraded_to = None
+            upgraded[1](exc)
+        task = self._task
+        if task is not None and self.config.handler_cancellation and upgraded is None:
+            task.cancel()
+        self._service.connection_lost(self)
+        self.transport = None
+
+    def pause_writing(self) -> None:
+        if self.flow is not None:
+            self.flow.pause_writing()
+
+    def resume_writing(self) -> None:
+        if self.flow is not None:
+            self.flow.resume_writing()
+
+    def eof_received(self) -> bool:
+        if self._state is _UPGRADED:
+            assert self._upgraded is not None
+            self._upgraded[1](None)
+            return True
+        parsing = self._parsing
+        if parsing is not None and not parsing.is_eof() and parsing is not EMPTY_PAYLOAD:
+            parsing.set_exception(ConnectionResetError("Client closed before the body ended"))
+        if self.config.handler_cancellation:
+            # A client that stops sending has usually given up; with handler cancellation
+            # on, treat it as gone (aiohttp does) rather than as a half-close.
+            return False
+        # Keep the write side open while a response is still owed (half-close).
+        return self._task is not None or bool(self._queue)
+
+    def data_received(self, data: bytes) -> None:
+        state = self._state
+        if state is _OPEN:
+            if self._timer_kind is _GRACE:
+                self._cancel_timer()
+            # An armed idle timer stays: it checks the deadline when it fires, which costs
+            # less than re-arming a timer for every request.
+            self._feed(data)
+        elif state is _UPGRADED:
+            assert self._upgraded is not None
+            self._upgraded[0](data)
+        elif state is _SWITCHING:
+            assert self._upgrade_tail is not None
+            self._upgrade_tail += data
+        # REFUSING, LINGERING: what still arrives is dropped.
+
+    def _feed(self, data: bytes) -> None:
+        try:
+            tail = self._parser.feed(data)
+        except HttpProcessingError as exc:
+            self._on_parse_error(exc)
+            return
+        if tail is not None:
+            # Parsing stops at an upgrade until the handler accepts it or answers normally.
+            self._enter(_SWITCHING)
+            self._upgrade_tail = tail
+            assert self.flow is not None
+            self.flow.pause_reading(FlowControl.UPGRADE)
+        elif self._parser.in_head:
+            self._head_received(len(data))
+        elif (
+            (parsing := self._parsing) is not None
+            and self._timer_kind is not _BODY
+            and parsing is not EMPTY_PAYLOAD
+            and self.config.min_body_rate
+        ):
+            self._begin_body_window(parsing)  # a body is arriving in pieces
+
+    # -- parser sink --------------------------------------------------------------------
+
+    def on_request(self, message: RequestMessage) -> None:
+        if self._state is _LINGERING or self._state is _CLOSED:
+            return  # the connection ended while this read was being parsed
+        if self._timer_kind is _HEAD:
+            self._cancel_timer()
+        self.requests_count += 1
+        payload: StreamReader
+        if message.has_body:
+            self._body_message = message
+            flow = self.flow
+            assert flow is not None
+            payload = StreamReader(
+                high_water=self.config.read_high_water,
+                on_pause=lambda: flow.pause_reading(FlowControl.BODY),
+                on_resume=lambda: flow.resume_reading(FlowControl.BODY),
+                on_first_read=self._send_continue if message.expect_continue else None,
+                read_timeout=self.config.body_timeout,
+            )
+        else:
+            payload = EMPTY_PAYLOAD
+        self._parsing = payload
+        writer = ResponseWriter(self, message)
+        if self._task is None and not self._queue:
+            self._start(message, payload, writer)
+        else:
+            self._enqueue((message, payload, writer))
+
+    def on_body(self, data: bytes) -> None:
+        parsing = self._parsing
+        if parsing is not None:
+            parsing.feed_data(data)
+
+    def on_request_complete(self) -> None:
+        parsing = self._parsing
+        if parsing is not None:
+            self._parsing = None
+            if parsing is not EMPTY_PAYLOAD:
+                parsing.feed_eof()
+
+    # -- running requests ---------------------------------------------------------------
+
+    def _enqueue(self, item: _Item) -> None:
+        queue = self._queue
+        if queue is None:
+            queue = self._queue = deque()
+        queue.append(item)
+        if len(queue) >= self.config.max_pipeline and self.flow is not None:
+            self.flow.pause_reading(FlowControl.PIPELINE)
+
+    def _start(self, message: RequestMessage, payload: StreamReader, w: ResponseWriter) -> None:
+        self._continue_sent = False
+        self._current = message
+        coro = self._run(message, payload, w)
+        if _EAGER and not message.upgrade:
+            # Python 3.12+: run the handler's first step now, inside data_received; a
+            # handler that never waits answers without a trip through the event loop.
+            # Upgrades are excluded: their end resumes parsing, which must not happen
+            # while the parser is still inside this feed.
+            self._task = _PENDING
+            task = asyncio.Task(coro, loop=self._loop, eager_start=True)  # type: ignore[call-arg,unused-ignore]
+            if self._task is _PENDING:  # still running: it finishes later
+                self._task = task
+        else:
+            self._task = self._loop.create_task(coro)
+
+    def _start_error(self, error: HttpProcessingError) -> None:
+        message = RequestMessage("GET", "", HttpVersion11, (), keep_alive=False)
+        writer = ResponseWriter(self, message)
+        self._task = self._loop.create_task(self._run_error(error, writer))
+
+    async def _run(self, message: RequestMessage, payload: StreamReader, w: ResponseWriter) -> None:
+        try:
+            await self._service.handle_request(self, message, payload, w)
+        except asyncio.CancelledError:
+            # Cancelled by the application (a logout endpoint cancelling a WebSocket
+            # handler: docs/faq.md, "How to programmatically close a WebSocket
+            # server-side?"), by a client gone with handler_cancellation, or by the end of
+            # a graceful shutdown.
+            w.force_close()
+        except ConnectionError as exc:
+            # The client went away mid-response: nothing is left to answer or to report.
+            self.config.logger.debug(
+                "Client gone while serving %s %s: %r", message.method, message.target, exc
+            )
+            w.force_close()
+        except Exception as exc:
+            if getattr(exc, "berth_logged", False):
+                # Already logged with its traceback (by the server or a middleware).
+                self.config.logger.debug(
+                    "Closing after an error serving %s %s", message.method, message.target
+                )
+            else:
+                self.config.logger.exception(
+                    "Unhandled error serving %s %s", message.method, message.target
+                )
+            w.force_close()
+        finally:
+            self._finish(message, payload, w)
+
+    async def _run_error(self, error: HttpProcessingError, writer: ResponseWriter) -> None:
+        try:
+            await self._service.handle_error(self, error, writer)
+        except Exception:
+            self.config.logger.exception("Error while answering a bad request")
+        finally:
+            self._task = None
+            # The client may still be sending the rest of what we refused; a lingering
+            # close keeps a reset from destroying the error response on its way.
+            self._close(linger=True)
+
+    def _finish(self, message: RequestMessage, payload: StreamReader, w: ResponseWriter) -> None:
+        self._task = None
+        if self._state is _CLOSED:
+            return
+        if not w.eof_sent:
+            if w.head_sent:
+                try:
+                    w.write_eof()
+                except (ConnectionError, RuntimeError):
+                    w.force_close()
+            else:
+                w.force_close()  # nothing was answered; closing is the only honest reply
+        linger = False
+        if payload is not EMPTY_PAYLOAD and not payload.is_eof():
+            # The handler answered without reading the whole body.
+            remaining = (message.content_length or 0) - payload.total_bytes
+            if message.chunked or remaining > _DISCARD_LIMIT:
+                w.force_close()
+                linger = True
+            if message.expect_continue and not self._continue_sent:
+                # The client may be waiting for 100 before sending it (RFC 9110 10.1.1).
+                w.force_close()
+            payload.discard()
+        if self._state is _UPGRADED:
+            return  # the new protocol owns the connection until the handler ends
+        if not w.keep_alive or not w.head_sent:
+            # The client sent more than we answer (pipelined requests, part of the next):
+            # it may still be sending, and a close would reset the answer on its way.
+            self._close(linger=linger or bool(self._queue) or self._parser.in_head)
+            return
+        if self._state is _SWITCHING and not self._queue:
+            # The upgrade request (the last one parsed: nothing is queued behind it) was
+            # answered normally: carry on with HTTP. With requests queued, the one that
+            # ended came before it, and the upgrade request is next.
+            self._enter(_OPEN)
+            tail, self._upgrade_tail = self._upgrade_tail, None
+            assert self.flow is not None
+            self.flow.resume_reading(FlowControl.UPGRADE)
+            if tail:
+                self._feed(tail)
+            if self._task is not None or self._state is _CLOSED:
+                return
+        self._next()
+
+    def _next(self) -> None:
+        queue = self._queue
+        if queue:
+            item = queue.popleft()
+            if len(queue) < self.config.max_pipeline and self.flow is not None:
+                self.flow.resume_reading(FlowControl.PIPELINE)
+            if isinstance(item, HttpProcessingError):
+                self._start_error(item)
+            else:
+                self._start(*item)
+        elif self._draining:
+            self._close()
+        elif self._parser.in_head:
+            if self._timer_kind is not _HEAD:
+                # A head began while the previous request ran: its clocks start now.
+                self._begin_head()
+                self._mark_time = self._clock.time()
+                self._mark_bytes = self._head_bytes
+        else:
+            self._idle_since = self._clock.time()
+            if self._timer_kind is not _IDLE:
+                self._set_timer(_IDLE, self.config.keepalive_timeout)
+
+    def _send_continue(self) -> None:
+        # RFC 9110 10.1.1: 100 goes out only once the handler asks for the body.
+        transport = self.transport
+        if transport is not None and not transport.is_closing() and not self._continue_sent:
+            self._continue_sent = True
+            transport.write(_CONTINUE)
+
+    # -- errors, timers, closing --------------------------------------------------------
+
+    def _on_parse_error(self, error: HttpProcessingError) -> None:
+        self._enter(_REFUSING)
+        # Answered and logged without a traceback; kept, the traceback's frames (the
+        # parser's, ours) would hold this connection in a reference cycle.
+        error.__traceback__ = error.__context__ = None
+        self.config.logger.info(
+            "Bad request from %s: %s %s", _peer(self.peername), error.status, error.message
+        )
+        parsing = self._parsing
+        if parsing is not None and parsing is not EMPTY_PAYLOAD and not parsing.is_eof():
+            # The error is inside a body: its handler hears of it through the stream.
+            parsing.set_exception(error)
+            self._parsing = None
+            if self._task is not None:
+                return
+        if self._task is None and not self._queue:
+            self._start_error(error)
+        else:
+            self._enqueue(error)
+
+    def _set_timer(self, kind: TimerKind, delay: float | None) -> None:
+        self._cancel_timer()
+        if delay:
+            self._timer_kind = kind
+            self._timer = self._clock.call_later(delay, self._on_timer)
+
+    def _cancel_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._timer_kind = None
+
+    def _on_timer(self) -> None:
+        kind = self._timer_kind
+        self._timer = None
+        self._timer_kind = None
+        if kind is _IDLE:
+            if not self.idle:
+                return  # busy again; the next idle period arms a timer
+            remaining = self._idle_since + self.config.keepalive_timeout - self._clock.time()
+            if remaining > 0:
+                self._set_timer(_IDLE, remaining)
+                return
+        elif kind is _HEAD:
+            self._check_head()
+            return
+        elif kind is _BODY:
+            self._check_body()
+            return
+        self._close(abort=kind is _LINGER)
+
+    # -- minimum data rates (RFC 9110 15.5.9: 408 when the client is too slow) ---------
+
+    def _begin_head(self) -> None:
+        self._head_deadline = self._clock.time() + self.config.head_timeout
+        self._head_bytes = 0
+        self._mark_time = -1.0
+        self._set_timer(_HEAD, self.config.head_timeout)
+
+    def _head_received(self, size: int) -> None:
+        """A read left a request head incomplete (the slow path: most heads come whole)."""
+        if self._timer_kind is not _HEAD:
+            self._begin_head()  # a new head on a kept-alive connection
+        self._head_bytes += size
+        if self._mark_time < 0 and self.config.min_head_rate:
+            # The head's first bytes: its rate is judged from now on.
+            now = self._clock.time()
+            self._mark_time = now
+            self._mark_bytes = self._head_bytes - size
+            self._set_timer(_HEAD, min(self.config.rate_window, self._head_deadline - now))
+
+    def _check_head(self) -> None:
+        now = self._clock.time()
+        refusing = self._state is _REFUSING
+        if not self._parser.in_head or refusing:
+            if self._task is not None or self._queue or refusing:
+                return  # busy: the next idle period arms a timer again
+            if now < self._head_deadline:  # a silent connection: no rate to judge yet
+                self._set_timer(_HEAD, self._head_deadline - now)
+            else:
+                self._close()
+            return
+        if now >= self._head_deadline:
+            self._on_parse_error(RequestTimeout("Request head not received in time"))
+            return
+        got = self._head_bytes - self._mark_bytes
+        if self.flow is not None and self.flow.reading_paused:
+            # Not reading (pipelining backpressure): the client cannot be too slow.
+            self._mark_time, self._mark_bytes = now, self._head_bytes
+        elif self._window_failed(now, got, self.config.min_head_rate):
+            self._on_parse_error(
+                RequestTimeout(
+                    f"Request head too slow ({got} bytes in {now - self._mark_time:.1f} s)"
+                )
+            )
+            return
+        next_check = self._head_deadline
+        if self._mark_time >= 0 and self.config.min_head_rate:
+            next_check = min(next_check, self._mark_time + self.config.rate_window)
+        self._set_timer(_HEAD, next_check - now)
+
+    def _begin_body_window(self, payload: StreamReader) -> None:
+        self._mark_time = self._clock.time()
+        self._mark_bytes = payload.total_bytes
+        self._set_timer(_BODY, self.config.rate_window)
+
+    def _check_body(self) -> None:
+        payload = self._parsing
+        if payload is None or payload is EMPTY_PAYLOAD or self._state is not _OPEN:
+            # The body is complete (or refused). If it was read after its request was
+            # answered, this timer stood in for the idle one: arm that again.
+            if self.idle and self._state is _OPEN:
+                self._rearm_idle()
+            return
+        now = self._clock.time()
+        got = payload.total_bytes - self._mark_bytes
+        if self._client_waits_for_us() or not self._window_failed(
+            now, got, self.config.min_body_rate
+        ):
+            self._begin_body_window(payload)
+            return
+        self._on_parse_error(
+            RequestTimeout(f"Request body too slow ({got} bytes in {now - self._mark_time:.1f} s)")
+        )
+
+    def _rearm_idle(self) -> None:
+        if self._draining:
+            self._close()
+            return
+        remaining = self._idle_since + self.config.keepalive_timeout - self._clock.time()
+        if remaining > 0:
+            self._set_timer(_IDLE, remaining)
+        else:
+            self._close()
+
+    def _client_waits_for_us(self) -> bool:
+        """Whether the client cannot send body bytes now: reading is paused (backpressure,
+        pipelining) or it waits for a 100 Continue (RFC 9110 10.1.1) not yet sent."""
+        if self.flow is not None and self.flow.reading_paused:
+            return True
+        message = self._body_message
+        if message is None or not message.expect_continue:
+            return False
+        return message is not self._current or not self._continue_sent
+
+    def _window_failed(self, now: float, got: int, rate: float) -> bool:
+        """Whether a whole rate window has passed with fewer than ``rate`` bytes/s in it.
+        Moves the window on when it passed."""
+        elapsed = now - self._mark_time
+        if not rate or elapsed + 1e-3 < self.config.rate_window:
+            return False
+        if got < rate * elapsed:
+            return True
+        self._mark_time = now
+        self._mark_bytes += got
+        return False
+
+    def _close(self, *, linger: bool = False, abort: bool = False) -> None:
+        transport = self.transport
+        state = self._state
+        if transport is None or state is _CLOSED:
+            return
+        if abort:
+            transport.abort()
+            return
+        if linger and state is _LINGERING:
+            return  # already lingering; its timer ends it
+        if linger and transport.can_write_eof():
+            # Lingering close: stop sending, read and drop what the client still sends, so
+            # the response is not destroyed by a reset (RFC 9112 9.6).
+            self._enter(_LINGERING)
+            transport.write_eof()
+            if self.flow is not None:
+                self.flow.resume_reading(FlowControl.BODY | FlowControl.PIPELINE)
+            self._set_timer(_LINGER, self.config.lingering_time)
+            return
+        self._cancel_timer()
+        transport.close()
+
+    def shutdown(self, grace: float = 0.0) -> None:
+        """Begin a graceful close: in-flight responses carry ``Connection: close``.
+
+        An idle connection closes after ``grace`` seconds; a request that arrives in that
+        window is still answered, with ``Connection: close`` (RFC 9112 9.6).
+        """
+        if self._draining:
+            return
+        self._draining = True
+        if self._state is not _OPEN or not self.idle:
+            return  # the request being answered, refused or upgraded ends it
+        if grace > 0:
+            self._set_timer(_GRACE, grace)
+        else:
+            self._close()
+
+    def upgrade(
+        self,
+        on_data: Callable[[bytes], None],
+        on_eof: Callable[[BaseException | None], None],
+        *,
+        owner: object | None = None,
+    ) -> bytes:
+        """Hand the connection to another protocol after a 101 response.
+
+        Returns the bytes that arrived after the upgrade request; later bytes go to
+        ``on_data``, and ``on_eof`` hears when the peer closes or the connection is lost.
+        ``owner`` (the WebSocket) is kept as :attr:`upgraded_to`: the connection holds it,
+        not a global map, so both die together.
+        """
+        self._enter(_UPGRADED)
+        self._upgraded = (on_data, on_eof)
+        self.upgraded_to = owner
+        self._cancel_timer()
+        # No more HTTP on this connection: let the parser go (~1 KiB per WebSocket).
+        self._release_parser()
+        tail, self._upgrade_tail = self._upgrade_tail or b"", None
+        if self.flow is not None:
+            self.flow.resume_reading(FlowControl.UPGRADE)
+        return tail
+
+    def close(self) -> None:
+        """Close the connection now."""
+        self._close()
+
+    def _release_parser(self) -> None:
+        # The parser calls back into us: released, this connection is freed by reference
+        # counting when it ends instead of waiting for the cycle collector.
+        parser, self._parser = self._parser, spent_parser()
+        if parser is not self._parser:
+            parser.release()
+
+    # -- making room (a server at its connection limit) -----------------------------------
+
+    def shed_rank(self, now: float) -> tuple[int, float] | None:
+        """How cheaply this connection can be closed to make room for a new one: lower
+        first, or ``None`` if it must not be (a request being served, a WebSocket).
+
+        0: already closing (a lingering close); 1: idle between requests, oldest first;
+        2: a head not finished (or, on a new connection, not begun), furthest behind
+        ``min_head_rate`` first; 3: a body arriving below ``min_body_rate``, slowest first.
+        A head is judged only after a quarter second, a body after a second: a new client
+        is not slow yet.
+        """
+        state = self._state
+        if state is _LINGERING:
+            return (0, 0.0)
+        if state is not _OPEN:
+            # Upgraded: the application's. Refusing: an answer is on its way, then it
+            # closes. Switching: its handler runs. Closed: gone.
+            return None
+        if self._task is None and not self._queue:
+            in_head = self._parser.in_head
+            if not in_head and self.requests_count:
+                return (1, self._idle_since)
+            started = self._mark_time if in_head and self._mark_time >= 0 else self._idle_since
+            waited = now - started
+            if waited < _JUDGE_HEAD_AFTER:
+                return None
+            rate = self.config.min_head_rate
+            return (2, (self._head_bytes / rate if rate else 0.0) - waited)
+        payload = self._parsing
+        if payload is None or payload is EMPTY_PAYLOAD or self._timer_kind is not _BODY:
+            return None
+        if self._client_waits_for_us():
+            return None
+        elapsed = now - self._mark_time
+        if elapsed < _JUDGE_BODY_AFTER:
+            return None
+        rate = (payload.total_bytes - self._mark_bytes) / elapsed
+        return (3, rate) if rate < self.config.min_body_rate else None
+
+    def shed(self) -> None:
+        """Close now to make room: the server is at its connection limit."""
+        transport = self.transport
+        if transport is None or self._state is _CLOSED:
+            return
+        if self._state is _LINGERING:
+            transport.abort()  # the response went out; the rest is only courtesy
+        else:
+            self._close()
+
+    def abort(self) -> None:
+        """End of a graceful shutdown: cancel the running handler and close."""
+        if self._task is not None:
+            self._task.cancel()
+        self._queue = None
+        self._close()
+
+
+def _peer(peername: Any) -> str:
+    if isinstance(peername, tuple) and len(peername) >= 2:
+        return f"{peername[0]}:{peername[1]}"
+    return str(peername or "unix socket")

@@ -1,0 +1,693 @@
+"""Responses: ``StreamResponse`` for streaming, ``Response`` for whole bodies, JSON helpers."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import math
+import time
+import warnings
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import Executor
+from email.utils import format_datetime, parsedate_to_datetime
+from http.cookies import SimpleCookie
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, overload
+
+from multidict import CIMultiDict, getversion, istr
+
+from ..http.codings import ContentCoding, FlushingEncoder, add_vary, negotiate, zlib_encoder
+from ..http.fields import ETag
+from ..http.grammar import ETAGC_RE
+from ..http.header_params import parse_content_type
+from ..http.writer import REASONS, ResponseWriter, reason_phrase
+from .keys import ResponseKey
+
+if TYPE_CHECKING:
+    from .request import BaseRequest
+
+__all__ = [
+    "BodyEncoder",
+    "ContentCoding",
+    "ETag",
+    "Response",
+    "StreamResponse",
+]
+
+_T = TypeVar("_T")
+_CONTENT_TYPE = istr("Content-Type")
+_DEFAULT_TEXT_TYPE = "text/plain; charset=utf-8"
+_CONTENT_LENGTH = istr("Content-Length")
+
+
+_BOTH_CONTENT_TYPES = (
+    "passing both Content-Type header and content_type or charset params is forbidden"
+)
+
+LooseHeaders = Mapping[str, str] | Iterable[tuple[str, str]] | CIMultiDict[str]
+
+# What enable_compression() negotiates, preferred in this order on equal weights: the name
+# "deflate" has meant two formats in practice (RFC 9110 8.4.1.2), "gzip" one.
+_NEGOTIATED = ("gzip", "deflate")
+
+
+def _response_coding(
+    status: int, headers: CIMultiDict[str], force: ContentCoding | None, accept_encoding: str
+) -> str | None:
+    """The coding ``enable_compression()`` gives a body (``None``: sent as it is).
+
+    Nothing is encoded for statuses without content (1xx, 204, 304), a body that has a
+    ``Content-Encoding`` already, or a byte range (RFC 9110 14.4: ``Content-Range`` counts
+    the unencoded bytes). A negotiated (not forced) choice adds ``Vary: Accept-Encoding``
+    to ``headers``, 304s included (RFC 9110 15.4.5).
+    """
+    if status < 200 or status == 204 or "Content-Encoding" in headers:
+        return None
+    if "Content-Range" in headers:
+        return None
+    if force is not None:
+        return None if force is ContentCoding.identity else force.value
+    add_vary(headers, "Accept-Encoding")
+    if status == 304:
+        return None
+    return negotiate(accept_encoding, _NEGOTIATED).coding
+
+
+# multidict's change counter; its stubs only accept ``MultiDict[object]``.
+_version: Callable[[CIMultiDict[str]], int] = getversion  # type: ignore[assignment]
+
+
+class BodyEncoder(Protocol):
+    """Encodes a response body on its way out: see :meth:`StreamResponse.set_body_encoder`."""
+
+    def compress(self, data: bytes) -> bytes:
+        """What to send for one ``write(data)``: may be empty, should flush what it can."""
+
+    def finish(self, data: bytes = b"") -> bytes:
+        """What to send for the last piece, ``write_eof(data)``; ends the encoded body."""
+
+
+class StreamResponse:
+    """A response whose body is written piece by piece after :meth:`prepare`."""
+
+    # enable_compression() state; class defaults keep the common path free of it.
+    _compression = False
+    _compression_force: ContentCoding | None = None
+    _compression_strategy: int | None = None
+    _coding_decided = False
+    _encoder: BodyEncoder | None = None
+    # The state of a response not yet sent, as class defaults too: a response is built per
+    # request, and most of these never change before it leaves.
+    _cookies: SimpleCookie | None = None
+    _writer: ResponseWriter | None = None
+    _eof_sent = False
+    _chunked = False
+    _keep_alive: bool | None = None
+    _req: BaseRequest | None = None
+
+    def __init__(
+        self,
+        *,
+        status: int = 200,
+        reason: str | None = None,
+        headers: LooseHeaders | None = None,
+    ) -> None:
+        self._headers: CIMultiDict[str] = (
+            CIMultiDict(headers) if headers is not None else CIMultiDict()
+        )
+        self._state: dict[str, Any] = {}
+        if type(status) is int and reason is None and (phrase := REASONS.get(status)):
+            self._status, self._reason = status, phrase  # the usual case, valid as it is
+        else:
+            self.set_status(status, reason)
+
+    # -- status -------------------------------------------------------------------------
+
+    @property
+    def status(self) -> int:
+        return self._status
+
+    @property
+    def reason(self) -> str:
+        return self._reason
+
+    def set_status(self, status: int, reason: str | None = None) -> None:
+        if self._writer is not None:
+            raise RuntimeError(
+                "Cannot change the response status code after the headers have been sent"
+            )
+        if not 100 <= int(status) <= 999:
+            raise ValueError(f"Invalid status code {status!r}")
+        if reason is None:
+            reason = reason_phrase(status)
+        elif "\r" in reason or "\n" in reason:
+            raise ValueError("Reason cannot contain CR or LF")  # response splitting
+        self._status = int(status)
+        self._reason = reason
+
+    # -- state --------------------------------------------------------------------------
+
+    @property
+    def prepared(self) -> bool:
+        return self._writer is not None
+
+    @property
+    def task(self) -> Any:
+        return self._req.task if self._req is not None else None
+
+    @property
+    def keep_alive(self) -> bool | None:
+        return self._keep_alive
+
+    def force_close(self) -> None:
+        self._keep_alive = False
+        if self._writer is not None:
+            self._writer.force_close()
+
+    @property
+    def body_length(self) -> int:
+        return self._writer.bytes_sent if self._writer is not None else 0
+
+    @property
+    def chunked(self) -> bool:
+        return self._chunked
+
+    def enable_chunked_encoding(self) -> None:
+        """Send the body chunked even when its length could be known."""
+        if _CONTENT_LENGTH in self._headers:
+            raise RuntimeError("You can't enable chunked encoding when a content length is set")
+        self._chunked = True
+
+    @property
+    def compression(self) -> bool:
+        return self._compression
+
+    def enable_compression(
+        self, force: ContentCoding | bool | None = None, strategy: int | None = None
+    ) -> None:
+        """Compress the body with gzip or deflate when the response is prepared.
+
+        Nothing is compressed for statuses without a body (1xx, 204, 304), a body that
+        already has a ``Content-Encoding``, or a byte range (``Content-Range``).
+
+        Args:
+            force: the coding to use whatever the client sent (``ContentCoding.identity``
+                turns compression off); ``None`` negotiates with ``Accept-Encoding``,
+                q-values honoured (RFC 9110 12.5.3), and adds ``Vary: Accept-Encoding``.
+            strategy: a zlib strategy (``zlib.Z_FILTERED``, ...), zlib's default if None.
+
+        Raises:
+            RuntimeError: the headers were sent already.
+        """
+        if isinstance(force, bool):
+            warnings.warn(
+                "enable_compression(force=True/False) is deprecated: pass a "
+                "web.ContentCoding (ContentCoding.deflate for True)",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+            force = ContentCoding.deflate if force else ContentCoding.identity
+        elif force is not None and not isinstance(force, ContentCoding):
+            raise TypeError(f"force must be a ContentCoding or None, not {force!r}")
+        if self._writer is not None:
+            raise RuntimeError("Cannot enable compression after the headers have been sent")
+        self._compression = True
+        self._compression_force = force
+        self._compression_strategy = strategy
+
+    def set_body_encoder(self, encoder: BodyEncoder | None) -> None:
+        """Send the body through ``encoder`` (a compressing middleware's hook).
+
+        Each ``write(data)`` sends ``encoder.compress(data)`` and ``write_eof(data)`` sends
+        ``encoder.finish(data)`` (for a :class:`Response`, its whole body). The caller sets
+        ``Content-Encoding`` and leaves ``Content-Length`` unset: the body goes chunked.
+        A ``FileResponse`` then sends its file through ``write()`` instead of sendfile.
+
+        Args:
+            encoder: the encoder, or None to send the body as written.
+
+        Raises:
+            RuntimeError: the headers were sent already.
+        """
+        if self._writer is not None:
+            raise RuntimeError("Cannot set a body encoder after the headers have been sent")
+        self._encoder = encoder
+
+    def _choose_coding(self, request: BaseRequest) -> str | None:
+        """The coding for the body, decided once, just before the head is written."""
+        if not self._compression or self._coding_decided:
+            return None
+        self._coding_decided = True
+        accept = ", ".join(request.headers.getall("Accept-Encoding", ()))
+        return _response_coding(self._status, self._headers, self._compression_force, accept)
+
+    # -- headers ------------------------------------------------------------------------
+
+    @property
+    def headers(self) -> CIMultiDict[str]:
+        return self._headers
+
+    @property
+    def cookies(self) -> SimpleCookie:
+        if self._cookies is None:
+            self._cookies = SimpleCookie()
+        return self._cookies
+
+    def set_cookie(
+        self,
+        name: str,
+        value: str,
+        *,
+        expires: str | None = None,
+        domain: str | None = None,
+        max_age: int | str | None = None,
+        path: str = "/",
+        secure: bool | None = None,
+        httponly: bool | None = None,
+        samesite: str | None = None,
+    ) -> None:
+        """Add a ``Set-Cookie`` header; ``max_age`` and ``expires`` as in RFC 6265 5.2."""
+        cookies = self.cookies
+        old = cookies.get(name)
+        if old is not None and old.coded_value == "":
+            cookies.pop(name, None)  # a del_cookie() earlier in this response
+        cookies[name] = value
+        morsel = cookies[name]
+        if expires is not None:
+            morsel["expires"] = expires
+        elif morsel.get("expires") == "Thu, 01 Jan 1970 00:00:00 GMT":
+            del morsel["expires"]
+        if domain is not None:
+            morsel["domain"] = domain
+        if max_age is not None:
+            morsel["max-age"] = str(max_age)
+        elif "max-age" in morsel:
+            del morsel["max-age"]
+        morsel["path"] = path
+        if secure is not None:
+            morsel["secure"] = secure
+        if httponly is not None:
+            morsel["httponly"] = httponly
+        if samesite is not None:
+            morsel["samesite"] = samesite
+
+    def del_cookie(
+        self,
+        name: str,
+        *,
+        domain: str | None = None,
+        path: str = "/",
+        secure: bool | None = None,
+        httponly: bool | None = None,
+        samesite: str | None = None,
+    ) -> None:
+        """Expire a cookie in the client."""
+        self.cookies.pop(name, None)
+        self.set_cookie(
+            name,
+            "",
+            max_age=0,
+            expires="Thu, 01 Jan 1970 00:00:00 GMT",
+            domain=domain,
+            path=path,
+            secure=secure,
+            httponly=httponly,
+            samesite=samesite,
+        )
+
+    @property
+    def content_length(self) -> int | None:
+        value = self._headers.get(_CONTENT_LENGTH)
+        return int(value) if value is not None else None
+
+    @content_length.setter
+    def content_length(self, value: int | None) -> None:
+        if value is None:
+            self._headers.popall(_CONTENT_LENGTH, None)
+            return
+        value = int(value)
+        if value < 0:
+            raise ValueError("Content-Length cannot be negative")
+        if self._chunked:
+            raise RuntimeError("You can't set content length when chunked encoding is enabled")
+        self._headers[_CONTENT_LENGTH] = str(value)
+
+    @property
+    def content_type(self) -> str:
+        value = self._headers.get(_CONTENT_TYPE)
+        return parse_content_type(value)[0] if value else "application/octet-stream"
+
+    @content_type.setter
+    def content_type(self, value: str) -> None:
+        charset = self.charset
+        self._headers[_CONTENT_TYPE] = str(value)
+        if charset is not None:
+            self.charset = charset
+
+    @property
+    def charset(self) -> str | None:
+        value = self._headers.get(_CONTENT_TYPE)
+        return parse_content_type(value)[1].get("charset") if value else None
+
+    @charset.setter
+    def charset(self, value: str | None) -> None:
+        ctype = self.content_type
+        if ctype == "application/octet-stream" and _CONTENT_TYPE not in self._headers:
+            if value is None:
+                return
+            raise RuntimeError(
+                "Setting charset for application/octet-stream doesn't make sense, "
+                "setup content_type first"
+            )
+        self._headers[_CONTENT_TYPE] = (
+            ctype if value is None else f"{ctype}; charset={value.lower()}"
+        )
+
+    @property
+    def last_modified(self) -> datetime.datetime | None:
+        value = self._headers.get("Last-Modified")
+        if value is None:
+            return None
+        try:
+            return parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+
+    @last_modified.setter
+    def last_modified(self, value: int | float | datetime.datetime | str | None) -> None:
+        if value is None:
+            self._headers.popall("Last-Modified", None)
+        elif isinstance(value, (int, float)):
+            self._headers["Last-Modified"] = time.strftime(
+                "%a, %d %b %Y %H:%M:%S GMT", time.gmtime(math.ceil(value))
+            )
+        elif isinstance(value, datetime.datetime):
+            self._headers["Last-Modified"] = format_datetime(
+                value.astimezone(datetime.UTC), usegmt=True
+            )
+        else:
+            self._headers["Last-Modified"] = value
+
+    @property
+    def etag(self) -> ETag | None:
+        value = self._headers.get("ETag")
+        if not value:
+            return None
+        weak = value.startswith("W/")
+        tag = value[2:] if weak else value
+        if len(tag) < 2 or tag[0] != '"' or tag[-1] != '"':
+            return None
+        return ETag(value=tag[1:-1], is_weak=weak)
+
+    @etag.setter
+    def etag(self, value: ETag | str | None) -> None:
+        if value is None:
+            self._headers.popall("ETag", None)
+            return
+        if isinstance(value, str):
+            if value == "*":
+                self._headers["ETag"] = value
+                return
+            value = ETag(value=value)
+        if ETAGC_RE.fullmatch(value.value) is None:
+            raise ValueError(f"Invalid ETag value {value.value!r}")  # RFC 9110 8.8.3
+        self._headers["ETag"] = f'W/"{value.value}"' if value.is_weak else f'"{value.value}"'
+
+    # -- sending ------------------------------------------------------------------------
+
+    async def prepare(self, request: BaseRequest) -> ResponseWriter | None:
+        """Send the status line and headers; returns the writer (``None`` after EOF)."""
+        if self._eof_sent:
+            return None
+        if self._writer is not None:
+            return self._writer
+        await request._prepare_hook(self)
+        writer = self._start(request)
+        await writer.drain()
+        return writer
+
+    def _start(self, request: BaseRequest) -> ResponseWriter:
+        self._req = request
+        writer = self._writer = request._writer
+        if self._keep_alive is False:
+            writer.force_close()
+        headers = self._headers
+        if self._compression:
+            coding = self._choose_coding(request)
+            if coding is not None:
+                headers["Content-Encoding"] = coding
+                headers.popall(_CONTENT_LENGTH, None)  # the encoded length is not known
+                self._encoder = FlushingEncoder(
+                    zlib_encoder(coding, strategy=self._compression_strategy)
+                )
+        if self._cookies:
+            for morsel in self._cookies.values():
+                headers.add("Set-Cookie", morsel.OutputString())
+        if self._chunked:
+            headers.popall(_CONTENT_LENGTH, None)
+        writer.write_head(self._status, self._reason, headers)
+        self._keep_alive = writer.keep_alive
+        return writer
+
+    async def write(self, data: bytes | bytearray | memoryview) -> None:
+        """Send a piece of the body; waits while the client reads slowly.
+
+        Raises ``ConnectionResetError`` once the client has gone, so streaming loops end.
+        """
+        writer = self._writer
+        if writer is None:
+            raise RuntimeError("Call prepare() before write()")
+        if self._eof_sent:
+            raise RuntimeError("Cannot call write() after write_eof()")
+        if self._encoder is not None:
+            writer.write(self._encoder.compress(bytes(data)))
+        else:
+            writer.write(bytes(data))
+        await writer.drain()
+
+    async def drain(self) -> None:
+        if self._writer is None:
+            raise RuntimeError("Call prepare() before drain()")
+        await self._writer.drain()
+
+    async def write_eof(self, data: bytes = b"") -> None:
+        if self._eof_sent:
+            return
+        writer = self._writer
+        if writer is None:
+            raise RuntimeError("Call prepare() before write_eof()")
+        if self._encoder is not None:
+            writer.write_eof(self._encoder.finish(bytes(data)))
+        else:
+            writer.write_eof(bytes(data))
+        self._eof_sent = True
+
+    def __repr__(self) -> str:
+        state = "eof" if self._eof_sent else ("prepared" if self.prepared else "not prepared")
+        return f"<{type(self).__name__} {self._status} {self._reason} {state}>"
+
+    def __eq__(self, other: object) -> bool:
+        return self is other
+
+    def __hash__(self) -> int:
+        return id(self)
+
+    # A response is a mapping for per-response data (aiohttp's ``resp["key"]``).
+    @overload
+    def __getitem__(self, key: ResponseKey[_T]) -> _T: ...
+
+    @overload
+    def __getitem__(self, key: str) -> Any: ...
+
+    def __getitem__(self, key: Any) -> Any:
+        return self._state[key]
+
+    @overload
+    def __setitem__(self, key: ResponseKey[_T], value: _T) -> None: ...
+
+    @overload
+    def __setitem__(self, key: str, value: Any) -> None: ...
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        self._state[key] = value
+
+    def __delitem__(self, key: Any) -> None:
+        del self._state[key]
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._state
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        return self._state.get(key, default)
+
+    def __len__(self) -> int:
+        return len(self._state)
+
+    def __iter__(self) -> Any:
+        return iter(self._state)
+
+    def __bool__(self) -> bool:
+        return True
+
+
+class Response(StreamResponse):
+    """A response with its whole body known up front.
+
+    With :meth:`enable_compression`, a body larger than ``zlib_executor_size`` bytes is
+    compressed in ``zlib_executor`` (the loop's default executor when None).
+    """
+
+    _compressed_body: bytes | None = None
+
+    def __init__(
+        self,
+        *,
+        body: Any = None,
+        status: int = 200,
+        reason: str | None = None,
+        text: str | None = None,
+        headers: LooseHeaders | None = None,
+        content_type: str | None = None,
+        charset: str | None = None,
+        zlib_executor_size: int = 4096,
+        zlib_executor: Executor | None = None,
+    ) -> None:
+        if body is not None and text is not None:
+            raise ValueError("body and text are not allowed together")
+        # Named, not super(): one object fewer per response (StreamResponse ends the chain).
+        StreamResponse.__init__(self, status=status, reason=reason, headers=headers)
+        self._zlib_executor_size = zlib_executor_size
+        self._zlib_executor = zlib_executor
+        hdrs = self._headers
+        if text is not None:
+            if not isinstance(text, str):
+                raise TypeError(f"text argument must be str ({type(text)!r})")
+            if headers is not None and _CONTENT_TYPE in hdrs:
+                if content_type or charset:
+                    raise ValueError(_BOTH_CONTENT_TYPES)
+                encoding = self.charset or "utf-8"
+            elif content_type is None and charset is None:
+                encoding = "utf-8"
+                hdrs[_CONTENT_TYPE] = _DEFAULT_TEXT_TYPE  # the common case, preformatted
+            else:
+                if content_type is not None and ";" in content_type:
+                    raise ValueError("charset must not be in content_type argument")
+                encoding = charset or "utf-8"
+                hdrs[_CONTENT_TYPE] = f"{content_type or 'text/plain'}; charset={encoding}"
+            self._body: bytes | None = text.encode(encoding)
+        else:
+            if _CONTENT_TYPE in hdrs:
+                if content_type is not None or charset is not None:
+                    raise ValueError(_BOTH_CONTENT_TYPES)
+            elif content_type is not None:
+                if charset is not None:
+                    content_type += f"; charset={charset}"
+                hdrs[_CONTENT_TYPE] = content_type
+            self._body = None
+            self.body = body
+        # While the headers stay as built here (Content-Type at most), the head can be
+        # written without a mapping: see _send.
+        self._plain_version = _version(hdrs) if headers is None else -1
+        self._plain_type = hdrs.get(_CONTENT_TYPE)
+
+    @property
+    def body(self) -> bytes | None:
+        return self._body
+
+    @body.setter
+    def body(self, body: Any) -> None:
+        if body is None:
+            self._body = None
+        elif isinstance(body, (bytes, bytearray, memoryview)):
+            self._body = bytes(body)
+            if _CONTENT_TYPE not in self._headers:
+                self._headers[_CONTENT_TYPE] = "application/octet-stream"
+        else:
+            raise TypeError(f"Unsupported body type {type(body)!r}; pass bytes or use text=")
+
+    @property
+    def text(self) -> str | None:
+        if self._body is None:
+            return None
+        return self._body.decode(self.charset or "utf-8")
+
+    @text.setter
+    def text(self, text: str) -> None:
+        if not isinstance(text, str):
+            raise TypeError(f"text argument must be str ({type(text)!r})")
+        if _CONTENT_TYPE not in self._headers:
+            self._headers[_CONTENT_TYPE] = "text/plain; charset=utf-8"
+        self._body = text.encode(self.charset or "utf-8")
+
+    @property
+    def content_length(self) -> int | None:
+        if self._chunked:
+            return None
+        value = self._headers.get(_CONTENT_LENGTH)
+        if value is not None:
+            return int(value)
+        return len(self._body) if self._body is not None else 0
+
+    @content_length.setter
+    def content_length(self, value: int | None) -> None:
+        raise RuntimeError("Content length is set automatically")
+
+    def _start(self, request: BaseRequest) -> ResponseWriter:
+        if not self._chunked and _CONTENT_LENGTH not in self._headers and self._encoder is None:
+            body = self._body
+            self._headers[_CONTENT_LENGTH] = str(len(body)) if body is not None else "0"
+        return super()._start(request)
+
+    async def write_eof(self, data: bytes = b"") -> None:
+        if self._eof_sent:
+            return
+        body = self._compressed_body
+        if body is None:
+            body = self._body or b""
+        await super().write_eof(body + data if data else body)
+
+    async def prepare(self, request: BaseRequest) -> ResponseWriter | None:
+        """Run the prepare hooks and queue the head; it leaves with the body in one write."""
+        if self._eof_sent:
+            return None
+        if self._writer is not None:
+            return self._writer
+        if self._compression and not self._chunked:  # a chunked body is encoded as it goes
+            await self._compress_body(request)
+        await request._prepare_hook(self)
+        return self._start(request)
+
+    async def _compress_body(self, request: BaseRequest) -> None:
+        coding = self._choose_coding(request)
+        body = self._body
+        if coding is None or not body:
+            return
+        encoder = FlushingEncoder(zlib_encoder(coding, strategy=self._compression_strategy))
+        if len(body) > self._zlib_executor_size:
+            loop = asyncio.get_running_loop()
+            compressed = await loop.run_in_executor(self._zlib_executor, encoder.finish, body)
+        else:
+            compressed = encoder.finish(body)
+        self._compressed_body = compressed
+        self._headers["Content-Encoding"] = coding
+        self._headers[_CONTENT_LENGTH] = str(len(compressed))
+
+    def _send(self, request: BaseRequest) -> None:
+        """Prepare and finish in one step (no prepare hooks): one ``transport.write``."""
+        if (
+            _version(self._headers) == self._plain_version
+            and not self._cookies
+            and not self._chunked
+            and self._encoder is None
+        ):
+            self._req = request
+            writer = self._writer = request._writer
+            if self._keep_alive is False:
+                writer.force_close()
+            writer.write_whole(self._status, self._reason, self._plain_type, self._body or b"")
+            self._keep_alive = writer.keep_alive
+        else:
+            body = self._body or b""
+            if self._encoder is not None:
+                body = self._encoder.finish(body)
+            self._start(request).write_eof(body)
+        self._eof_sent = True

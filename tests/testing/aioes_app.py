@@ -1,4 +1,4 @@
-"""The seed FAQ's AioESService example, modernised: no explicit loops, and a tiny in-process
+"""docs/faq.md's AioESService example: no explicit loops, and a tiny in-process
 fake instead of an Elasticsearch cluster."""
 
 from __future__ import annotations

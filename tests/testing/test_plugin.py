@@ -214,14 +214,14 @@ def test_sync_fixture_with_berth_loop(pytester: pytest.Pytester) -> None:
     run(pytester).assert_outcomes(passed=1)
 
 
-def test_seed_fixtures_warn(pytester: pytest.Pytester) -> None:
+def test_old_fixture_names_warn(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(app=APP)
     pytester.makepyfile(
         """
         import asyncio
         from app import create_app
 
-        async def test_seed_style(test_client, loop):
+        async def test_old_style(test_client, loop):
             assert asyncio.get_running_loop() is loop
             client = await test_client(create_app)
             assert (await client.get("/")).status == 200

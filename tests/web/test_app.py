@@ -18,7 +18,7 @@ from tests.web.support import ClientFactory, ServerFactory, send
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-# -- the seed's answers ---------------------------------------------------------------------
+# -- the FAQ's answers (docs/faq.md) -----------------------------------------------------------
 
 
 class FakeCursor:
@@ -35,8 +35,8 @@ async def create_connection(user: str, password: str) -> FakeDb:
     return FakeDb()
 
 
-async def test_seed_where_to_put_the_database_connection(make_client: ClientFactory) -> None:
-    # The seed's example, modernised: no loop argument, the factory is a coroutine.
+async def test_faq_where_to_put_the_database_connection(make_client: ClientFactory) -> None:
+    # docs/faq.md's answer: no loop argument, the factory is a coroutine.
     async def go(request: web.Request) -> web.Response:
         db = request.app["db"]
         cursor = await db.cursor()
@@ -55,7 +55,7 @@ async def test_seed_where_to_put_the_database_connection(make_client: ClientFact
     assert (reply.status, reply.body) == (200, b"ok")
 
 
-async def test_seed_middleware_stashes_data_on_the_request(make_client: ClientFactory) -> None:
+async def test_faq_middleware_stashes_data_on_the_request(make_client: ClientFactory) -> None:
     @web.middleware
     async def stash(request: web.Request, handler: Handler) -> web.StreamResponse:
         request["unique_key"] = "data from the middleware"
@@ -83,7 +83,7 @@ def test_old_style_loop_argument_still_works_but_warns() -> None:
 
 
 def test_str_keys_do_not_warn_but_the_warning_class_exists() -> None:
-    # aiohttp warns with NotAppKeyWarning on app["db"] = ...; the seed's style stays quiet
+    # aiohttp warns with NotAppKeyWarning on app["db"] = ...; a style docs/faq.md shows, stays quiet
     # here (filterwarnings = error would fail this test otherwise).
     app = web.Application()
     app["db"] = "connection"
@@ -349,8 +349,9 @@ async def test_the_route_decorator_example(make_client: ClientFactory) -> None:
     assert (stored.status, await stored.json()) == (201, {"stored": "pen"})
 
 
-def test_seed_route_decorator_by_subclassing_application() -> None:
-    # The seed: "if you really want to use decorators just derive from web.Application".
+def test_faq_route_decorator_by_subclassing_application() -> None:
+    # docs/faq.md ("Are there any plans for an @app.route decorator like in Flask?"): derive
+    # from web.Application if you really want decorators.
     class App(web.Application):
         def route(self, path: str) -> Callable[[Handler], Handler]:
             def register(handler: Handler) -> Handler:

@@ -15,7 +15,7 @@ async def sink_handler(request: web.Request) -> web.StreamResponse:
     return web.Response(text=f"{request.method} tail={request.match_info['tail']}")
 
 
-async def test_seed_faq_catch_all_works_as_written(make_client: ClientFactory) -> None:
+async def test_faq_catch_all_works_as_written(make_client: ClientFactory) -> None:
     app = web.Application()
     app.router.add_route("*", "/path/to/{tail:.+}", sink_handler)
     client = await make_client(app)

@@ -713,7 +713,7 @@ async def test_clone(probe: Probe) -> None:
 
 
 async def test_request_is_a_mutable_mapping_for_per_request_data(probe: Probe) -> None:
-    # The seed stashes the authenticated user on the request: request["user"] = user.
+    # docs/faq.md stashes the authenticated user on the request: request["user"] = user.
     async def fn(request: BaseRequest) -> Any:
         assert isinstance(request, MutableMapping)
         assert len(request) == 0 and "user" not in request

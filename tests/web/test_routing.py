@@ -257,7 +257,7 @@ async def test_longest_literal_prefix_wins_then_registration_order() -> None:
     assert (await resolve(router, "GET", "/users/me")).handler is other
     assert (await resolve(router, "GET", "/users/ada")).handler is handler
 
-    # Under the same literal prefix, the first registered match wins (the seed FAQ's
+    # Under the same literal prefix, the first registered match wins (docs/faq.md's
     # "order specific").
     router = web.UrlDispatcher()
     router.add_get("/users/{name}", handler)

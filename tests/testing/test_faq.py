@@ -1,5 +1,6 @@
-"""The seed FAQ's "test features with code which works with implicit loop" answer, as a user
-would write it today, and once more with the seed's own (deprecated) fixture names."""
+"""docs/faq.md's answer to "How to use Berth's test features with code which works with an
+implicit loop?", as a user would write it today, and once more with aiohttp's old
+(deprecated) fixture names."""
 
 from __future__ import annotations
 
@@ -55,9 +56,9 @@ class TestAcceptance:
 
 @pytest.mark.filterwarnings("ignore:The 'test_client' fixture is deprecated:DeprecationWarning")
 @pytest.mark.filterwarnings("ignore:The 'loop' fixture is deprecated:DeprecationWarning")
-class TestSeedSpelling:
+class TestOldFixtureNames:
     """The FAQ's code with its fixture names: they still work (and warn, see
-    test_plugin.py::test_seed_fixtures_warn)."""
+    test_plugin.py::test_old_fixture_names_warn)."""
 
     async def test_get(self, test_client: MakeClient, loop: asyncio.AbstractEventLoop) -> None:
         assert asyncio.get_running_loop() is loop

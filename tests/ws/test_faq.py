@@ -1,4 +1,4 @@
-"""The seed FAQ's three WebSocket answers, modernised, as tests.
+"""docs/faq.md's three WebSocket answers, as tests.
 
 1. Iterate messages in the handler (``async for msg in ws``).
 2. Read in the handler while other tasks send on the same socket (parallel reads are

@@ -1,4 +1,4 @@
-"""``runtime.accel``: X-Accel-Redirect responses and X-Accel-Buffering, without nginx.
+"""``runtime.web.accel``: X-Accel-Redirect responses and X-Accel-Buffering, without nginx.
 
 The end-to-end tests (test_e2e.py) check what nginx makes of them."""
 

@@ -1,4 +1,4 @@
-"""``runtime.readiness``: 200 while serving, 503 from the first moment of a graceful stop."""
+"""``runtime.web.readiness``: 200 while serving, 503 from the first moment of a graceful stop."""
 
 from __future__ import annotations
 

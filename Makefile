@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install system-packages run test check lint typecheck imports pytest bench soak fuzz clean
+.PHONY: install system-packages run test check lint typecheck imports pytest pytest-eager bench soak fuzz clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -25,7 +25,7 @@ run: $(STAMP)
 		--bind 127.0.0.1:8080 --workers 2 --access-logfile - --no-control-socket
 
 # Quick start 2: the whole suite (lint, types, tests), after installing what it needs
-test: system-packages check pytest
+test: system-packages check pytest pytest-eager
 
 check: lint typecheck imports
 
@@ -43,6 +43,24 @@ imports: $(STAMP)
 pytest: $(STAMP)
 	$(BIN)/python -m pytest -q
 
+# On Python 3.12+ a request's handler starts eagerly, inside the read that parsed it: the
+# connection code takes other paths there. The tests that do not start processes run on a
+# 3.12+ interpreter too when the machine has one (pyenv's, or python3.12/3.13 on PATH).
+EAGER_VENV := .venv-eager
+EAGER_PY = $(shell for p in $(HOME)/.pyenv/versions/3.1[2-9]*/bin/python3 python3.13 python3.12; do \
+	$$p -c 'import sys; assert sys.version_info >= (3, 12)' 2>/dev/null && echo $$p && break; done)
+
+pytest-eager:
+	@py="$(EAGER_PY)"; if [ -z "$$py" ]; then \
+		echo "pytest-eager: no Python 3.12+ on this machine; the eager-task paths are not run"; \
+	else \
+		test -x $(EAGER_VENV)/bin/python || $$py -m venv $(EAGER_VENV); \
+		test $(EAGER_VENV)/.installed -nt pyproject.toml || \
+			{ $(EAGER_VENV)/bin/pip install -q -e '.[test,uvloop]' && touch $(EAGER_VENV)/.installed; }; \
+		$(EAGER_VENV)/bin/python -m pytest -q -p no:cacheprovider \
+			tests/http tests/ws tests/web tests/client tests/testing tests/middlewares; \
+	fi
+
 bench: $(STAMP)
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
@@ -55,4 +73,4 @@ fuzz: $(STAMP)
 	$(BIN)/python -m tests.fuzz $(or $(FUZZ_ARGS),--seconds 300)
 
 clean:
-	rm -rf $(VENV) bench/.venv
+	rm -rf $(VENV) $(EAGER_VENV) bench/.venv

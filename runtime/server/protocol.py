@@ -66,6 +66,7 @@ class HttpProtocol(asyncio.Protocol):
         "_parser",
         "_parsing",
         "_queue",
+        "_recheck_linger",
         "_service",
         "_state",
         "_task",
@@ -119,6 +120,7 @@ class HttpProtocol(asyncio.Protocol):
         self._mark_bytes = 0
         self._body_message: RequestMessage | None = None  # whose body is being received
         self._continue_sent = False
+        self._recheck_linger = False
         self._upgrade_tail: bytes | None = None  # bytes kept while SWITCHING
         self._upgraded: _UpgradeSink | None = None  # who gets the bytes once UPGRADED
         # What took the connection over (a WebSocket), for the graceful shutdown to find.
@@ -261,7 +263,15 @@ class HttpProtocol(asyncio.Protocol):
         try:
             tail = self._parser.feed(data)
         except HttpProcessingError as exc:
-            self._on_parse_error(exc)
+            if self._state is _OPEN:  # else nothing more is answered on this connection
+                self._on_parse_error(exc)
+            return
+        if self._state is not _OPEN:
+            # A request answered during this feed (an eager task) ended the connection.
+            if self._recheck_linger:
+                self._recheck_linger = False
+                if not self._parser.in_head and tail is None:
+                    self._close()  # nothing followed it in this read: no need to linger
             return
         if tail is not None:
             # Parsing stops at an upgrade until the handler accepts it or answers normally.
@@ -283,6 +293,7 @@ class HttpProtocol(asyncio.Protocol):
 
     def on_request(self, message: RequestMessage) -> None:
         if self._state is _LINGERING or self._state is _CLOSED:
+            self._recheck_linger = False  # more did follow: keep lingering
             return  # the connection ended while this read was being parsed
         if self._timer_kind is _HEAD:
             self._cancel_timer()
@@ -392,6 +403,9 @@ class HttpProtocol(asyncio.Protocol):
             self._close(linger=True)
 
     def _finish(self, message: RequestMessage, payload: StreamReader, w: ResponseWriter) -> None:
+        # Finished in its first, eager step: inside the feed that parsed it, so the rest of
+        # that read (a pipelined request, say) is not parsed yet.
+        mid_feed = self._task is _PENDING
         self._task = None
         if self._state is _CLOSED:
             return
@@ -419,7 +433,10 @@ class HttpProtocol(asyncio.Protocol):
         if not w.keep_alive or not w.head_sent:
             # The client sent more than we answer (pipelined requests, part of the next):
             # it may still be sending, and a close would reset the answer on its way.
-            self._close(linger=linger or bool(self._queue) or self._parser.in_head)
+            more = bool(self._queue) or self._parser.in_head
+            self._close(linger=linger or more or mid_feed)
+            # Mid-feed, whether more follows is known only once the feed ends (_feed).
+            self._recheck_linger = mid_feed and not (linger or more)
             return
         if self._state is _SWITCHING and not self._queue:
             # The upgrade request (the last one parsed: nothing is queued behind it) was

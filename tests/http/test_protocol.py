@@ -487,4 +487,6 @@ async def test_close_after_answer_is_immediate_when_nothing_more_came() -> None:
     conn = Conn(hello)
     conn.send(GET.replace(b"Host: t", b"Host: t\r\nConnection: close") % b"a")
     await conn.settle()
-    assert conn.transport.closed and not conn.transport.eof_written
+    # Closed at once, not after lingering_time (on Python 3.12+ the eager handler ends
+    # mid-feed, so our FIN may go out first, then the close).
+    assert conn.transport.closed

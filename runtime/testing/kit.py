@@ -17,6 +17,7 @@ from typing import Any
 from yarl import URL
 
 from ..client import ClientResponse, ClientSession, RequestContextManager
+from ..client.ws import WebSocketContextManager
 from ..web.app import Application
 from ..web.runner import AppRunner, BaseRunner, ServerRunner, TCPSite
 from ..web.server import Handler, Server
@@ -272,6 +273,11 @@ class TestClient:
 
     def options(self, path: str | URL, **kwargs: Any) -> RequestContextManager:
         return self.request("OPTIONS", path, **kwargs)
+
+    def ws_connect(self, path: str | URL, **kwargs: Any) -> WebSocketContextManager:
+        """Open a WebSocket to ``path`` on the test server; await it or use ``async with``
+        (aiohttp's ``TestClient.ws_connect``)."""
+        return self._session.ws_connect(self.make_url(path), **kwargs)
 
     async def close(self) -> None:
         """Release every response, close the session, then stop the server."""

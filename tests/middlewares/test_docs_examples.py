@@ -36,6 +36,13 @@ CHECKS: dict[str, tuple[str, str, dict[str, str], tuple[str, str] | int]] = {
     "deprecation": ("GET", "/v1/items", {}, ("Deprecation", "@1790812800")),  # 2026-10-01
     "proxy": ("GET", "/", {"Host": "evil.org"}, 400),
     "stash": ("GET", "/me", {"Cookie": "session=ada"}, 200),
+    # A caller's trace continues here; the default providers are OpenTelemetry's no-ops.
+    "tracing": (
+        "GET",
+        "/hello",
+        {"traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"},
+        200,
+    ),
 }
 
 pytestmark = pytest.mark.slow

@@ -1,8 +1,17 @@
 """gunicorn worker classes: ``gunicorn 'pkg:create_app' -k runtime.workers.GunicornWebWorker``.
 
 ``GunicornUVLoopWebWorker`` is the same worker on a uvloop loop. See docs/gunicorn-worker.md.
+``logconfig_dict()`` and ``StructuredLogger`` give every log line one shape
+(docs/observability.md).
 """
 
+from .logconfig import LOGGER_CLASS, StructuredLogger, logconfig_dict
 from .worker import GunicornUVLoopWebWorker, GunicornWebWorker
 
-__all__ = ["GunicornUVLoopWebWorker", "GunicornWebWorker"]
+__all__ = [
+    "LOGGER_CLASS",
+    "GunicornUVLoopWebWorker",
+    "GunicornWebWorker",
+    "StructuredLogger",
+    "logconfig_dict",
+]

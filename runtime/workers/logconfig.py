@@ -142,6 +142,7 @@ def logconfig_dict(
     level: str = "INFO",
     extra_loggers: Mapping[str, Mapping[str, Any]] | None = None,
     colors: bool | None = None,
+    access_log: bool = True,
 ) -> dict[str, Any]:
     """A complete ``logging.config.dictConfig`` dict for gunicorn's ``logconfig_dict``.
 
@@ -160,6 +161,10 @@ def logconfig_dict(
             keeps its handler), or added; an entry without ``handlers`` propagates to root
             and comes out in the same shape.
         colors: colour console lines; default: when stderr is a terminal.
+        access_log: gunicorn's access line per request. With any ``logconfig_dict``
+            gunicorn calls its access logger whatever ``accesslog`` says; False sets
+            ``gunicorn.access`` to WARNING, which :class:`StructuredLogger` checks before
+            building the fields (leave the access log to nginx, or to the access middleware).
 
     Returns:
         A new dict, safe to modify.
@@ -170,7 +175,11 @@ def logconfig_dict(
         formatter["colors"] = colors
     loggers: dict[str, dict[str, Any]] = {
         "gunicorn.error": {"level": level, "handlers": [HANDLER_NAME], "propagate": False},
-        "gunicorn.access": {"level": "INFO", "handlers": [HANDLER_NAME], "propagate": False},
+        "gunicorn.access": {
+            "level": "INFO" if access_log else "WARNING",
+            "handlers": [HANDLER_NAME],
+            "propagate": False,
+        },
         # No handler of its own: propagates to root, which removes the handler the worker
         # adds when logging is not configured (worker.py, _adopt_framework_logs).
         "runtime": {"level": level, "handlers": [], "propagate": True},

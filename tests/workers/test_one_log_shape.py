@@ -131,6 +131,22 @@ def test_extra_loggers_keep_gunicorns_loggers(restore_logging: None) -> None:
     assert logconfig_dict()["loggers"]["gunicorn.error"]["level"] == "INFO"
 
 
+def test_access_log_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert logconfig_dict(access_log=False)["loggers"]["gunicorn.access"]["level"] == "WARNING"
+
+    class Quiet(StructuredLogger):  # type: ignore[misc]
+        def __init__(self) -> None:  # no gunicorn config: only what access() reads
+            self._access_log_enabled = True
+            self.access_log = logging.getLogger("tests.quiet.access")
+            self.access_log.setLevel(logging.WARNING)
+
+    def boom(*args: Any) -> dict[str, Any]:
+        raise AssertionError("fields built for a silenced access log")
+
+    monkeypatch.setattr("runtime.workers.logconfig.access_fields", boom)
+    Quiet().access(None, None, {}, datetime.timedelta())
+
+
 def _render(formatter: logging.Formatter, record: logging.LogRecord) -> str:
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)

@@ -43,3 +43,26 @@ control_socket = os.path.join("/run/myapp", "gunicorn.ctl")
 errorlog = "-"
 loglevel = "info"
 accesslog = None
+
+
+# Prometheus multiprocess mode (docs/middlewares/metrics.md). Only when the environment sets
+# PROMETHEUS_MULTIPROC_DIR (before gunicorn starts, e.g. Environment= in the unit): start
+# from an empty directory, and drop a dead worker's live gauges; counters and histograms of
+# dead workers stay in the directory and keep being summed.
+def on_starting(server):
+    path = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if path:
+        os.makedirs(path, exist_ok=True)
+        for entry in os.scandir(path):
+            if entry.name.endswith(".db"):
+                os.remove(entry.path)
+
+
+def child_exit(server, worker):
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        return
+    try:
+        from prometheus_client import multiprocess  # noqa: PLC0415 - optional dependency
+    except ImportError:
+        return
+    multiprocess.mark_process_dead(worker.pid)

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from middlewares.access_logging import access_log_middleware
     from middlewares.compression import compression_middleware
     from middlewares.deprecation import deprecated, deprecation_middleware
+    from middlewares.metrics import metrics_handler, metrics_middleware
     from middlewares.proxy import (
         allowed_hosts_middleware,
         forwarded_middleware,
@@ -30,6 +31,8 @@ _HOMES = {
     "deprecation_middleware": "deprecation",
     "forwarded_middleware": "proxy",
     "https_middleware": "proxy",
+    "metrics_handler": "metrics",
+    "metrics_middleware": "metrics",
     "provide": "stash",
     "stash_middleware": "stash",
     "x_forwarded_middleware": "proxy",
@@ -43,6 +46,8 @@ __all__ = [
     "deprecation_middleware",
     "forwarded_middleware",
     "https_middleware",
+    "metrics_handler",
+    "metrics_middleware",
     "provide",
     "stash_middleware",
     "x_forwarded_middleware",

@@ -1,0 +1,272 @@
+"""Prometheus metrics by route template, true under several gunicorn workers.
+
+Two parts (docs/middlewares/metrics.md):
+
+* :func:`metrics_middleware`: per request, by route template (``/users/{id}``, never the
+  raw path), the OpenTelemetry HTTP server metrics in Prometheus form:
+  ``http_server_request_duration_seconds``, ``http_server_active_requests``,
+  ``http_server_request_body_size_bytes`` and ``http_server_response_body_size_bytes``.
+* :func:`metrics_handler`: the ``/metrics`` handler. It renders in a thread (reading the
+  multiprocess files costs milliseconds per worker), and when ``PROMETHEUS_MULTIPROC_DIR``
+  is set, from every worker's files through a fresh ``MultiProcessCollector`` per scrape,
+  so that whichever worker answers the scrape, the numbers are the whole server's.
+
+prometheus_client is the optional extra ``berth[prometheus]``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import Awaitable, Callable
+from functools import partial
+from typing import Final
+
+try:
+    from prometheus_client import REGISTRY, CollectorRegistry, Gauge, Histogram
+    from prometheus_client.exposition import choose_encoder
+    from prometheus_client.multiprocess import MultiProcessCollector
+except ImportError as exc:  # pragma: no cover - the extra is installed in the test venv
+    raise ImportError(
+        "middlewares.metrics needs prometheus_client: pip install berth[prometheus]"
+    ) from exc
+
+from runtime import web
+
+__all__ = [
+    "DURATION_BUCKETS",
+    "MULTIPROC_ENV",
+    "OTHER_METHOD",
+    "SIZE_BUCKETS",
+    "UNMATCHED_ROUTE",
+    "HttpMetrics",
+    "default_metrics",
+    "metrics_handler",
+    "metrics_middleware",
+]
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+Middleware = Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]
+
+#: The environment variable that turns prometheus_client's multiprocess mode on. It must be
+#: set before prometheus_client is first imported (gunicorn's environment, not the app).
+MULTIPROC_ENV: Final = "PROMETHEUS_MULTIPROC_DIR"
+#: ``http_route`` of requests no route matched (404, 405): one value, whatever the path.
+UNMATCHED_ROUTE: Final = "(unmatched)"
+#: ``http_request_method`` of methods outside :data:`STANDARD_METHODS`, as OpenTelemetry's
+#: semantic conventions fold them: a client inventing methods cannot grow the series.
+OTHER_METHOD: Final = "_OTHER"
+STANDARD_METHODS: Final = frozenset(
+    {"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"}
+)
+#: OpenTelemetry's advised boundaries for ``http.server.request.duration`` (seconds).
+DURATION_BUCKETS: Final = (
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.075,
+    0.1,
+    0.25,
+    0.5,
+    0.75,
+    1.0,
+    2.5,
+    5.0,
+    7.5,
+    10.0,
+)
+#: Body sizes: powers of 4 from 64 B to 64 MiB.
+SIZE_BUCKETS: Final = tuple(float(64 * 4**i) for i in range(11))
+#: Status label of a request whose client went away before it was answered (as nginx logs).
+CLIENT_CLOSED_REQUEST: Final = 499
+
+_LABELS = ("http_request_method", "http_route", "http_response_status_code")
+
+
+class HttpMetrics:
+    """The four HTTP server metrics, registered once in ``registry``.
+
+    One instance per registry: prometheus_client refuses a second metric of the same name.
+    Tests and apps that want their own registry make their own instance; everyone else
+    shares :func:`default_metrics`.
+    """
+
+    def __init__(self, registry: CollectorRegistry | None = REGISTRY) -> None:
+        self.duration = Histogram(
+            "http_server_request_duration_seconds",
+            "Time from the request's arrival at the middleware to its response's last byte.",
+            _LABELS,
+            buckets=DURATION_BUCKETS,
+            registry=registry,
+        )
+        self.active = Gauge(
+            "http_server_active_requests",
+            "Requests being handled or answered right now.",
+            ("http_request_method",),
+            registry=registry,
+            multiprocess_mode="livesum",  # a dead worker's requests are no longer active
+        )
+        self.request_size = Histogram(
+            "http_server_request_body_size_bytes",
+            "Request body sizes, from Content-Length (chunked bodies are not counted).",
+            _LABELS,
+            buckets=SIZE_BUCKETS,
+            registry=registry,
+        )
+        self.response_size = Histogram(
+            "http_server_response_body_size_bytes",
+            "Response body bytes sent.",
+            _LABELS,
+            buckets=SIZE_BUCKETS,
+            registry=registry,
+        )
+
+
+_default: HttpMetrics | None = None
+
+
+def default_metrics() -> HttpMetrics:
+    """The :class:`HttpMetrics` of prometheus_client's default registry, made on first use."""
+    global _default  # noqa: PLW0603 - one set of metrics per process, made lazily
+    if _default is None:
+        _default = HttpMetrics()
+    return _default
+
+
+def _method(request: web.Request) -> str:
+    method = request.method
+    return method if method in STANDARD_METHODS else OTHER_METHOD
+
+
+def _route(request: web.Request) -> str:
+    resource = request.match_info.route.resource
+    return resource.canonical if resource is not None else UNMATCHED_ROUTE
+
+
+def _request_size(request: web.Request) -> int | None:
+    """The body's size when the head says it: Content-Length, or none at all (RFC 9112
+    6.3: no Content-Length and no Transfer-Encoding is an empty body)."""
+    length = request.content_length
+    if length is not None:
+        return length
+    return None if "Transfer-Encoding" in request.headers else 0
+
+
+class _Recorder:
+    """One request's labels and start time; :meth:`done` records it once."""
+
+    __slots__ = ("method", "metrics", "route", "size", "start")
+
+    def __init__(self, metrics: HttpMetrics, request: web.Request, start: float) -> None:
+        self.metrics = metrics
+        self.method = _method(request)
+        self.route = _route(request)
+        self.size = _request_size(request)
+        self.start = start
+
+    def done(self, response: object, status: int | None, _task: object = None) -> None:
+        metrics = self.metrics
+        sent: int | None = None
+        if isinstance(response, web.StreamResponse):
+            status = response.status
+            sent = response.body_length
+        labels = (self.method, self.route, str(status if status is not None else 500))
+        metrics.duration.labels(*labels).observe(time.perf_counter() - self.start)
+        if self.size is not None:
+            metrics.request_size.labels(*labels).observe(self.size)
+        if sent is not None:
+            metrics.response_size.labels(*labels).observe(sent)
+        metrics.active.labels(self.method).dec()
+
+
+def metrics_middleware(*, metrics: HttpMetrics | None = None) -> Middleware:
+    """A middleware recording every request in the HTTP server metrics.
+
+    Labels: ``http_request_method`` (methods outside the standard nine become ``_OTHER``),
+    ``http_route`` (the matched resource's template, ``/users/{id}``; ``(unmatched)`` when
+    no route matched) and ``http_response_status_code``. A returned or raised response
+    counts with its status; any other exception counts as 500 and is re-raised; a client
+    that went away (cancellation, ``ConnectionError``) counts as 499.
+
+    A request is recorded once its response has been written (from a done-callback of the
+    request's task), so the duration and the response body size are those of the whole
+    exchange. Put the middleware first in the list, so that it times the others too.
+
+    Args:
+        metrics: where to record; default :func:`default_metrics` (prometheus_client's
+            default registry, which :func:`metrics_handler` renders).
+
+    Returns:
+        The middleware.
+    """
+    chosen = metrics if metrics is not None else default_metrics()
+    clock = time.perf_counter
+
+    @web.middleware
+    async def record_metrics(request: web.Request, handler: Handler) -> web.StreamResponse:
+        recorder = _Recorder(chosen, request, clock())
+        chosen.active.labels(recorder.method).inc()
+        response: object = None
+        status: int | None = None
+        try:
+            result = await handler(request)
+        except web.HTTPException as exc:
+            response = exc  # a raised response: the server sends it as is
+            raise
+        except (asyncio.CancelledError, ConnectionError):
+            status = CLIENT_CLOSED_REQUEST
+            raise
+        except Exception:
+            status = 500
+            raise
+        else:
+            response = result
+            if not isinstance(result, web.StreamResponse):
+                status = 500  # not a response: the server refuses it and answers 500
+            return result
+        finally:
+            task = asyncio.current_task()
+            if task is None or task.done():
+                recorder.done(response, status)
+            else:
+                task.add_done_callback(partial(recorder.done, response, status))
+
+    return record_metrics
+
+
+def _render(registry: CollectorRegistry | None, accept: str) -> tuple[bytes, str]:
+    """The exposition, in the format the scraper asked for (runs in a thread)."""
+    encoder, content_type = choose_encoder(accept)
+    if os.environ.get(MULTIPROC_ENV):
+        # Every worker's files, read afresh: the numbers are the server's, not one worker's.
+        fresh = CollectorRegistry()
+        MultiProcessCollector(fresh)  # type: ignore[no-untyped-call]
+        return encoder(fresh), content_type
+    return encoder(registry if registry is not None else REGISTRY), content_type
+
+
+def metrics_handler(*, registry: CollectorRegistry | None = None) -> Handler:
+    """A handler for ``GET /metrics``: ``app.router.add_get("/metrics", metrics_handler())``.
+
+    With ``PROMETHEUS_MULTIPROC_DIR`` set, it renders the sum of every worker's files
+    (``registry`` is then not used); otherwise ``registry`` (default: prometheus_client's
+    default registry, with the process and platform collectors). Rendering runs in the
+    loop's default executor, never on the event loop. The text or OpenMetrics format and
+    the content type follow the scraper's ``Accept``, as prometheus_client decides.
+
+    Args:
+        registry: what to render in single-process mode.
+
+    Returns:
+        The handler.
+    """
+
+    async def metrics(request: web.Request) -> web.StreamResponse:
+        loop = asyncio.get_running_loop()
+        accept = request.headers.get("Accept", "")
+        body, content_type = await loop.run_in_executor(None, _render, registry, accept)
+        return web.Response(body=body, headers={"Content-Type": content_type})
+
+    return metrics

@@ -1,0 +1,278 @@
+"""``middlewares.metrics``: labels by route template, statuses, and the truth under workers.
+
+The unit tests record into a registry of their own through a real test server. The
+multiprocess tests run real gunicorn with ``-w 3`` and ``PROMETHEUS_MULTIPROC_DIR``, using
+the hooks of the rendered ``deploy/systemd/gunicorn.conf.py``, and check that every scrape,
+whichever worker answers it, reads the whole server's count.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+from prometheus_client import CollectorRegistry
+from prometheus_client.parser import text_string_to_metric_families
+
+from middlewares.metrics import (
+    OTHER_METHOD,
+    UNMATCHED_ROUTE,
+    HttpMetrics,
+    metrics_handler,
+    metrics_middleware,
+)
+from runtime import web
+from tests.workers.harness import Gunicorn, get, launcher
+
+ROOT = Path(__file__).resolve().parents[2]
+RENDERED_CONF = ROOT / "deploy" / "systemd" / "gunicorn.conf.py"
+DURATION = "http_server_request_duration_seconds"
+
+
+async def hello(request: web.Request) -> web.Response:
+    return web.Response(text="hello")
+
+
+async def boom(request: web.Request) -> web.Response:
+    raise RuntimeError("boom")
+
+
+async def forbidden(request: web.Request) -> web.Response:
+    raise web.HTTPForbidden()
+
+
+async def echo(request: web.Request) -> web.Response:
+    return web.Response(body=await request.read())
+
+
+def make_app(metrics: HttpMetrics, registry: CollectorRegistry) -> web.Application:
+    app = web.Application(middlewares=[metrics_middleware(metrics=metrics)])
+    app.router.add_get("/users/{id}", hello)
+    app.router.add_get("/boom", boom)
+    app.router.add_get("/forbidden", forbidden)
+    app.router.add_post("/echo", echo)
+    app.router.add_route("*", "/any", hello)
+    app.router.add_get("/metrics", metrics_handler(registry=registry))
+    return app
+
+
+@pytest.fixture
+def registry() -> CollectorRegistry:
+    return CollectorRegistry()
+
+
+@pytest.fixture
+def client(make_client: Any, registry: CollectorRegistry) -> Any:
+    async def started() -> Any:
+        return await make_client(make_app(HttpMetrics(registry), registry))
+
+    return started
+
+
+async def settle() -> None:
+    """Requests are recorded from their task's done-callback, just after the response."""
+    await asyncio.sleep(0.01)
+
+
+def count(registry: CollectorRegistry, method: str, route: str, status: str) -> float | None:
+    labels = {"http_request_method": method, "http_route": route}
+    return registry.get_sample_value(
+        f"{DURATION}_count", {**labels, "http_response_status_code": status}
+    )
+
+
+async def test_labels_by_route_template_not_path(client: Any, registry: Any) -> None:
+    c = await client()
+    for user in ("ada", "bob", "cy"):
+        assert (await c.get(f"/users/{user}")).status == 200
+    await settle()
+    assert count(registry, "GET", "/users/{id}", "200") == 3
+    text = (await (await c.get("/metrics")).read()).decode()
+    assert "ada" not in text and 'http_route="/users/{id}"' in text
+
+
+async def test_unmatched_requests_share_one_route_label(client: Any, registry: Any) -> None:
+    c = await client()
+    for path in ("/nope", "/nope/2", "/users"):
+        assert (await c.get(path)).status == 404
+    await settle()
+    assert count(registry, "GET", UNMATCHED_ROUTE, "404") == 3
+
+
+async def test_exception_counts_as_500(client: Any, registry: Any) -> None:
+    c = await client()
+    assert (await c.get("/boom")).status == 500
+    await settle()
+    assert count(registry, "GET", "/boom", "500") == 1
+
+
+async def test_http_exception_counts_with_its_status(client: Any, registry: Any) -> None:
+    c = await client()
+    assert (await c.get("/forbidden")).status == 403
+    await settle()
+    assert count(registry, "GET", "/forbidden", "403") == 1
+
+
+async def test_unknown_methods_are_folded(client: Any, registry: Any) -> None:
+    c = await client()
+    assert (await c.request("PURGE", "/any")).status == 200
+    assert (await c.request("PROPFIND", "/any")).status == 200
+    assert (await c.request("PATCH", "/any")).status == 200
+    await settle()
+    assert count(registry, OTHER_METHOD, "/any", "200") == 2
+    assert count(registry, "PATCH", "/any", "200") == 1
+    assert count(registry, "PURGE", "/any", "200") is None
+
+
+async def test_body_sizes_and_active_requests(client: Any, registry: Any) -> None:
+    c = await client()
+    assert (await c.post("/echo", data=b"x" * 100)).status == 200
+    await settle()
+    labels = {"http_request_method": "POST", "http_route": "/echo"}
+    labels["http_response_status_code"] = "200"
+    get_value = registry.get_sample_value
+    assert get_value("http_server_request_body_size_bytes_sum", labels) == 100
+    assert get_value("http_server_response_body_size_bytes_sum", labels) == 100
+    assert get_value("http_server_active_requests", {"http_request_method": "POST"}) == 0
+
+
+async def test_handler_content_type_follows_accept(client: Any) -> None:
+    c = await client()
+    plain = await c.get("/metrics")
+    assert plain.headers["Content-Type"] == "text/plain; version=0.0.4; charset=utf-8"
+    om = await c.get("/metrics", headers={"Accept": "application/openmetrics-text"})
+    assert om.headers["Content-Type"].startswith("application/openmetrics-text")
+    assert (await om.read()).endswith(b"# EOF\n")
+
+
+# -- several workers ------------------------------------------------------------------------
+
+APP_MODULE = """
+import os
+
+from middlewares.metrics import metrics_handler, metrics_middleware
+from runtime import web
+
+_render = metrics_handler()
+
+
+async def item(request):
+    return web.Response(text=str(os.getpid()))
+
+
+async def metrics(request):
+    response = await _render(request)
+    response.headers["X-Worker"] = str(os.getpid())
+    return response
+
+
+def create_app():
+    app = web.Application(middlewares=[metrics_middleware()])
+    app.router.add_get("/", item)
+    app.router.add_get("/items/{id}", item)
+    app.router.add_get("/metrics", metrics)
+    return app
+"""
+
+# The rendered config's own hooks; every other setting comes from the command line.
+CONF = f"""
+import runpy
+
+_rendered = runpy.run_path({str(RENDERED_CONF)!r})
+on_starting = _rendered["on_starting"]
+child_exit = _rendered["child_exit"]
+"""
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[tuple[Any, Path]]:
+    (tmp_path / "metrics_app.py").write_text(APP_MODULE)
+    (tmp_path / "metrics_conf.py").write_text(CONF)
+    multiproc = tmp_path / "prometheus"
+    multiproc.mkdir()
+    (multiproc / "counter_999999.db").write_bytes(b"stale")  # wiped by on_starting
+
+    with launcher(tmp_path) as launch:
+
+        def start(*args: str) -> Gunicorn:
+            server = launch(
+                "-c", str(tmp_path / "metrics_conf.py"), *args, target="metrics_app:create_app"
+            )
+            return server.start({"PROMETHEUS_MULTIPROC_DIR": str(multiproc)}).wait_ready()
+
+        yield start, multiproc
+
+
+def hammer(server: Gunicorn, n: int, path: str = "/items/{}") -> set[int]:
+    """``n`` GETs of ``/items/{i}``, each on a fresh connection, 6 at a time: the workers
+    that answered."""
+
+    def one(i: int) -> int:
+        reply = get(server.address, path.format(i))
+        assert reply.status == 200
+        return int(reply.body)
+
+    with ThreadPoolExecutor(6) as pool:
+        return set(pool.map(one, range(n)))
+
+
+def all_workers_up(server: Gunicorn, workers: int) -> None:
+    """Until each worker has answered a ``GET /`` (another route than the one counted)."""
+    deadline = time.monotonic() + 15
+    seen: set[int] = set()
+    while len(seen) < workers:
+        assert time.monotonic() < deadline, f"only {len(seen)} workers answered"
+        seen |= hammer(server, 12, "/")
+
+
+def scrape(server: Gunicorn) -> tuple[float, float, str]:
+    """The route's request count, the active GETs, and the worker that answered."""
+    reply = get(server.address, "/metrics")
+    assert reply.status == 200
+    routed = active = 0.0
+    for family in text_string_to_metric_families(reply.body.decode()):
+        for sample in family.samples:
+            if sample.name == f"{DURATION}_count" and sample.labels["http_route"] == "/items/{id}":
+                routed += sample.value
+            if sample.name == "http_server_active_requests":
+                active += sample.value
+    return routed, active, reply.headers["X-Worker"]
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(60)
+def test_three_workers_every_scrape_reads_the_whole_count(served: Any) -> None:
+    start, multiproc = served
+    server = start("-w", "3")
+    all_workers_up(server, 3)
+    assert not (multiproc / "counter_999999.db").exists()
+    workers = hammer(server, 300)
+    assert len(workers) >= 2, "the requests should have been spread over the workers"
+    scrapes = [scrape(server) for _ in range(5)]
+    # The scrape itself is the one active request; the route reads 300 in every scrape.
+    assert [(routed, active) for routed, active, _ in scrapes] == [(300, 1)] * 5, scrapes
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(60)
+def test_workers_restarted_by_max_requests_lose_no_counts(served: Any) -> None:
+    start, multiproc = served
+    server = start("-w", "2", "--max-requests", "40")
+    first = set(server.worker_pids())
+    workers = hammer(server, 300)
+    assert len(workers) > 2, "max_requests should have restarted workers"
+    scrapes = [scrape(server) for _ in range(5)]
+    assert [(routed, active) for routed, active, _ in scrapes] == [(300, 1)] * 5, scrapes
+    # Dead workers' counters stay (summed); their live gauges went with mark_process_dead.
+    dead = first - set(server.worker_pids())
+    assert dead
+    for pid in dead:
+        assert (multiproc / f"histogram_{pid}.db").exists()
+        assert not (multiproc / f"gauge_livesum_{pid}.db").exists()
+    assert os.listdir(multiproc)

@@ -34,6 +34,12 @@ CHECKS: dict[str, tuple[str, str, dict[str, str], tuple[str, str] | int]] = {
     ),
     "compression": ("GET", "/report", {"Accept-Encoding": "br"}, ("Content-Encoding", "br")),
     "deprecation": ("GET", "/v1/items", {}, ("Deprecation", "@1790812800")),  # 2026-10-01
+    "metrics": (
+        "GET",
+        "/metrics",
+        {},
+        ("Content-Type", "text/plain; version=0.0.4; charset=utf-8"),
+    ),
     "proxy": ("GET", "/", {"Host": "evil.org"}, 400),
     "stash": ("GET", "/me", {"Cookie": "session=ada"}, 200),
     # A caller's trace continues here; the default providers are OpenTelemetry's no-ops.

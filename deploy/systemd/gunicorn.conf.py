@@ -7,6 +7,8 @@
 # Values marked "agrees with nginx" move together with the nginx config (same options).
 import os
 
+from runtime.workers import logconfig_dict
+
 wsgi_app = "myapp:create_app"
 worker_class = "runtime.workers.GunicornWebWorker"
 proc_name = "myapp"
@@ -39,10 +41,14 @@ secure_scheme_headers = {"X-FORWARDED-PROTO": "https"}
 worker_tmp_dir = "/run/myapp"
 control_socket = os.path.join("/run/myapp", "gunicorn.ctl")
 
-# Logs go to stderr, which is the journal under systemd. nginx keeps the access log.
+# Logs go to stderr, which is the journal under systemd, every line in one shape
+# (json, docs/observability.md): gunicorn's error log, its access line (fields,
+# with the request id; nginx keeps its own access log too), the framework's and the app's.
 errorlog = "-"
 loglevel = "info"
 accesslog = None
+logconfig_dict = logconfig_dict(json=True)
+logger_class = "runtime.workers.logconfig.StructuredLogger"
 
 
 # Prometheus multiprocess mode (docs/middlewares/metrics.md). Only when the environment sets

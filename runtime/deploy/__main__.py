@@ -85,6 +85,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     add("--config-path", default="", help="gunicorn config (default /etc/NAME/gunicorn.conf.py)")
     add("--runtime-dir", default="", help="control socket + heartbeats (default /run/NAME)")
+    add(
+        "--log-format",
+        choices=("json", "console"),
+        default="json",
+        help="every log line on stderr as JSON (production) or console lines (json)",
+    )
     return parser
 
 
@@ -127,6 +133,7 @@ def settings_from_args(args: argparse.Namespace) -> DeploySettings:
         forwarded_allow_ips=tuple(args.forwarded_allow_ips) or ("127.0.0.1", "::1"),
         config_path=args.config_path,
         runtime_dir=args.runtime_dir,
+        log_format=args.log_format,
     )
 
 

@@ -144,6 +144,9 @@ class DeploySettings:
         config_path: where the gunicorn config is installed.
         runtime_dir: gunicorn's control socket and heartbeat files (the unit's
             ``RuntimeDirectory``, ``/run/<name>``).
+        log_format: every log line on stderr as ``"json"`` (production) or ``"console"``:
+            gunicorn's ``logconfig_dict`` from ``runtime.workers.logconfig_dict``
+            (docs/observability.md).
     """
 
     name: str
@@ -178,6 +181,7 @@ class DeploySettings:
     forwarded_allow_ips: tuple[str, ...] = ("127.0.0.1", "::1")
     config_path: str = ""
     runtime_dir: str = ""
+    log_format: Literal["json", "console"] = "json"
 
     def __post_init__(self) -> None:
         if not _NAME.fullmatch(self.name):
@@ -219,6 +223,8 @@ class DeploySettings:
         self._validate_network()
         if self.compression not in ("app", "nginx"):
             raise ValueError(f"compression must be 'app' or 'nginx', not {self.compression!r}")
+        if self.log_format not in ("json", "console"):
+            raise ValueError(f"log_format must be 'json' or 'console', not {self.log_format!r}")
         numbers = (
             "read_timeout",
             "upstream_idle",
@@ -343,4 +349,6 @@ class DeploySettings:
             "py_bind": json.dumps(gunicorn_bind),
             "py_forwarded_allow_ips": json.dumps(",".join(self.forwarded_allow_ips)),
             "py_runtime_dir": json.dumps(self.runtime_dir),
+            "log_format": self.log_format,
+            "py_log_json": repr(self.log_format == "json"),
         }

@@ -134,7 +134,7 @@ def test_extra_loggers_keep_gunicorns_loggers(restore_logging: None) -> None:
 def test_access_log_off(monkeypatch: pytest.MonkeyPatch) -> None:
     assert logconfig_dict(access_log=False)["loggers"]["gunicorn.access"]["level"] == "WARNING"
 
-    class Quiet(StructuredLogger):  # type: ignore[misc]
+    class Quiet(StructuredLogger):
         def __init__(self) -> None:  # no gunicorn config: only what access() reads
             self._access_log_enabled = True
             self.access_log = logging.getLogger("tests.quiet.access")

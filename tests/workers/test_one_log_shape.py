@@ -41,7 +41,9 @@ def test_every_line_on_stderr_is_json_with_the_same_core_keys(gunicorn: Launcher
     reply = get(instance.address, "/work?token=secret", headers)
     assert reply.status == 200
     assert reply.headers["X-Request-ID"] == "req-abc.123"
+    assert get(instance.address, "/boom", {"X-Request-ID": "req-boom"}).status == 500
     wait_for(lambda: '"path": "/work"' in instance.stderr, 5, "the access line")
+    wait_for(lambda: '"path": "/boom"' in instance.stderr, 5, "the failed request's line")
     wait_for(lambda: instance.stderr.count("Booting worker") == 2, 10, "both workers")
     instance.signal(15)
     assert instance.wait(15) == 0
@@ -60,7 +62,16 @@ def test_every_line_on_stderr_is_json_with_the_same_core_keys(gunicorn: Launcher
     assert all(line["level"] == "info" for line in booted)
 
     (event,) = by_logger["tests.app"]
-    (record,) = by_logger["tests.stdlib"]
+    record, traceback = by_logger["tests.stdlib"]
+    # Tracebacks are data in the line, not lines of their own; the request id is there too.
+    assert traceback["event"] == "a stdlib record with a traceback"
+    assert traceback["level"] == "error" and traceback["request_id"] == "req-boom"
+    assert traceback["exception"][0]["exc_type"] == "ZeroDivisionError"
+    (failed,) = by_logger["berth.access"]
+    assert failed["event"] == "request_failed" and failed["request_id"] == "req-boom"
+    assert failed["exception"][0]["exc_type"] == "RuntimeError"
+    boom = [line for line in by_logger["gunicorn.access"] if line["path"] == "/boom"]
+    assert [(line["status"], line["request_id"]) for line in boom] == [(500, "req-boom")]
     assert "tests.noisy" not in by_logger  # the extra logger's level applies
     assert event == {**event, "event": "structlog_event", "answer": 42, "level": "info"}
     assert record == {**record, "event": "a stdlib record with args", "level": "warning"}

@@ -35,10 +35,19 @@ async def work(request: web.Request) -> web.Response:
     return web.Response(text="done")
 
 
+async def boom(request: web.Request) -> web.Response:
+    try:
+        1 / 0  # noqa: B018 - the point is the exception
+    except ZeroDivisionError:
+        _stdlib.exception("a stdlib record with a traceback")
+    raise RuntimeError("unhandled")
+
+
 def create_app() -> web.Application:
     # The factory's formatter configured structlog already; the middleware binds the
     # request id to structlog.contextvars and sets request["request_id"].
     app = web.Application(middlewares=[access_log_middleware(exclude=["/*"])])
     app.router.add_get("/", index)
     app.router.add_get("/work", work)
+    app.router.add_get("/boom", boom)
     return app

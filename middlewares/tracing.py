@@ -87,9 +87,11 @@ def tracing_middleware(
         session = _Session(tracer, span, route)
         token = otel_context.attach(trace.set_span_in_context(span, parent))
         ids = span.get_span_context()
-        bound = structlog.contextvars.bind_contextvars(
-            trace_id=format(ids.trace_id, "032x"), span_id=format(ids.span_id, "016x")
-        )
+        trace_id, span_id = format(ids.trace_id, "032x"), format(ids.span_id, "016x")
+        bound = structlog.contextvars.bind_contextvars(trace_id=trace_id, span_id=span_id)
+        # Also on the request: gunicorn's access line is written after this context is
+        # gone, and reads them there (runtime.workers.logconfig).
+        request["trace_id"], request["span_id"] = trace_id, span_id
         if _is_websocket(request):
             request.add_prepare_hook(session.on_prepare)
         started = time.perf_counter()

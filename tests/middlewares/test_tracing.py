@@ -41,6 +41,7 @@ def app_with(tracing: Tracing) -> web.Application:
 
     async def user(request: web.Request) -> web.Response:
         seen.update(structlog.contextvars.get_contextvars())
+        seen["on_request"] = (request.get("trace_id"), request.get("span_id"))
         return web.Response(text=request.match_info["id"])
 
     async def boom(request: web.Request) -> web.Response:
@@ -103,6 +104,8 @@ async def test_traceparent_makes_the_span_a_child_and_ids_reach_structlog(
     assert span.parent is not None and format(span.parent.span_id, "016x") == PARENT_ID
     assert app["seen"]["trace_id"] == TRACE_ID
     assert app["seen"]["span_id"] == format(span.context.span_id, "016x")
+    # and on the request, where gunicorn's access line (written later) reads them
+    assert app["seen"]["on_request"] == (TRACE_ID, format(span.context.span_id, "016x"))
     assert "trace_id" not in structlog.contextvars.get_contextvars()
 
 

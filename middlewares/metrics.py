@@ -5,9 +5,10 @@ Two parts (docs/middlewares/metrics.md):
 * :func:`metrics_middleware`: per request, by route template (``/users/{id}``, never the
   raw path), the OpenTelemetry HTTP server metrics in Prometheus form:
   ``http_server_request_duration_seconds``, ``http_server_active_requests``,
-  ``http_server_request_body_size_bytes`` and ``http_server_response_body_size_bytes``.
+  ``http_server_request_body_size_bytes`` and ``http_server_response_body_size_bytes``;
+  and ``http_server_open_websockets``.
 * :func:`metrics_handler`: the ``/metrics`` handler. It renders in a thread (reading the
-  multiprocess files costs milliseconds per worker), and when ``PROMETHEUS_MULTIPROC_DIR``
+  multiprocess files and rendering are blocking work), and when ``PROMETHEUS_MULTIPROC_DIR``
   is set, from every worker's files through a fresh ``MultiProcessCollector`` per scrape,
   so that whichever worker answers the scrape, the numbers are the whole server's.
 
@@ -86,7 +87,7 @@ _LABELS = ("http_request_method", "http_route", "http_response_status_code")
 
 
 class HttpMetrics:
-    """The four HTTP server metrics, registered once in ``registry``.
+    """The HTTP server metrics, registered once in ``registry``.
 
     One instance per registry: prometheus_client refuses a second metric of the same name.
     Tests and apps that want their own registry make their own instance; everyone else
@@ -96,7 +97,7 @@ class HttpMetrics:
     def __init__(self, registry: CollectorRegistry | None = REGISTRY) -> None:
         self.duration = Histogram(
             "http_server_request_duration_seconds",
-            "Time from the request's arrival at the middleware to its response's last byte.",
+            "Time spent in the handler chain below the middleware.",
             _LABELS,
             buckets=DURATION_BUCKETS,
             registry=registry,
@@ -122,6 +123,13 @@ class HttpMetrics:
             buckets=SIZE_BUCKETS,
             registry=registry,
         )
+        self.websockets = Gauge(
+            "http_server_open_websockets",
+            "WebSockets between their 101 and the end of their handler.",
+            ("http_route",),
+            registry=registry,
+            multiprocess_mode="livesum",
+        )
 
 
 _default: HttpMetrics | None = None
@@ -141,7 +149,10 @@ def _method(request: web.Request) -> str:
 
 
 def _route(request: web.Request) -> str:
-    resource = request.match_info.route.resource
+    match_info = request.match_info
+    if match_info.http_exception is not None:  # 404, or 405 on a path that exists
+        return UNMATCHED_ROUTE
+    resource = match_info.route.resource
     return resource.canonical if resource is not None else UNMATCHED_ROUTE
 
 
@@ -155,30 +166,69 @@ def _request_size(request: web.Request) -> int | None:
 
 
 class _Recorder:
-    """One request's labels and start time; :meth:`done` records it once."""
+    """One request's labels and start time; :meth:`finish` records it once.
 
-    __slots__ = ("method", "metrics", "route", "size", "start")
+    Everything but an unknown response size is recorded before the server writes the
+    response, so a client that has its answer finds it counted in the very next scrape,
+    whichever worker answers that. A WebSocket's request is recorded when its 101 goes out
+    (:meth:`on_prepare`): from then on it is an open socket, not an active request.
+    """
+
+    __slots__ = ("head", "method", "metrics", "route", "size", "start", "upgraded")
 
     def __init__(self, metrics: HttpMetrics, request: web.Request, start: float) -> None:
         self.metrics = metrics
         self.method = _method(request)
+        self.head = request.method == "HEAD"
         self.route = _route(request)
         self.size = _request_size(request)
         self.start = start
+        self.upgraded = False
 
-    def done(self, response: object, status: int | None, _task: object = None) -> None:
+    def record(self, status: int | None, response: object) -> None:
         metrics = self.metrics
-        sent: int | None = None
-        if isinstance(response, web.StreamResponse):
-            status = response.status
-            sent = response.body_length
         labels = (self.method, self.route, str(status if status is not None else 500))
         metrics.duration.labels(*labels).observe(time.perf_counter() - self.start)
+        metrics.active.labels(self.method).dec()
         if self.size is not None:
             metrics.request_size.labels(*labels).observe(self.size)
+        if not isinstance(response, web.StreamResponse):
+            return
+        sent = self._body_size(response)
         if sent is not None:
             metrics.response_size.labels(*labels).observe(sent)
-        metrics.active.labels(self.method).dec()
+            return
+        # Not known before it is sent (a file, a stream of unknown length): measured once
+        # the server has written it, from a done-callback of the request's task.
+        task = asyncio.current_task()
+        if task is not None and not task.done():
+            task.add_done_callback(partial(self._late_size, labels, response))
+
+    def _body_size(self, response: web.StreamResponse) -> int | None:
+        if response.prepared:  # streamed by the handler: every byte is written already
+            return response.body_length
+        if self.head or response.status in (204, 304):
+            return 0
+        return response.content_length
+
+    def _late_size(
+        self, labels: tuple[str, str, str], response: web.StreamResponse, _task: object
+    ) -> None:
+        self.metrics.response_size.labels(*labels).observe(response.body_length)
+
+    async def on_prepare(self, response: web.StreamResponse) -> None:
+        if response.status == 101 and not self.upgraded:
+            self.upgraded = True
+            self.record(101, None)
+            self.metrics.websockets.labels(self.route).inc()
+
+    def finish(self, response: object, status: int | None) -> None:
+        if self.upgraded:
+            self.metrics.websockets.labels(self.route).dec()
+            return
+        if isinstance(response, web.StreamResponse):
+            status = response.status
+        self.record(status, response)
 
 
 def metrics_middleware(*, metrics: HttpMetrics | None = None) -> Middleware:
@@ -188,11 +238,14 @@ def metrics_middleware(*, metrics: HttpMetrics | None = None) -> Middleware:
     ``http_route`` (the matched resource's template, ``/users/{id}``; ``(unmatched)`` when
     no route matched) and ``http_response_status_code``. A returned or raised response
     counts with its status; any other exception counts as 500 and is re-raised; a client
-    that went away (cancellation, ``ConnectionError``) counts as 499.
+    that went away (cancellation, ``ConnectionError``) counts as 499. A WebSocket handshake
+    counts as 101 when the 101 goes out; the socket is then in ``http_server_open_websockets``
+    until its handler returns.
 
-    A request is recorded once its response has been written (from a done-callback of the
-    request's task), so the duration and the response body size are those of the whole
-    exchange. Put the middleware first in the list, so that it times the others too.
+    A request is recorded when the handler chain below returns (or raises), before the
+    server writes the response: the duration is the time spent in that chain, and a client
+    holding its answer finds it counted in the next scrape. Put the middleware first in the
+    list, so that it times the others too and sees the final response.
 
     Args:
         metrics: where to record; default :func:`default_metrics` (prometheus_client's
@@ -208,6 +261,8 @@ def metrics_middleware(*, metrics: HttpMetrics | None = None) -> Middleware:
     async def record_metrics(request: web.Request, handler: Handler) -> web.StreamResponse:
         recorder = _Recorder(chosen, request, clock())
         chosen.active.labels(recorder.method).inc()
+        if request.headers.get("Upgrade", "").lower() == "websocket":
+            request.add_prepare_hook(recorder.on_prepare)
         response: object = None
         status: int | None = None
         try:
@@ -227,11 +282,7 @@ def metrics_middleware(*, metrics: HttpMetrics | None = None) -> Middleware:
                 status = 500  # not a response: the server refuses it and answers 500
             return result
         finally:
-            task = asyncio.current_task()
-            if task is None or task.done():
-                recorder.done(response, status)
-            else:
-                task.add_done_callback(partial(recorder.done, response, status))
+            recorder.finish(response, status)
 
     return record_metrics
 

@@ -51,6 +51,18 @@ async def echo(request: web.Request) -> web.Response:
     return web.Response(body=await request.read())
 
 
+async def a_file(request: web.Request) -> web.FileResponse:
+    return web.FileResponse(__file__)
+
+
+async def ws_echo(request: web.Request) -> web.WebSocketResponse:
+    ws = web.WebSocketResponse()
+    await ws.prepare(request)
+    async for msg in ws:
+        await ws.send_str(msg.data)
+    return ws
+
+
 def make_app(metrics: HttpMetrics, registry: CollectorRegistry) -> web.Application:
     app = web.Application(middlewares=[metrics_middleware(metrics=metrics)])
     app.router.add_get("/users/{id}", hello)
@@ -58,6 +70,8 @@ def make_app(metrics: HttpMetrics, registry: CollectorRegistry) -> web.Applicati
     app.router.add_get("/forbidden", forbidden)
     app.router.add_post("/echo", echo)
     app.router.add_route("*", "/any", hello)
+    app.router.add_get("/ws/{room}", ws_echo)
+    app.router.add_get("/file", a_file)
     app.router.add_get("/metrics", metrics_handler(registry=registry))
     return app
 
@@ -76,7 +90,7 @@ def client(make_client: Any, registry: CollectorRegistry) -> Any:
 
 
 async def settle() -> None:
-    """Requests are recorded from their task's done-callback, just after the response."""
+    """Let the server finish: a file's size is recorded once it has been sent."""
     await asyncio.sleep(0.01)
 
 
@@ -101,8 +115,10 @@ async def test_unmatched_requests_share_one_route_label(client: Any, registry: A
     c = await client()
     for path in ("/nope", "/nope/2", "/users"):
         assert (await c.get(path)).status == 404
+    assert (await c.post("/users/ada")).status == 405
     await settle()
     assert count(registry, "GET", UNMATCHED_ROUTE, "404") == 3
+    assert count(registry, "POST", UNMATCHED_ROUTE, "405") == 1
 
 
 async def test_exception_counts_as_500(client: Any, registry: Any) -> None:
@@ -140,6 +156,37 @@ async def test_body_sizes_and_active_requests(client: Any, registry: Any) -> Non
     assert get_value("http_server_request_body_size_bytes_sum", labels) == 100
     assert get_value("http_server_response_body_size_bytes_sum", labels) == 100
     assert get_value("http_server_active_requests", {"http_request_method": "POST"}) == 0
+
+
+async def test_a_file_is_measured_once_sent(client: Any, registry: Any) -> None:
+    c = await client()
+    body = await (await c.get("/file")).read()
+    await settle()
+    labels = {"http_request_method": "GET", "http_route": "/file"}
+    labels["http_response_status_code"] = "200"
+    assert registry.get_sample_value("http_server_response_body_size_bytes_sum", labels) == len(
+        body
+    )
+    head = await c.head("/users/ada")
+    assert head.status == 200
+    labels.update(http_request_method="HEAD", http_route="/users/{id}")
+    assert registry.get_sample_value("http_server_response_body_size_bytes_sum", labels) == 0
+
+
+async def test_websocket_is_an_open_socket_after_its_101(client: Any, registry: Any) -> None:
+    c = await client()
+    open_sockets = {"http_route": "/ws/{room}"}
+    get_value = registry.get_sample_value
+    async with c.ws_connect("/ws/lobby") as ws:
+        await ws.send_str("hi")
+        assert (await ws.receive()).data == "hi"
+        # The handshake is recorded (101) and no longer an active request.
+        assert count(registry, "GET", "/ws/{room}", "101") == 1
+        assert get_value("http_server_active_requests", {"http_request_method": "GET"}) == 0
+        assert get_value("http_server_open_websockets", open_sockets) == 1
+    await settle()
+    assert get_value("http_server_open_websockets", open_sockets) == 0
+    assert count(registry, "GET", "/ws/{room}", "101") == 1
 
 
 async def test_handler_content_type_follows_accept(client: Any) -> None:

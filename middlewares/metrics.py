@@ -28,7 +28,7 @@ try:
     from prometheus_client import REGISTRY, CollectorRegistry, Gauge, Histogram
     from prometheus_client.exposition import choose_encoder
     from prometheus_client.multiprocess import MultiProcessCollector
-except ImportError as exc:  # pragma: no cover - the extra is installed in the test venv
+except ImportError as exc:
     raise ImportError(
         "middlewares.metrics needs prometheus_client: pip install berth[prometheus]"
     ) from exc

@@ -9,7 +9,10 @@ whichever worker answers it, reads the whole server's count.
 from __future__ import annotations
 
 import asyncio
+import importlib
 import os
+import runpy
+import sys
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -198,10 +201,40 @@ async def test_handler_content_type_follows_accept(client: Any) -> None:
     assert (await om.read()).endswith(b"# EOF\n")
 
 
+def test_missing_extra_names_the_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "prometheus_client", None)  # as if not installed
+    monkeypatch.delitem(sys.modules, "middlewares.metrics")
+    with pytest.raises(ImportError, match=r"pip install berth\[prometheus\]"):
+        importlib.import_module("middlewares.metrics")
+
+
+def test_rendered_hooks_do_nothing_without_the_variable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hooks = runpy.run_path(str(RENDERED_CONF))
+    worker = type("Worker", (), {"pid": 12345})()
+    monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)
+    hooks["on_starting"](None)
+    hooks["child_exit"](None, worker)
+    # With it: the directory is made or emptied of .db files, nothing else is touched.
+    multiproc = tmp_path / "prometheus"
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(multiproc))
+    hooks["on_starting"](None)
+    (multiproc / "histogram_12345.db").write_bytes(b"")
+    (multiproc / "gauge_livesum_12345.db").write_bytes(b"")
+    (multiproc / "README").write_text("mine")
+    hooks["child_exit"](None, worker)
+    assert sorted(os.listdir(multiproc)) == ["README", "histogram_12345.db"]
+    hooks["on_starting"](None)
+    assert os.listdir(multiproc) == ["README"]
+
+
 # -- several workers ------------------------------------------------------------------------
 
 APP_MODULE = """
 import os
+import runpy
+import sys
 
 from middlewares.metrics import metrics_handler, metrics_middleware
 from runtime import web

@@ -20,9 +20,13 @@ system-packages:
 	@bash .ci/debian-packages
 
 # Quick start 1: the demo app under gunicorn with our worker, on http://127.0.0.1:8080/
+# /metrics counts every worker's requests: prometheus_client's multiprocess files live in
+# .run/prometheus, emptied at each start (examples/gunicorn.conf.py).
 run: $(STAMP)
+	PROMETHEUS_MULTIPROC_DIR=$(CURDIR)/.run/prometheus \
 	$(BIN)/gunicorn examples.demo:create_app --worker-class runtime.workers.GunicornWebWorker \
-		--bind 127.0.0.1:8080 --workers 2 --access-logfile - --no-control-socket
+		--bind 127.0.0.1:8080 --workers 2 --access-logfile - --no-control-socket \
+		--config examples/gunicorn.conf.py
 
 # Quick start 2: the whole suite (lint, types, tests), after installing what it needs
 test: system-packages check pytest pytest-eager

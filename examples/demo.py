@@ -1,7 +1,9 @@
 """The demo app of the README: ``make run`` serves it.
 
 It shows answers of docs/faq.md at work: shared resources on the application, data a
-middleware stashes on the request, and a catch-all route for a URL prefix.
+middleware stashes on the request, and a catch-all route for a URL prefix. It also counts its
+requests by route and serves the counts at ``/metrics``, true across every worker
+(``make run`` sets ``PROMETHEUS_MULTIPROC_DIR``; docs/middlewares/metrics.md).
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 
+from middlewares.metrics import metrics_handler, metrics_middleware
 from runtime import web
 
 routes = web.RouteTableDef()
@@ -59,7 +62,8 @@ async def started(app: web.Application) -> AsyncIterator[None]:
 
 def create_app() -> web.Application:
     """The factory gunicorn and ``python -m runtime`` call."""
-    app = web.Application(middlewares=[timing])
+    app = web.Application(middlewares=[metrics_middleware(), timing])
     app.add_routes(routes)
+    app.router.add_get("/metrics", metrics_handler())
     app.cleanup_ctx.append(started)
     return app

@@ -42,9 +42,11 @@ __all__ = [
     "SIZE_BUCKETS",
     "UNMATCHED_ROUTE",
     "HttpMetrics",
+    "child_exit",
     "default_metrics",
     "metrics_handler",
     "metrics_middleware",
+    "on_starting",
 ]
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -321,3 +323,26 @@ def metrics_handler(*, registry: CollectorRegistry | None = None) -> Handler:
         return web.Response(body=body, headers={"Content-Type": content_type})
 
     return metrics
+
+
+# -- gunicorn hooks: ``from middlewares.metrics import child_exit, on_starting`` in a config ---
+
+
+def on_starting(server: object) -> None:
+    """gunicorn's ``on_starting`` hook: begin with an empty multiprocess directory (the
+    files of a previous run would be summed with this one's)."""
+    path = os.environ.get(MULTIPROC_ENV)
+    if path:
+        os.makedirs(path, exist_ok=True)
+        for entry in os.scandir(path):
+            if entry.name.endswith(".db"):
+                os.remove(entry.path)
+
+
+def child_exit(server: object, worker: object) -> None:
+    """gunicorn's ``child_exit`` hook: drop a dead worker's live gauges (its counters and
+    histograms stay, and keep being summed)."""
+    if os.environ.get(MULTIPROC_ENV):
+        from prometheus_client import multiprocess  # noqa: PLC0415 - only in multiprocess mode
+
+        multiprocess.mark_process_dead(worker.pid)  # type: ignore[attr-defined,no-untyped-call]

@@ -48,6 +48,32 @@ def test_the_demo_app_runs_under_gunicorn(gunicorn: Launcher) -> None:
     assert get(instance.address, "/hello/gunicorn").json() == {"hello": "gunicorn"}
 
 
+def test_the_demo_metrics_count_every_workers_requests(gunicorn: Launcher, tmp_path: Path) -> None:
+    # As make run serves it: two workers, the multiprocess directory, the demo's hooks.
+    from prometheus_client.parser import text_string_to_metric_families
+
+    stale = tmp_path / "prometheus" / "counter_1.db"
+    stale.parent.mkdir()
+    stale.write_bytes(b"left by an earlier run")  # on_starting must empty the directory
+    instance = gunicorn(
+        "-w", "2", "--config", "examples/gunicorn.conf.py", target="examples.demo:create_app"
+    )
+    instance.start(extra_env={"PROMETHEUS_MULTIPROC_DIR": str(stale.parent)}).wait_ready()
+    assert not stale.exists()
+    for i in range(40):
+        assert get(instance.address, f"/hello/{i}").status == 200  # a fresh connection each
+    for _ in range(4):  # whichever worker answers the scrape, the totals are the server's
+        text = get(instance.address, "/metrics").text
+        counts = [
+            sample.value
+            for family in text_string_to_metric_families(text)
+            for sample in family.samples
+            if sample.name == "http_server_request_duration_seconds_count"
+            and sample.labels.get("http_route") == "/hello/{name}"
+        ]
+        assert sum(counts) == 40, text
+
+
 def test_row17_a_failed_start_halts_the_arbiter_with_the_boot_error_code(
     gunicorn: Launcher,
 ) -> None:

@@ -239,6 +239,23 @@ SERVERS: tuple[Server, ...] = (
         scenarios=frozenset({"logging"}),
     ),
     Server(
+        name="berth-gunicorn-metrics",
+        argv=_gunicorn(
+            "runtime.workers.GunicornUVLoopWebWorker", "bench.apps.berth_hello:create_metrics_app"
+        ),
+        description="berth-gunicorn + middlewares.metrics (Prometheus, by route) (plaintext only)",
+        scenarios=frozenset({"plaintext"}),
+    ),
+    Server(
+        name="berth-gunicorn-tracing",
+        argv=_gunicorn(
+            "runtime.workers.GunicornUVLoopWebWorker", "bench.apps.berth_hello:create_tracing_app"
+        ),
+        description="berth-gunicorn + middlewares.tracing (a span per request, batch processor, "
+        "an exporter that drops them) (plaintext only)",
+        scenarios=frozenset({"plaintext"}),
+    ),
+    Server(
         name="berth-gunicorn-accesslog",
         argv=_gunicorn(
             "runtime.workers.GunicornUVLoopWebWorker",

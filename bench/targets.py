@@ -71,6 +71,20 @@ COMPARISONS: tuple[Comparison, ...] = (
         scenario="logging",
         target=1.0,
     ),
+    # Issue 18: what observability costs on plaintext, against plain Berth in the same run.
+    # Metrics may cost at most 15%; tracing's cost is stated (0.5x would be worth a look).
+    Comparison(
+        subject="berth-gunicorn-metrics",
+        baseline="berth-gunicorn",
+        scenario="plaintext",
+        target=0.85,
+    ),
+    Comparison(
+        subject="berth-gunicorn-tracing",
+        baseline="berth-gunicorn",
+        scenario="plaintext",
+        target=0.5,
+    ),
     # Issue 5: WebSocket echo, small messages; for now "ahead of aiohttp".
     *(
         Comparison(

@@ -82,3 +82,32 @@ def create_logging_app() -> web.Application:
 
     configure(renderer="json", direct_stream=sys.stderr)
     return create_app([access_log_middleware()])
+
+
+def create_metrics_app() -> web.Application:
+    """The same app with ``middlewares.metrics`` (one process: no multiprocess files)."""
+    from middlewares.metrics import metrics_middleware  # noqa: PLC0415 - optional extra
+
+    return create_app([metrics_middleware()])
+
+
+def create_tracing_app() -> web.Application:
+    """The same app with ``middlewares.tracing``: every span made, sampled and handed to a
+    batch processor whose exporter drops it (what is measured is Berth's side, not a
+    collector's)."""
+    from opentelemetry.sdk.trace import TracerProvider  # noqa: PLC0415 - optional extra
+    from opentelemetry.sdk.trace.export import (  # noqa: PLC0415
+        BatchSpanProcessor,
+        SpanExporter,
+        SpanExportResult,
+    )
+
+    from middlewares.tracing import tracing_middleware  # noqa: PLC0415
+
+    class Drop(SpanExporter):
+        def export(self, spans: Any) -> SpanExportResult:
+            return SpanExportResult.SUCCESS
+
+    provider = TracerProvider()
+    provider.add_span_processor(BatchSpanProcessor(Drop()))
+    return create_app([tracing_middleware(tracer_provider=provider)])

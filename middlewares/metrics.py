@@ -22,7 +22,7 @@ import os
 import time
 from collections.abc import Awaitable, Callable
 from functools import partial
-from typing import Final
+from typing import Any, Final
 
 try:
     from prometheus_client import REGISTRY, CollectorRegistry, Gauge, Histogram
@@ -132,6 +132,29 @@ class HttpMetrics:
             registry=registry,
             multiprocess_mode="livesum",
         )
+        # The labelled children, found once per label set: prometheus_client's labels()
+        # takes a lock and builds a key on every call, which a request should not pay for.
+        # Bounded like prometheus_client's own map: methods x routes x statuses.
+        self._children: dict[tuple[str, str, str], tuple[Any, Any, Any]] = {}
+        self._active: dict[str, Any] = {}
+
+    def children(self, labels: tuple[str, str, str]) -> tuple[Any, Any, Any]:
+        """The duration, request size and response size children for ``labels``."""
+        found = self._children.get(labels)
+        if found is None:
+            found = self._children[labels] = (
+                self.duration.labels(*labels),
+                self.request_size.labels(*labels),
+                self.response_size.labels(*labels),
+            )
+        return found
+
+    def active_for(self, method: str) -> Any:
+        """The active-requests gauge child for ``method``."""
+        found = self._active.get(method)
+        if found is None:
+            found = self._active[method] = self.active.labels(method)
+        return found
 
 
 _default: HttpMetrics | None = None
@@ -190,15 +213,16 @@ class _Recorder:
     def record(self, status: int | None, response: object) -> None:
         metrics = self.metrics
         labels = (self.method, self.route, str(status if status is not None else 500))
-        metrics.duration.labels(*labels).observe(time.perf_counter() - self.start)
-        metrics.active.labels(self.method).dec()
+        duration, request_size, response_size = metrics.children(labels)
+        duration.observe(time.perf_counter() - self.start)
+        metrics.active_for(self.method).dec()
         if self.size is not None:
-            metrics.request_size.labels(*labels).observe(self.size)
+            request_size.observe(self.size)
         if not isinstance(response, web.StreamResponse):
             return
         sent = self._body_size(response)
         if sent is not None:
-            metrics.response_size.labels(*labels).observe(sent)
+            response_size.observe(sent)
             return
         # Not known before it is sent (a file, a stream of unknown length): measured once
         # the server has written it, from a done-callback of the request's task.
@@ -216,7 +240,7 @@ class _Recorder:
     def _late_size(
         self, labels: tuple[str, str, str], response: web.StreamResponse, _task: object
     ) -> None:
-        self.metrics.response_size.labels(*labels).observe(response.body_length)
+        self.metrics.children(labels)[2].observe(response.body_length)
 
     async def on_prepare(self, response: web.StreamResponse) -> None:
         if response.status == 101 and not self.upgraded:
@@ -262,7 +286,7 @@ def metrics_middleware(*, metrics: HttpMetrics | None = None) -> Middleware:
     @web.middleware
     async def record_metrics(request: web.Request, handler: Handler) -> web.StreamResponse:
         recorder = _Recorder(chosen, request, clock())
-        chosen.active.labels(recorder.method).inc()
+        chosen.active_for(recorder.method).inc()
         if request.headers.get("Upgrade", "").lower() == "websocket":
             request.add_prepare_hook(recorder.on_prepare)
         response: object = None

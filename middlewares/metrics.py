@@ -35,6 +35,14 @@ except ImportError as exc:
 
 from runtime import web
 
+from ._http_labels import (
+    DURATION_BUCKETS,
+    OTHER_METHOD,
+    is_websocket_upgrade,
+    method_label,
+    route_template,
+)
+
 __all__ = [
     "DURATION_BUCKETS",
     "MULTIPROC_ENV",
@@ -57,29 +65,6 @@ Middleware = Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]
 MULTIPROC_ENV: Final = "PROMETHEUS_MULTIPROC_DIR"
 #: ``http_route`` of requests no route matched (404, 405): one value, whatever the path.
 UNMATCHED_ROUTE: Final = "(unmatched)"
-#: ``http_request_method`` of methods outside :data:`STANDARD_METHODS`, as OpenTelemetry's
-#: semantic conventions fold them: a client inventing methods cannot grow the series.
-OTHER_METHOD: Final = "_OTHER"
-STANDARD_METHODS: Final = frozenset(
-    {"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"}
-)
-#: OpenTelemetry's advised boundaries for ``http.server.request.duration`` (seconds).
-DURATION_BUCKETS: Final = (
-    0.005,
-    0.01,
-    0.025,
-    0.05,
-    0.075,
-    0.1,
-    0.25,
-    0.5,
-    0.75,
-    1.0,
-    2.5,
-    5.0,
-    7.5,
-    10.0,
-)
 #: Body sizes: powers of 4 from 64 B to 64 MiB.
 SIZE_BUCKETS: Final = tuple(float(64 * 4**i) for i in range(11))
 #: Status label of a request whose client went away before it was answered (as nginx logs).
@@ -168,17 +153,8 @@ def default_metrics() -> HttpMetrics:
     return _default
 
 
-def _method(request: web.Request) -> str:
-    method = request.method
-    return method if method in STANDARD_METHODS else OTHER_METHOD
-
-
 def _route(request: web.Request) -> str:
-    match_info = request.match_info
-    if match_info.http_exception is not None:  # 404, or 405 on a path that exists
-        return UNMATCHED_ROUTE
-    resource = match_info.route.resource
-    return resource.canonical if resource is not None else UNMATCHED_ROUTE
+    return route_template(request) or UNMATCHED_ROUTE
 
 
 def _request_size(request: web.Request) -> int | None:
@@ -203,7 +179,7 @@ class _Recorder:
 
     def __init__(self, metrics: HttpMetrics, request: web.Request, start: float) -> None:
         self.metrics = metrics
-        self.method = _method(request)
+        self.method = method_label(request)
         self.head = request.method == "HEAD"
         self.route = _route(request)
         self.size = _request_size(request)
@@ -287,7 +263,7 @@ def metrics_middleware(*, metrics: HttpMetrics | None = None) -> Middleware:
     async def record_metrics(request: web.Request, handler: Handler) -> web.StreamResponse:
         recorder = _Recorder(chosen, request, clock())
         chosen.active_for(recorder.method).inc()
-        if request.headers.get("Upgrade", "").lower() == "websocket":
+        if is_websocket_upgrade(request):
             request.add_prepare_hook(recorder.on_prepare)
         response: object = None
         status: int | None = None

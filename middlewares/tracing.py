@@ -27,6 +27,14 @@ import structlog
 
 from runtime import web
 
+from ._http_labels import (
+    DURATION_BUCKETS,
+    OTHER_METHOD,
+    is_websocket_upgrade,
+    method_label,
+    route_template,
+)
+
 try:
     from opentelemetry import context as otel_context
     from opentelemetry import metrics, propagate, trace
@@ -40,15 +48,6 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 Middleware = Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]
 
 _SCOPE: Final = "berth"
-# The methods the HTTP semantic conventions name; any other is "_OTHER", which keeps the
-# span names and the metric's labels bounded whatever clients send.
-_KNOWN_METHODS: Final = frozenset(
-    {"CONNECT", "DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT", "TRACE"}
-)
-# The buckets the semantic conventions advise for http.server.request.duration (seconds).
-_DURATION_BUCKETS: Final = (
-    0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
-)  # fmt: skip
 
 
 def tracing_middleware(
@@ -71,12 +70,12 @@ def tracing_middleware(
         "http.server.request.duration",
         unit="s",
         description="Duration of HTTP server requests.",
-        explicit_bucket_boundaries_advisory=list(_DURATION_BUCKETS),
+        explicit_bucket_boundaries_advisory=list(DURATION_BUCKETS),
     )
 
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-        method = request.method if request.method in _KNOWN_METHODS else "_OTHER"
-        route = _route(request)
+        method = method_label(request)
+        route = route_template(request)
         parent = propagate.extract(request.headers)
         span = tracer.start_span(
             f"{method} {route}" if route else method,
@@ -92,7 +91,7 @@ def tracing_middleware(
         # Also on the request: gunicorn's access line is written after this context is
         # gone, and reads them there (runtime.workers.logconfig).
         request["trace_id"], request["span_id"] = trace_id, span_id
-        if _is_websocket(request):
+        if is_websocket_upgrade(request):
             request.add_prepare_hook(session.on_prepare)
         started = time.perf_counter()
         status = 500
@@ -171,15 +170,6 @@ class _Session:
         span.end()
 
 
-def _route(request: web.Request) -> str | None:
-    """The matched route's template (``/users/{id}``), or None when nothing matched."""
-    match_info = request.match_info
-    if match_info.http_exception is not None:
-        return None
-    resource = match_info.route.resource
-    return resource.canonical if resource is not None else None
-
-
 def _request_attributes(request: web.Request, method: str, route: str | None) -> dict[str, Any]:
     attributes: dict[str, Any] = {
         "http.request.method": method,
@@ -187,7 +177,7 @@ def _request_attributes(request: web.Request, method: str, route: str | None) ->
         "url.path": request.path,
         "network.protocol.version": f"{request.version.major}.{request.version.minor}",
     }
-    if method == "_OTHER":
+    if method == OTHER_METHOD:
         attributes["http.request.method_original"] = request.method
     if route:
         attributes["http.route"] = route
@@ -206,7 +196,3 @@ def _request_attributes(request: web.Request, method: str, route: str | None) ->
     if user_agent:
         attributes["user_agent.original"] = user_agent
     return attributes
-
-
-def _is_websocket(request: web.Request) -> bool:
-    return request.headers.get("Upgrade", "").lower() == "websocket"

@@ -513,19 +513,26 @@ class HttpProtocol(SlowClients, asyncio.Protocol):
         self._timer = None
         self._timer_kind = None
         if kind is _IDLE:
-            if not self.idle:
-                return  # busy again; the next idle period arms a timer
-            remaining = self._idle_since + self.config.keepalive_timeout - self._clock.time()
-            if remaining > 0:
-                self._set_timer(_IDLE, remaining)
-                return
+            if self.idle:  # else busy again: the next idle period arms a timer
+                self._rearm_idle()
         elif kind is _HEAD:
             self._check_head()
-            return
         elif kind is _BODY:
             self._check_body()
+        else:
+            self._close(abort=kind is _LINGER)
+
+    def _rearm_idle(self) -> None:
+        """Idle: close once ``keepalive_timeout`` has passed since the connection became
+        idle (at once if draining), or wait for the rest of it."""
+        if self._draining:
+            self._close()
             return
-        self._close(abort=kind is _LINGER)
+        remaining = self._idle_since + self.config.keepalive_timeout - self._clock.time()
+        if remaining > 0:
+            self._set_timer(_IDLE, remaining)
+        else:
+            self._close()
 
     def _close(self, *, linger: bool = False, abort: bool = False) -> None:
         transport = self.transport

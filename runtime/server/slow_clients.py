@@ -32,7 +32,7 @@ _JUDGE_HEAD_AFTER = 0.25
 _JUDGE_BODY_AFTER = 1.0
 _OPEN, _REFUSING = ConnState.OPEN, ConnState.REFUSING
 _LINGERING, _CLOSED = ConnState.LINGERING, ConnState.CLOSED
-_HEAD, _BODY, _IDLE = TimerKind.HEAD, TimerKind.BODY, TimerKind.IDLE
+_HEAD, _BODY = TimerKind.HEAD, TimerKind.BODY
 
 
 class SlowClients:
@@ -54,7 +54,6 @@ class SlowClients:
     _current: RequestMessage | None
     _body_message: RequestMessage | None
     _continue_sent: bool
-    _draining: bool
     _timer_kind: TimerKind | None
     _idle_since: float
     _head_deadline: float
@@ -75,6 +74,9 @@ class SlowClients:
         raise NotImplementedError
 
     def _on_parse_error(self, error: HttpProcessingError) -> None:
+        raise NotImplementedError
+
+    def _rearm_idle(self) -> None:
         raise NotImplementedError
 
     # -- the head deadline and the data rates ----------------------------------------------
@@ -150,16 +152,6 @@ class SlowClients:
         self._on_parse_error(
             RequestTimeout(f"Request body too slow ({got} bytes in {now - self._mark_time:.1f} s)")
         )
-
-    def _rearm_idle(self) -> None:
-        if self._draining:
-            self._close()
-            return
-        remaining = self._idle_since + self.config.keepalive_timeout - self._clock.time()
-        if remaining > 0:
-            self._set_timer(_IDLE, remaining)
-        else:
-            self._close()
 
     def _client_waits_for_us(self) -> bool:
         """Whether the client cannot send body bytes now: reading is paused (backpressure,

@@ -9,12 +9,14 @@ from collections.abc import (
     AsyncIterator,
     Awaitable,
     Callable,
+    Coroutine,
     Iterable,
     Iterator,
     Mapping,
     MutableMapping,
     Sequence,
 )
+from contextlib import AbstractAsyncContextManager
 from functools import partial, update_wrapper
 from typing import TYPE_CHECKING, Any, TypeVar, cast, overload
 
@@ -48,7 +50,7 @@ _U = TypeVar("_U")
 Handler = Callable[["Request"], Awaitable["StreamResponse"]]
 # ``async def mw(request, handler)``; called with ``handler=`` as a keyword.
 Middleware = Callable[..., Awaitable["StreamResponse"]]
-CleanupCtx = Callable[["Application"], AsyncIterator[None]]
+CleanupCtx = Callable[["Application"], AsyncIterator[None] | AbstractAsyncContextManager[None]]
 
 
 class CleanupError(RuntimeError):
@@ -60,34 +62,58 @@ class CleanupError(RuntimeError):
 
 
 class CleanupContext(FrozenList[CleanupCtx]):
-    """Async generators run to their ``yield`` on startup and resumed on cleanup."""
+    """Resources entered on startup and exited on cleanup, in reverse order.
+
+    An entry is ``async def ctx(app)`` with one ``yield`` (an async generator), or anything
+    that returns an async context manager, such as a function decorated with
+    ``@contextlib.asynccontextmanager`` (aiohttp's background_tasks example is written that
+    way). When several exits fail, :class:`CleanupError` lists every failure, as aiohttp's
+    does; one failure is raised as it is.
+    """
 
     def __init__(self) -> None:
         super().__init__(what="cleanup_ctx")
-        self._exits: list[AsyncIterator[None]] = []
+        self._exits: list[Callable[[], Awaitable[object]]] = []
 
     async def _on_startup(self, app: Application) -> None:
         for factory in self:
-            iterator = factory(app)
-            await iterator.__anext__()
-            self._exits.append(iterator)
+            entered = factory(app)
+            if isinstance(entered, AbstractAsyncContextManager):
+                await entered.__aenter__()
+                self._exits.append(partial(entered.__aexit__, None, None, None))
+            elif isinstance(entered, AsyncIterator):
+                await entered.__anext__()
+                self._exits.append(partial(_run_to_end, entered))
+            else:
+                if isinstance(entered, Coroutine):
+                    entered.close()  # an ``async def`` without ``yield``: never awaited
+                raise TypeError(
+                    f"cleanup_ctx entry {factory!r} returned {type(entered).__name__}: "
+                    "write it as an async generator with one 'yield' or return an async "
+                    "context manager"
+                )
 
     async def _on_cleanup(self, app: Application) -> None:
         errors: list[BaseException] = []
-        for iterator in reversed(self._exits):
+        for exit_ in reversed(self._exits):
             try:
-                await iterator.__anext__()
-            except StopAsyncIteration:
-                pass
-            except Exception as exc:
+                await exit_()
+            except (Exception, asyncio.CancelledError) as exc:  # aiohttp collects both
                 errors.append(exc)
-            else:
-                errors.append(RuntimeError(f"{iterator!r} has more than one 'yield'"))
         self._exits.clear()
         if errors:
             if len(errors) == 1:
                 raise errors[0]
             raise CleanupError("Multiple errors on cleanup stage", errors)
+
+
+async def _run_to_end(iterator: AsyncIterator[None]) -> None:
+    """Resume a cleanup generator after its ``yield``; a second ``yield`` is a mistake."""
+    try:
+        await iterator.__anext__()
+    except StopAsyncIteration:
+        return
+    raise RuntimeError(f"{iterator!r} has more than one 'yield'")
 
 
 class Application(MutableMapping[str | AppKey[Any], Any]):

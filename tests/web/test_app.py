@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import subprocess
 import sys
 import textwrap
@@ -223,6 +224,77 @@ async def test_cleanup_errors_are_collected() -> None:
     with pytest.raises(web.CleanupError) as info:
         await runner.cleanup()
     assert [str(e) for e in info.value.exceptions] == ["b", "a"]
+
+
+async def test_cleanup_ctx_takes_asynccontextmanager_entries(make_client: ClientFactory) -> None:
+    # aiohttp's background_tasks example: a task started on entry, cancelled on exit.
+    events: list[str] = []
+
+    async def listen(app: web.Application) -> None:
+        events.append("listening")
+        await asyncio.Event().wait()
+
+    @contextlib.asynccontextmanager
+    async def background_tasks(app: web.Application) -> AsyncIterator[None]:
+        app["listener"] = asyncio.create_task(listen(app))
+        yield
+        app["listener"].cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await app["listener"]
+        events.append("cancelled")
+
+    async def handler(request: web.Request) -> web.Response:
+        return web.Response(text=str(request.app["listener"].done()))
+
+    app = web.Application()
+    app.cleanup_ctx.append(background_tasks)
+    app.router.add_get("/", handler)
+    client = await make_client(app)
+    assert (await send(client, "GET", "/")).body == b"False"
+    assert events == ["listening"]
+    await client.close()
+    assert events == ["listening", "cancelled"]
+
+
+async def test_cleanup_errors_from_context_managers_and_generators_are_collected() -> None:
+    # What aiohttp 3.14 raises: one CleanupError listing every exit's failure, last entry
+    # first, CancelledError included.
+    @contextlib.asynccontextmanager
+    async def broken_cm(app: web.Application) -> AsyncIterator[None]:
+        yield
+        raise RuntimeError("cm")
+
+    async def cancelled(app: web.Application) -> AsyncIterator[None]:
+        yield
+        raise asyncio.CancelledError()
+
+    @contextlib.asynccontextmanager
+    async def two_yields(app: web.Application) -> AsyncIterator[None]:
+        yield
+        yield
+
+    app = web.Application()
+    app.cleanup_ctx.extend([broken_cm, cancelled, two_yields])
+    runner = web.AppRunner(app)
+    await runner.setup()
+    with pytest.raises(web.CleanupError) as info:
+        await runner.cleanup()
+    errors = info.value.exceptions
+    assert [type(e) for e in errors] == [RuntimeError, asyncio.CancelledError, RuntimeError]
+    assert str(errors[0]) == "generator didn't stop"
+    assert str(errors[2]) == "cm"
+
+
+async def test_a_cleanup_ctx_entry_of_another_kind_fails_startup_clearly() -> None:
+    async def not_a_generator(app: web.Application) -> None:
+        return None
+
+    app = web.Application()
+    app.cleanup_ctx.append(not_a_generator)  # type: ignore[arg-type]
+    runner = web.AppRunner(app)
+    with pytest.raises(TypeError, match="async generator with one 'yield'"):
+        await runner.setup()
+    await runner.cleanup()
 
 
 async def test_on_response_prepare_sees_every_response(make_client: ClientFactory) -> None:

@@ -1,5 +1,6 @@
 # Rendered by:
-#   python -m runtime.deploy gunicorn --name myapp --server-name 'example.com www.example.com'
+#   python -m runtime.deploy gunicorn --name myapp --server-name 'example.com www.example.com' \
+#     --redis-url redis://127.0.0.1:6379/0
 # Change the options and render again rather than editing this file.
 #
 # gunicorn settings for "myapp". Install as /etc/myapp/gunicorn.conf.py;
@@ -36,6 +37,12 @@ forwarded_allow_ips = "127.0.0.1,::1"
 # Only the scheme header nginx sets (and overwrites): a client's own X-Forwarded-Ssl or
 # X-Forwarded-Protocol, passed through by nginx, must not make a request look secure.
 secure_scheme_headers = {"X-FORWARDED-PROTO": "https"}
+
+# The Redis server runtime.cluster shares between workers and hosts (--redis-url), for a
+# gunicorn started without the unit. An environment that names one wins: the unit's
+# Environment=, or /etc/myapp/env (where a URL with a password belongs). Set in the
+# master before the workers fork, so a new URL needs a restart, not a reload.
+os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/0")
 
 # The unit's RuntimeDirectory: a tmpfs, writable under ProtectSystem=strict.
 worker_tmp_dir = "/run/myapp"

@@ -91,6 +91,13 @@ def _parser() -> argparse.ArgumentParser:
         default="json",
         help="every log line on stderr as JSON (production) or console lines (json)",
     )
+    add(
+        "--redis-url",
+        default="",
+        metavar="URL",
+        help="REDIS_URL for runtime.cluster in the unit and gunicorn.conf.py (no password: "
+        "put one in /etc/NAME/env)",
+    )
     return parser
 
 
@@ -134,6 +141,7 @@ def settings_from_args(args: argparse.Namespace) -> DeploySettings:
         config_path=args.config_path,
         runtime_dir=args.runtime_dir,
         log_format=args.log_format,
+        redis_url=args.redis_url,
     )
 
 

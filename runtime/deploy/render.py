@@ -89,6 +89,11 @@ class Example:
 # deploy/ holds these, rendered with example values; tests/deploy checks they are up to date
 # and `python -m runtime.deploy examples deploy` writes them again.
 _EXAMPLE_BASE = ("--name", "myapp", "--server-name", "example.com www.example.com")
+# An application using runtime.cluster: Redis on the same host, or on the nginx host (10.0.0.10)
+# shared by the application hosts.
+_WITH_REDIS = (*_EXAMPLE_BASE, "--redis-url", "redis://127.0.0.1:6379/0")
+_HOST = "10.0.0.11:8000"
+_APP_HOST = ("--name", "myapp", "--bind", _HOST, "--redis-url", "redis://10.0.0.10:6379/0")
 EXAMPLES: tuple[Example, ...] = (
     Example("nginx/myapp.conf", "nginx", _EXAMPLE_BASE),
     Example(
@@ -96,17 +101,14 @@ EXAMPLES: tuple[Example, ...] = (
         "nginx",
         (*_EXAMPLE_BASE, "--upstream", "10.0.0.11:8000", "--upstream", "10.0.0.12:8000"),
     ),
-    Example("systemd/myapp.service", "service", _EXAMPLE_BASE),
+    Example("systemd/myapp.service", "service", _WITH_REDIS),
     Example("systemd/myapp.socket", "socket", _EXAMPLE_BASE),
-    Example("systemd/gunicorn.conf.py", "gunicorn", _EXAMPLE_BASE),
-    Example(
-        "systemd/multihost/myapp.socket",
-        "socket",
-        ("--name", "myapp", "--bind", "10.0.0.11:8000"),
-    ),
+    Example("systemd/gunicorn.conf.py", "gunicorn", _WITH_REDIS),
+    Example("systemd/multihost/myapp.service", "service", _APP_HOST),
+    Example("systemd/multihost/myapp.socket", "socket", ("--name", "myapp", "--bind", _HOST)),
     Example(
         "systemd/multihost/gunicorn.conf.py",
         "gunicorn",
-        ("--name", "myapp", "--bind", "10.0.0.11:8000", "--forwarded-allow-ips", "10.0.0.10"),
+        (*_APP_HOST, "--forwarded-allow-ips", "10.0.0.10"),
     ),
 )

@@ -11,9 +11,10 @@ import dataclasses
 import ipaddress
 import json
 import re
+import urllib.parse
 from typing import Literal
 
-__all__ = ["DeploySettings", "parse_size"]
+__all__ = ["DeploySettings", "check_redis_url", "parse_size"]
 
 # Unit names, user names and nginx identifiers are built from the name.
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
@@ -28,6 +29,12 @@ _SIZE = re.compile(r"(?i)(\d+)([kmg]?)")
 # braces, '?' or '%' (neither can appear in the path nginx compares).
 _LOCATION = re.compile(r"/[A-Za-z0-9._~!*+,:@=&/-]*")
 _SIZE_UNITS = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
+# The URL forms redis-py's from_url() reads (what runtime.cluster passes REDIS_URL to).
+_REDIS_SCHEMES = ("redis", "rediss", "unix")
+_REDIS_FORMS = "redis://HOST[:PORT][/DB], rediss://HOST[:PORT][/DB] or unix:///PATH[?db=DB]"
+# The characters a URL may keep in a systemd Environment= value and a Python literal: no
+# '%' (a systemd specifier, and percent-encoding only matters for credentials, refused).
+_REDIS_URL_CHARS = re.compile(r"[A-Za-z0-9._~:/?&=\[\]@+,-]+")
 
 # One location nested in "location /": it inherits every proxy_* and gzip directive from
 # there (proxy_pass, a handler, is not inherited and is repeated) and only changes buffering.
@@ -81,6 +88,47 @@ def _check_location(what: str, prefix: str) -> None:
             f"{what} must be a path prefix such as /api/upload/ (letters, digits and "
             f"._~!*+,:@=&-/ only): {prefix!r}"
         )
+
+
+def check_redis_url(url: str, *, name: str = "myapp") -> None:
+    """Check a Redis URL for the unit's ``Environment=`` and gunicorn.conf.py.
+
+    Credentials are refused: a unit file is world-readable (``systemctl show`` prints its
+    environment), so a URL with a password belongs in ``/etc/<name>/env``, whose
+    ``REDIS_URL`` wins over the unit's (systemd.exec(5), ``EnvironmentFile=``).
+
+    Raises:
+        ValueError: naming ``--redis-url`` and what is wrong.
+    """
+
+    def refuse(why: str) -> ValueError:
+        return ValueError(f"invalid --redis-url {url!r}: {why}")
+
+    if not _REDIS_URL_CHARS.fullmatch(url):
+        raise refuse(f"expected {_REDIS_FORMS}, without spaces, quotes, '#', '%' or '$'")
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in _REDIS_SCHEMES or not url.startswith(f"{parts.scheme}://"):
+        raise refuse(f"expected {_REDIS_FORMS}")
+    try:
+        query = urllib.parse.parse_qsl(parts.query, strict_parsing=bool(parts.query))
+        port = parts.port
+    except ValueError as exc:
+        raise refuse(str(exc)) from None
+    if parts.username or parts.password or "@" in parts.netloc or "password" in dict(query):
+        raise refuse(
+            f"a password must not be in the unit or gunicorn.conf.py, which others can read: "
+            f"set REDIS_URL in /etc/{name}/env instead (it overrides the unit's)"
+        )
+    if parts.scheme == "unix":
+        if parts.netloc or not parts.path.startswith("/") or "//" in parts.path:
+            raise refuse(f"expected unix:///PATH, an absolute socket path ({_REDIS_FORMS})")
+        return
+    if not parts.hostname:
+        raise refuse(f"no host ({_REDIS_FORMS})")
+    if port is not None and not 0 < port < 65536:
+        raise refuse("the port must be 1 to 65535")
+    if parts.path not in ("", "/") and not parts.path[1:].isdigit():
+        raise refuse(f"the path is the database number, /0 to /N, not {parts.path!r}")
 
 
 def split_host_port(value: str) -> tuple[str, int]:
@@ -147,6 +195,9 @@ class DeploySettings:
         log_format: every log line on stderr as ``"json"`` (production) or ``"console"``:
             gunicorn's ``logconfig_dict`` from ``runtime.workers.logconfig_dict``
             (docs/observability.md).
+        redis_url: the Redis server ``runtime.cluster`` uses, rendered as ``REDIS_URL`` into
+            the unit's environment and gunicorn.conf.py; empty: none. Without credentials
+            (:func:`check_redis_url`).
     """
 
     name: str
@@ -182,6 +233,7 @@ class DeploySettings:
     config_path: str = ""
     runtime_dir: str = ""
     log_format: Literal["json", "console"] = "json"
+    redis_url: str = ""
 
     def __post_init__(self) -> None:
         if not _NAME.fullmatch(self.name):
@@ -221,6 +273,8 @@ class DeploySettings:
         _check_url_prefix("accel_url", self.accel_url)
         self._validate_streaming_locations()
         self._validate_network()
+        if self.redis_url:
+            check_redis_url(self.redis_url, name=self.name)
         if self.compression not in ("app", "nginx"):
             raise ValueError(f"compression must be 'app' or 'nginx', not {self.compression!r}")
         if self.log_format not in ("json", "console"):
@@ -307,6 +361,7 @@ class DeploySettings:
             "name": self.name,
             "ident": ident,
             "upstream_servers": upstream_servers,
+            "balance_least_conn": bool(self.upstreams),
             "upstream_keepalive": self.upstream_keepalive,
             "upstream_idle": self.upstream_idle,
             "gunicorn_keepalive": self.gunicorn_keepalive,
@@ -351,4 +406,6 @@ class DeploySettings:
             "py_runtime_dir": json.dumps(self.runtime_dir),
             "log_format": self.log_format,
             "py_log_json": repr(self.log_format == "json"),
+            "redis_url": self.redis_url,
+            "py_redis_url": json.dumps(self.redis_url),
         }

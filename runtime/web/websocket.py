@@ -8,10 +8,11 @@ with ``request.protocol.upgrade()``. The message API lives in :class:`WebSocketB
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+import json
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, Literal, overload
 
 from ..http.writer import ResponseWriter
 from ..http.ws import (
@@ -32,7 +33,16 @@ from .response import StreamResponse
 from .websocket_registry import websockets
 
 if TYPE_CHECKING:
+    # PEP 696's default (Python 3.13's typing): a bare ``WebSocketResponse`` decodes text.
+    from typing_extensions import TypeVar
+
+    _DecodeText_co = TypeVar("_DecodeText_co", bound=bool, covariant=True, default=Literal[True])
+
     from .request import BaseRequest
+else:
+    from typing import TypeVar
+
+    _DecodeText_co = TypeVar("_DecodeText_co", bound=bool, covariant=True)
 
 __all__ = ["WebSocketReady", "WebSocketResponse"]
 
@@ -53,8 +63,13 @@ class WebSocketReady:
         return self.ok
 
 
-class WebSocketResponse(WebSocketBase, StreamResponse):
+class WebSocketResponse(WebSocketBase, StreamResponse, Generic[_DecodeText_co]):
     """A WebSocket, answered from a request handler.
+
+    Generic in whether TEXT messages arrive decoded, as aiohttp 3.14's is:
+    ``WebSocketResponse[Literal[False]]`` (``decode_text=False``) hands TEXT data on as
+    ``bytes``, so ``receive_str()`` returns bytes and ``receive_json(loads=orjson.loads)``
+    skips a decode and re-encode.
 
     Args:
         timeout: seconds ``close()`` waits for the peer's Close before dropping the
@@ -71,7 +86,62 @@ class WebSocketResponse(WebSocketBase, StreamResponse):
         max_msg_size: the largest message accepted, after decompression (0: no limit);
             a larger one closes the connection with 1009.
         max_fragments: the most frames one message may be split into (1009 above it).
+        writer_limit: the most bytes that may wait unsent before ``send_*()`` waits for
+            the peer to read (``None``: the transport's default, 64 KiB).
+        decode_text: TEXT messages as ``str`` (the default) or as their UTF-8 ``bytes``;
+            either way invalid UTF-8 closes the connection with 1007 (RFC 6455 8.1).
     """
+
+    @overload
+    def __init__(
+        self: WebSocketResponse[Literal[True]],
+        *,
+        timeout: float = ...,
+        receive_timeout: float | None = ...,
+        autoclose: bool = ...,
+        autoping: bool = ...,
+        heartbeat: float | None = ...,
+        protocols: Iterable[str] = ...,
+        compress: bool = ...,
+        max_msg_size: int = ...,
+        max_fragments: int = ...,
+        writer_limit: int | None = ...,
+        decode_text: Literal[True] = ...,
+    ) -> None: ...
+
+    @overload
+    def __init__(
+        self: WebSocketResponse[Literal[False]],
+        *,
+        timeout: float = ...,
+        receive_timeout: float | None = ...,
+        autoclose: bool = ...,
+        autoping: bool = ...,
+        heartbeat: float | None = ...,
+        protocols: Iterable[str] = ...,
+        compress: bool = ...,
+        max_msg_size: int = ...,
+        max_fragments: int = ...,
+        writer_limit: int | None = ...,
+        decode_text: Literal[False],
+    ) -> None: ...
+
+    @overload
+    def __init__(
+        self: WebSocketResponse[bool],
+        *,
+        timeout: float = ...,
+        receive_timeout: float | None = ...,
+        autoclose: bool = ...,
+        autoping: bool = ...,
+        heartbeat: float | None = ...,
+        protocols: Iterable[str] = ...,
+        compress: bool = ...,
+        max_msg_size: int = ...,
+        max_fragments: int = ...,
+        writer_limit: int | None = ...,
+        decode_text: bool,
+    ) -> None: ...
 
     def __init__(
         self,
@@ -85,7 +155,11 @@ class WebSocketResponse(WebSocketBase, StreamResponse):
         compress: bool = True,
         max_msg_size: int = DEFAULT_MAX_MSG_SIZE,
         max_fragments: int = DEFAULT_MAX_FRAGMENTS,
+        writer_limit: int | None = None,
+        decode_text: bool = True,
     ) -> None:
+        if writer_limit is not None and writer_limit < 0:
+            raise ValueError(f"writer_limit must be >= 0, got {writer_limit!r}")
         StreamResponse.__init__(self, status=101)
         self._init_ws(
             timeout=timeout,
@@ -98,6 +172,8 @@ class WebSocketResponse(WebSocketBase, StreamResponse):
         self._protocols = tuple(protocols)
         self._compress = compress
         self._max_fragments = max_fragments
+        self._writer_limit = writer_limit
+        self._decode_text = decode_text
         self._ws_protocol: str | None = None
 
     # -- handshake --------------------------------------------------------------------------
@@ -157,6 +233,9 @@ class WebSocketResponse(WebSocketBase, StreamResponse):
         handshake = self._handshake(request)
         for name, value in handshake.headers:
             self.headers[name] = value
+        # A status set before the handshake (aiohttp lets handlers do so) gives way to
+        # 101 once the upgrade is accepted (RFC 9110 15.2.2).
+        self.set_status(101)
         writer = await super().prepare(request)
         self._take_over(request, handshake)
         return writer
@@ -172,6 +251,7 @@ class WebSocketResponse(WebSocketBase, StreamResponse):
                 max_msg_size=self._max_msg_size,
                 max_fragments=self._max_fragments,
                 deflate=handshake.deflate,
+                decode_text=self._decode_text,
             ),
             FrameWriter(deflate=handshake.deflate),
             drain=protocol.drain,
@@ -180,6 +260,8 @@ class WebSocketResponse(WebSocketBase, StreamResponse):
         )
         if self._conn_lost:
             return
+        if self._writer_limit is not None and protocol.transport is not None:
+            protocol.transport.set_write_buffer_limits(high=self._writer_limit)
         tail = protocol.upgrade(self._on_data, self._on_eof, owner=self)
         if isinstance(request, Request) and request._match_info is not None:
             for app in request.match_info.apps:
@@ -212,6 +294,68 @@ class WebSocketResponse(WebSocketBase, StreamResponse):
         if self._ws_writer is None:
             return self._compress
         return self._ws_writer.compress
+
+    # -- messages: typed by decode_text ---------------------------------------------------
+
+    # WebSocketBase (shared with the client) types TEXT as str; these overloads add the
+    # bytes of decode_text=False, which mypy reads as an incompatible override.
+    @overload  # type: ignore[override]
+    async def receive_str(
+        self: WebSocketResponse[Literal[True]], *, timeout: float | None = None
+    ) -> str: ...
+
+    @overload
+    async def receive_str(
+        self: WebSocketResponse[Literal[False]], *, timeout: float | None = None
+    ) -> bytes: ...
+
+    @overload
+    async def receive_str(
+        self: WebSocketResponse[_DecodeText_co], *, timeout: float | None = None
+    ) -> str | bytes: ...
+
+    async def receive_str(self, *, timeout: float | None = None) -> str | bytes:
+        """The next message, which must be TEXT: ``str``, or ``bytes`` with
+        ``decode_text=False``.
+
+        Raises:
+            WSMessageTypeError: another kind of message arrived.
+        """
+        return await WebSocketBase.receive_str(self, timeout=timeout)
+
+    @overload
+    async def receive_json(
+        self: WebSocketResponse[Literal[True]],
+        *,
+        loads: Callable[[str], Any] = ...,
+        timeout: float | None = None,
+    ) -> Any: ...
+
+    @overload
+    async def receive_json(
+        self: WebSocketResponse[Literal[False]],
+        *,
+        loads: Callable[[bytes], Any] = ...,
+        timeout: float | None = None,
+    ) -> Any: ...
+
+    @overload
+    async def receive_json(
+        self: WebSocketResponse[_DecodeText_co],
+        *,
+        loads: Callable[[str], Any] | Callable[[bytes], Any] = ...,
+        timeout: float | None = None,
+    ) -> Any: ...
+
+    async def receive_json(
+        self,
+        *,
+        loads: Callable[[str], Any] | Callable[[bytes], Any] = json.loads,
+        timeout: float | None = None,
+    ) -> Any:
+        """The next message, a TEXT one, decoded with ``loads`` (which gets ``bytes`` with
+        ``decode_text=False``; ``json.loads`` takes either)."""
+        return loads(await self.receive_str(timeout=timeout))  # type: ignore[arg-type]
 
     # -- StreamResponse ---------------------------------------------------------------------
 

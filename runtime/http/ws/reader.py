@@ -53,11 +53,14 @@ class FrameReader:
         max_msg_size: the largest message, after decompression; 0 for no limit.
         max_fragments: the most frames one message may be split into.
         deflate: the agreed permessage-deflate parameters, ``None`` without compression.
+        decode_text: hand TEXT messages on as ``str``; ``False`` keeps their bytes (still
+            checked to be UTF-8, RFC 6455 8.1), for a ``loads`` that takes bytes.
     """
 
     __slots__ = (
         "_compressed",
         "_control",
+        "_decode_text",
         "_decoder",
         "_fin",
         "_fragments",
@@ -84,8 +87,10 @@ class FrameReader:
         max_msg_size: int = DEFAULT_MAX_MSG_SIZE,
         max_fragments: int = DEFAULT_MAX_FRAGMENTS,
         deflate: DeflateParams | None = None,
+        decode_text: bool = True,
     ) -> None:
         self.is_client = is_client
+        self._decode_text = decode_text
         self.failed = False
         self._max_size = max_msg_size
         self._max_fragments = max_fragments
@@ -234,7 +239,9 @@ class FrameReader:
             self._msg_size = 0
             self._wire_size = 0
             self._parts = []
-            self._decoder = Utf8Decoder() if opcode is WSMsgType.TEXT else None
+            self._decoder = (
+                Utf8Decoder(keep=self._decode_text) if opcode is WSMsgType.TEXT else None
+            )
         self._fragments += 1
         if self._fragments > self._max_fragments:
             raise WebSocketError(
@@ -285,10 +292,12 @@ class FrameReader:
             return
         if self._compressed:
             self._msg_size += len(data)
-        if self._decoder is not None:
-            self._decoder.feed(data)  # fails fast on invalid UTF-8 (RFC 6455 8.1)
-        else:
-            self._parts.append(data)
+        decoder = self._decoder
+        if decoder is not None:
+            decoder.feed(data)  # fails fast on invalid UTF-8 (RFC 6455 8.1)
+            if self._decode_text:
+                return
+        self._parts.append(data)
 
     def _end_frame(self, out: list[WSMessage]) -> None:
         self._remaining = -1
@@ -313,6 +322,7 @@ class FrameReader:
         self._msg_opcode = None
         self._compressed = False
         if decoder is not None:
-            out.append(WSMessage(msg_opcode, decoder.finish(), ""))
+            text = decoder.finish()  # raises on a message ending mid-sequence (RFC 6455 8.1)
+            out.append(WSMessage(msg_opcode, text if self._decode_text else b"".join(parts), ""))
         else:
             out.append(WSMessage(msg_opcode, b"".join(parts), ""))

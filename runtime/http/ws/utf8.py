@@ -19,13 +19,19 @@ _utf8_decode = codecs.utf_8_decode
 
 
 class Utf8Decoder:
-    """Decodes one text message piece by piece; keeps the decoded parts."""
+    """Decodes one text message piece by piece; keeps the decoded parts.
 
-    __slots__ = ("_parts", "_pending")
+    Args:
+        keep: keep the decoded text; ``False`` only validates (the message is handed on
+            as bytes, aiohttp's ``decode_text=False``, and :meth:`finish` returns ``""``).
+    """
 
-    def __init__(self) -> None:
+    __slots__ = ("_keep", "_parts", "_pending")
+
+    def __init__(self, *, keep: bool = True) -> None:
         self._pending = b""  # the start of a sequence split across pieces
         self._parts: list[str] = []
+        self._keep = keep
 
     def feed(self, data: bytes) -> None:
         """Decode the next piece.
@@ -42,7 +48,7 @@ class Utf8Decoder:
                 WSCloseCode.INVALID_TEXT, "Invalid UTF-8 in text message"
             ) from None
         self._pending = data[used:]
-        if text:
+        if text and self._keep:
             self._parts.append(text)
 
     def finish(self) -> str:

@@ -287,7 +287,7 @@ async def test_directory_listing(static_client: StaticClient, tree: Path) -> Non
     assert root.status == 200
     assert root.headers["content-type"] == "text/html; charset=utf-8"
     text = root.body.decode()
-    assert "<title>Index of /</title>" in text
+    assert "<title>Index of /.</title>" in text
     assert '<a href="/static/index.txt">index.txt</a>' in text
     assert '<a href="/static/sub">sub/</a>' in text
     assert '<a href="/static/a%20b.txt">a b.txt</a>' in text
@@ -295,6 +295,40 @@ async def test_directory_listing(static_client: StaticClient, tree: Path) -> Non
     assert "<h1>Index of /sub</h1>" in sub_text
     assert '<a href="/static/sub/deeper">deeper/</a>' in sub_text
     assert '<a href="/static/sub/page.html">page.html</a>' in sub_text
+
+
+@pytest.mark.parametrize(
+    ("prefix", "target"), [("/", "/"), ("/static", "/static"), ("/static", "/static/")]
+)
+async def test_the_root_listing_is_aiohttps_byte_for_byte(
+    static_client: StaticClient, tmp_path: Path, prefix: str, target: str
+) -> None:
+    # aiohttp 3.14's test_access_root_of_static_handler: the root is titled "/.".
+    (tmp_path / "my_dir").mkdir()
+    (tmp_path / "my_dir" / "my_file_in_dir").write_text("world")
+    (tmp_path / "my_file").write_text("hello")
+    client = await static_client(tmp_path, prefix=prefix, show_index=True)
+    reply = await get(client, target)
+    base = prefix.rstrip("/")
+    assert reply.status == 200
+    assert reply.headers["Content-Type"] == "text/html; charset=utf-8"
+    assert reply.body == (
+        b"<html>\n<head>\n<title>Index of /.</title>\n</head>\n<body>\n<h1>Index of /.</h1>\n"
+        b'<ul>\n<li><a href="' + base.encode() + b'/my_dir">my_dir/</a></li>\n'
+        b'<li><a href="' + base.encode() + b'/my_file">my_file</a></li>\n</ul>\n</body>\n</html>'
+    )
+
+
+@pytest.mark.parametrize(
+    ("prefix", "target", "status"),
+    [("/a,b", "/a%2Cb/f.txt", 200), ("/a%2Cb", "/a%2Cb/f.txt", 404), ("/a%2Cb", "/a,b/f.txt", 404)],
+)
+async def test_escapes_in_a_static_prefix_match_as_in_aiohttp(
+    static_client: StaticClient, tmp_path: Path, prefix: str, target: str, status: int
+) -> None:
+    (tmp_path / "f.txt").write_text("F")
+    client = await static_client(tmp_path, prefix=prefix)
+    assert (await raw(client, target)).status == status
 
 
 async def test_directory_listing_escapes_names(static_client: StaticClient, tree: Path) -> None:

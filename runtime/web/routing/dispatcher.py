@@ -41,7 +41,6 @@ from .resource import (
     PrefixResource,
     Resolved,
     Resource,
-    to_path_safe,
 )
 from .route import AbstractRoute, ExpectHandler, Handler, ResourceRoute, SystemRoute
 from .routedef import (
@@ -261,7 +260,7 @@ class UrlDispatcher(Mapping[str, AbstractResource]):
         if isinstance(resource, DynamicResource):
             return self._heads, resource.index_key
         if isinstance(resource, PrefixResource) and not isinstance(resource, MatchedSubAppResource):
-            return self._heads, to_path_safe(resource.canonical).rstrip("/") or "/"
+            return self._heads, resource.match_prefix or "/"
         return None, ""
 
     def _index_changed(self) -> None:

@@ -2,8 +2,10 @@
 
 Paths are matched in yarl's ``path_safe`` form, as aiohttp 3.10+ does: percent-decoded,
 except that ``%2F`` and ``%25`` stay encoded, so an encoded slash never splits a segment.
-Captured parts are then decoded fully (``a%2Fb`` -> ``a/b``). Literal parts of a route's
-path are brought to the same form, so ``/café`` and ``/caf%C3%A9`` are the same route.
+Captured parts are then decoded fully (``a%2Fb`` -> ``a/b``). The literal text of a route
+is compared as written, as aiohttp 3.14 compares it: a route is written decoded
+(``/a,b``, ``/café``), and an escape in it is just text, so ``/a%2Cb`` never matches (the
+request's ``%2C`` is decoded to ``,``) while ``/a%2Fb`` matches an encoded slash.
 """
 
 from __future__ import annotations
@@ -39,13 +41,6 @@ _PATH_SAFE_CHARS: Final = "/:@!$&'()*+,;=-._~"
 _VAR_NAME: Final = re.compile(r"[_a-zA-Z][_a-zA-Z0-9]*")
 # A variable without a regex matches one path segment.
 _SEGMENT: Final = r"[^{}/]+"
-
-
-def to_path_safe(path: str) -> str:
-    """``path`` in the form routes are matched in (yarl's ``URL.path_safe``)."""
-    if "%" not in path:
-        return path
-    return URL.build(path="/" + path, encoded=True).path_safe[1:]
 
 
 def quote_path_part(value: str) -> str:
@@ -263,7 +258,7 @@ class PlainResource(Resource):
         self._path = requote_path(path)
         # An empty path is the root: aiohttp makes it "/" at freeze; matching it as "/"
         # from the start gives the same result without the two-phase state.
-        self._safe = to_path_safe(path) or "/"
+        self._safe = path or "/"
 
     @property
     def canonical(self) -> str:
@@ -324,7 +319,7 @@ class DynamicResource(Resource):
     def _compile(self, path: str) -> None:
         pattern: list[str] = []
         formatter: list[str] = []
-        literal: list[str] = []  # the path_safe text before the first variable
+        literal: list[str] = []  # the text before the first variable, as written
         seen_var = False
         for part in parse_route_path(path):
             if isinstance(part, _Var):
@@ -332,10 +327,9 @@ class DynamicResource(Resource):
                 pattern.append(f"(?P<{part.name}>{part.regex or _SEGMENT})")
                 formatter.append("{" + part.name + "}")
             else:
-                safe = to_path_safe(part)
                 if not seen_var:
-                    literal.append(safe)
-                pattern.append(re.escape(safe))
+                    literal.append(part)
+                pattern.append(re.escape(part))
                 formatter.append(requote_path(part))
         try:
             compiled = re.compile("".join(pattern), re.ASCII)
@@ -412,6 +406,7 @@ class PrefixResource(AbstractResource):
         super().__init__(name=name)
         self._prefix = requote_path(prefix)
         self._prefix2 = self._prefix + "/"
+        self._match_prefix = prefix.rstrip("/")  # as written: compared with path_safe
 
     @property
     def canonical(self) -> str:
@@ -421,11 +416,18 @@ class PrefixResource(AbstractResource):
         _check_prefix(prefix)
         self._prefix = requote_path(prefix) + self._prefix
         self._prefix2 = self._prefix + "/"
+        self._match_prefix = prefix + self._match_prefix
+
+    @property
+    def match_prefix(self) -> str:
+        """The prefix in the form requests are matched in (no trailing ``/``; ``""`` for
+        the root)."""
+        return self._match_prefix
 
     def raw_match(self, path: str) -> bool:
         return False
 
     def _matches_prefix(self, path: str) -> bool:
         """Whether a ``path_safe`` path is the prefix itself or below it."""
-        prefix = to_path_safe(self._prefix).rstrip("/")
+        prefix = self._match_prefix
         return path == prefix or path.startswith(prefix + "/")

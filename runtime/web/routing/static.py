@@ -26,7 +26,7 @@ from ..exceptions import HTTPForbidden, HTTPNotFound
 from ..fileresponse import FileResponse
 from ..response import Response, StreamResponse
 from .match_info import UrlMappingMatchInfo
-from .resource import PrefixResource, Resolved, to_path_safe, unquote_path_safe
+from .resource import PrefixResource, Resolved, unquote_path_safe
 from .route import ExpectHandler, Handler, InfoDict, ResourceRoute
 
 if TYPE_CHECKING:
@@ -204,8 +204,7 @@ class StaticResource(PrefixResource):
         route = self._routes.get(request.method)
         if route is None:
             return None, allowed
-        prefix = to_path_safe(self._prefix).rstrip("/")
-        filename = unquote_path_safe(path[len(prefix) + 1 :])
+        filename = unquote_path_safe(path[len(self._match_prefix) + 1 :])
         return UrlMappingMatchInfo({"filename": filename}, route), allowed
 
     def _locate(self, filename: str) -> tuple[Path, bool] | None:
@@ -259,7 +258,8 @@ class StaticResource(PrefixResource):
     def _directory_as_html(self, directory: Path) -> str:
         """The listing of ``directory``: names HTML-escaped, links percent-encoded."""
         relative = directory.relative_to(self._directory).as_posix()
-        title = "Index of /" + ("" if relative == "." else _display(relative))
+        # The root's title is "Index of /.", byte for byte aiohttp's (ported tests compare).
+        title = "Index of /" + _display(relative)
         items = []
         for entry in sorted(directory.iterdir()):
             href = html.escape(

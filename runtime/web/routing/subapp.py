@@ -210,6 +210,7 @@ class MatchedSubAppResource(PrefixedSubAppResource):
         AbstractResource.__init__(self)
         self._prefix = ""
         self._prefix2 = "/"
+        self._match_prefix = ""
         self._app = app
         self._rule = rule
 

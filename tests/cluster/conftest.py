@@ -1,7 +1,8 @@
-"""Fixtures for the cluster tests: a real ``redis-server`` on a free loopback port.
+"""Fixtures for the cluster tests: a real ``redis-server`` on a free loopback port, and
+gunicorn masters through the worker tests' harness.
 
 ``redis_server`` is the test's own (it may stop, restart or kill it); ``module_redis_server``
-is shared by a module's tests that only publish and read, and is flushed before each use.
+is shared by a module's tests, which keep to names of their own and leave it running.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.redis import REDIS_SERVER, RedisServer
+from tests.workers.harness import Launcher, launcher
 
 
 def _require_redis() -> None:
@@ -31,7 +33,8 @@ def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
 
 
 @pytest.fixture(scope="module")
-def _module_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+def module_redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """One ``redis-server`` for a whole module, killed after its last test."""
     _require_redis()
     server = RedisServer(tmp_path_factory.mktemp("redis")).start()
     try:
@@ -41,9 +44,8 @@ def _module_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisSer
 
 
 @pytest.fixture
-def module_redis_server(_module_redis: RedisServer) -> RedisServer:
-    """The module's ``redis-server``, started again if a test stopped it, and empty."""
-    if not _module_redis.running:
-        _module_redis.start()
-    _module_redis.command("FLUSHALL")
-    return _module_redis
+def gunicorn(tmp_path: Path) -> Iterator[Launcher]:
+    """Start gunicorn instances with ``gunicorn(*cli_args, target=...)``; every one is
+    killed (with its whole session) when the test ends."""
+    with launcher(tmp_path) as launch:
+        yield launch

@@ -253,3 +253,37 @@ async def test_a_host_that_is_stopped_hard_leaves_the_other_serving(
                 assert await texts_until_quiet(ws) == ["still here"]
             report = await c.post(stack.url, "/logout?user=erin")
             assert report["closed"] == 4, report
+
+
+async def test_a_host_stopped_gracefully_hands_its_clients_to_the_other(
+    tmp_path: Path, redis_server: RedisServer
+) -> None:
+    """The ordinary stop (a deploy, a reboot): SIGTERM, then SIGKILL for whatever is left.
+    The host's sockets get 1001 Going Away, its workers leave the cluster at once (the TTL
+    here is far longer than the test), and clients coming back through nginx find the
+    other host."""
+    redis_server.command("FLUSHALL")
+    with chat_stack(tmp_path, redis_server.url, HOSTS, ttl=60.0) as stack:
+        leaving, staying = stack.hosts
+        leaving_pids, staying_pids = leaving.worker_pids(), staying.worker_pids()
+        async with observer(redis_server.url) as hub, clients(stack) as c:
+            on_leaving = [(await c.connect("fay", "r", via=leaving))[0] for _ in range(4)]
+            await c.connect("fay", "r", via=staying)
+            await wait_live(hub, leaving_pids | staying_pids, 4, timeout=10)
+
+            leaving.proc.send_signal(signal.SIGTERM)
+            codes = await asyncio.gather(*(closed_with(ws, 10) for ws in on_leaving))
+            assert codes == [1001] * 4
+            loop = asyncio.get_running_loop()
+            await loop.run_in_executor(None, leaving.proc.wait, 15)
+            await loop.run_in_executor(None, leaving.kill_all)
+
+            assert await live_workers(hub, leaving_pids) == set()
+            presence = await hub.presence("fay")
+            assert {int(w.split(":")[-2]) for w in presence} <= staying_pids, presence
+
+            back = [await c.connect("fay", "r") for _ in range(4)]  # as the page reconnects
+            assert all(host is staying for _, host in back)
+            await c.settle("r", [ws for ws, _ in back])
+            report = await c.post(stack.url, "/logout?user=fay")
+            assert report["closed"] == 5, report

@@ -207,9 +207,11 @@ class WebSocketBase:
         if done is not None and not done.done():
             done.set_result(None)
         self._wake_reader()
-        for registry in self._registries:
+        # A registry's discard() takes itself off this list: walk a copy, or every other
+        # registry (a sub-application's, the cluster hub's) would keep a closed socket.
+        registries, self._registries = self._registries, []
+        for registry in registries:
             registry.discard(self)
-        self._registries.clear()
 
     # -- incoming messages ------------------------------------------------------------------
 
@@ -430,6 +432,41 @@ class WebSocketBase:
         if transport is None or transport.is_closing():
             raise ConnectionResetError("Cannot write to closing transport")
         self._cork(frame)
+        assert self._drain is not None
+        await self._drain()
+
+    def _offer(self, opcode: WSMsgType, payload: bytes, plain_frame: bytes) -> bool:
+        """Write a TEXT or BINARY message now, unless that would mean waiting for the peer.
+
+        For a fan-out that must never await a slow socket (``runtime.cluster``): when the
+        connection's send buffer is past its high-water mark the caller keeps the message
+        and tries again after :meth:`_writable`. ``plain_frame`` is the message as an
+        uncompressed server frame, built once and shared by every socket that agreed no
+        permessage-deflate (each deflating socket compresses with its own context).
+
+        Raises:
+            ConnectionResetError: once the WebSocket is closing or the peer has gone.
+        """
+        transport = self._transport
+        if self._close_sent or self._conn_lost or transport is None or transport.is_closing():
+            raise ConnectionResetError("Cannot write to closing transport")
+        buffered = transport.get_write_buffer_size() + self._out_size
+        if buffered > transport.get_write_buffer_limits()[1]:
+            return False
+        writer = self._frames()
+        if writer.compress or writer.is_client:
+            self._cork(writer.message(opcode, payload))
+        else:
+            self._cork(plain_frame)
+        return True
+
+    async def _writable(self) -> None:
+        """Return once :meth:`_offer` may take a message again (the send buffer drained).
+
+        Raises:
+            ConnectionResetError: once the peer has gone.
+        """
+        self._flush()  # corked frames count against the limit until they reach the transport
         assert self._drain is not None
         await self._drain()
 

@@ -101,3 +101,39 @@ async def test_closed_websockets_leave_nothing_behind(compress: bool, server_clo
         # ~10 KiB; what is left must not grow with the number of sockets closed.
         growth = _rss_kib() - rss_before
         assert growth < ROUNDS * (20 if compress else 4), f"RSS grew {growth} KiB"
+
+
+async def test_a_closed_socket_leaves_every_registry_it_joined() -> None:
+    # A socket on a sub-application's route is in the root's registry and the sub-app's;
+    # each registry's discard() takes itself off the socket's list while the socket walks
+    # it, which once left every second registry holding the closed socket.
+    root = web.Application()
+    sub = web.Application()
+    extra = web.WebSocketRegistry()
+    done = asyncio.Event()
+
+    async def chat(request: web.Request) -> web.StreamResponse:
+        ws = WebSocketResponse()
+        await ws.prepare(request)
+        extra.add(ws, key="alice")
+        async for _ in ws:
+            pass
+        done.set()
+        return ws
+
+    sub.router.add_get("/ws", chat)
+    root.add_subapp("/sub", sub)
+    async with serve(root) as port, ClientSession() as session:
+        async with session.ws_connect(f"http://127.0.0.1:{port}/sub/ws") as ws:
+            await ws.send_str("hi")
+            for _ in range(100):
+                if len(extra):
+                    break
+                await asyncio.sleep(0.01)
+            assert len(web.websockets(root)) == len(web.websockets(sub)) == len(extra) == 1
+        await asyncio.wait_for(done.wait(), 5)
+        for _ in range(100):
+            if not (len(web.websockets(root)) or len(web.websockets(sub)) or len(extra)):
+                break
+            await asyncio.sleep(0.01)
+        assert (len(web.websockets(root)), len(web.websockets(sub)), len(extra)) == (0, 0, 0)

@@ -126,7 +126,9 @@ def test_several_hosts_are_balanced_by_open_connections() -> None:
     upstream = upstream[: upstream.index("\n}")]
     lines = [line.strip() for line in upstream.splitlines() if not line.strip().startswith("#")]
     assert lines.index("least_conn;") < lines.index("keepalive 32;")
-    assert "least_conn" not in render_file("nginx", DeploySettings("x"))[1]
+    assert "zone x_app 64k;" in lines  # one count for all of nginx's worker processes
+    single = render_file("nginx", DeploySettings("x"))[1]
+    assert "least_conn" not in single and "zone " not in single
 
 
 @needs_systemd_analyze

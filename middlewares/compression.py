@@ -21,7 +21,6 @@ from typing import Final, cast
 
 from multidict import CIMultiDict, CIMultiDictProxy
 
-from middlewares._decoded_body import DecodedBody
 from runtime import web
 from runtime.http.codings import (
     DECODABLE,
@@ -177,7 +176,7 @@ class _Compression:
     async def handle(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         headers = request.headers
         negotiated = self._negotiate(_joined(headers, "Accept-Encoding"))
-        decoded: DecodedBody | None = None
+        decoded: web.DecodedBody | None = None
         if self._decode and "Content-Encoding" in headers and request.body_exists:
             request, decoded = self._decoding(request)
         hook = self._prepare_hook(request, negotiated)
@@ -270,7 +269,7 @@ class _Compression:
 
     # -- request bodies -----------------------------------------------------------------------
 
-    def _decoding(self, request: web.Request) -> tuple[web.Request, DecodedBody | None]:
+    def _decoding(self, request: web.Request) -> tuple[web.Request, web.DecodedBody | None]:
         """A clone of ``request`` whose body reads decoded.
 
         Raises:
@@ -292,7 +291,7 @@ class _Compression:
             )
         coding = codings[0]
         limit = self._max_decoded_size
-        body = DecodedBody(
+        body = web.DecodedBody(
             request.content,
             make_decoder(coding),
             coding,

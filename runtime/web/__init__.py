@@ -10,6 +10,7 @@ from . import exceptions as _exceptions
 from .accel import accel_redirect, no_proxy_buffering
 from .access_log import AbstractAccessLogger, AccessLogger
 from .app import AppKey, Application, ChainMapProxy, CleanupError
+from .decoded_body import DecodedBody
 from .exceptions import *  # noqa: F403 - every HTTPxxx class, as aiohttp.web exports them
 from .fileresponse import FileResponse
 from .json_responses import json_bytes_response, json_response
@@ -89,6 +90,7 @@ __all__ = [
     "ChainMapProxy",
     "CleanupError",
     "ContentCoding",
+    "DecodedBody",
     "Domain",
     "DynamicResource",
     "ETag",

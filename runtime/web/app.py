@@ -123,6 +123,9 @@ class Application(MutableMapping[str | AppKey[Any], Any]):
         middlewares: ``@middleware`` coroutines ``(request, handler) -> response``, the first
             one outermost.
         client_max_size: the largest body ``request.read()``/``post()`` accept (413 above).
+        client_max_fields: the most fields ``request.post()`` accepts from a urlencoded or
+            multipart form (413 above; 0: no limit), aiohttp 3.14's guard against forms
+            that cost more to parse than their size suggests.
         handler_args: extra keyword arguments for the low-level ``web.Server``.
         loop: deprecated and ignored; the application uses the running loop.
     """
@@ -135,6 +138,7 @@ class Application(MutableMapping[str | AppKey[Any], Any]):
         middlewares: Iterable[Middleware] = (),
         handler_args: Mapping[str, Any] | None = None,
         client_max_size: int = 1024**2,
+        client_max_fields: int = 1000,
         loop: asyncio.AbstractEventLoop | None = None,
         debug: bool = False,
     ) -> None:
@@ -156,6 +160,7 @@ class Application(MutableMapping[str | AppKey[Any], Any]):
         self._debug = debug
         self._handler_args = dict(handler_args or {})
         self._client_max_size = client_max_size
+        self._client_max_fields = client_max_fields
         self._middlewares: FrozenList[Middleware] = FrozenList(middlewares, what="middlewares")
         self._state: dict[str | AppKey[Any], Any] = {}
         self._frozen = False
@@ -385,6 +390,7 @@ class Application(MutableMapping[str | AppKey[Any], Any]):
         self.freeze()
         options = {**self._handler_args, **kwargs}
         options.setdefault("client_max_size", self._client_max_size)
+        options.setdefault("client_max_fields", self._client_max_fields)
         options.setdefault("debug", self._debug)
         factory: Any = self._make_request
         if type(self)._make_request is Application._make_request:

@@ -579,18 +579,29 @@ class _CappedSource:
         return chunk
 
 
+def too_many_fields(limit: int) -> HTTPRequestEntityTooLarge:
+    """The 413 for a form with more than ``client_max_fields`` fields (aiohttp's text)."""
+    return HTTPRequestEntityTooLarge(
+        max_size=limit,
+        actual_size=limit + 1,
+        text=f"Maximum number of form fields {limit} exceeded.",
+    )
+
+
 class _FormCollector:
     """Turns the parts of a form into fields: text, bytes or spooled files.
 
     Only Content-Transfer-Encoding is undone here (RFC 7578 4.8), which never grows the
-    data, so the cap on the body's bytes also caps what is stored.
+    data, so the cap on the body's bytes also caps what is stored. Past ``max_fields``
+    fields (0: no limit) the form is refused before the next part is read.
     """
 
-    __slots__ = ("_files", "fields")
+    __slots__ = ("_files", "_max_fields", "fields")
 
-    def __init__(self) -> None:
+    def __init__(self, max_fields: int = 0) -> None:
         self.fields: MultiDict[str | bytes | FileField] = MultiDict()
         self._files: list[IO[bytes]] = []
+        self._max_fields = max_fields
 
     async def collect(self, reader: MultipartReader) -> None:
         async for part in reader:
@@ -609,6 +620,8 @@ class _FormCollector:
             await self._add(name, part)
 
     async def _add(self, name: str, part: BodyPartReader) -> None:
+        if 0 < self._max_fields <= len(self.fields):
+            raise too_many_fields(self._max_fields)
         try:
             decoder = ContentDecoder(part.headers.get("Content-Transfer-Encoding", ""), "")
         except RuntimeError as exc:
@@ -669,7 +682,8 @@ async def read_form(request: BaseRequest) -> MultiDict[str | bytes | FileField]:
 
     Raises:
         HTTPRequestEntityTooLarge: the body passed ``request.client_max_size``; raised as the
-            byte that passes it arrives, before anything past it is stored.
+            byte that passes it arrives, before anything past it is stored. Also for more
+            than ``request.client_max_fields`` fields.
         HTTPRequestHeaderFieldsTooLarge: a part's headers are over the limits.
         HTTPBadRequest: the body is not valid ``multipart/form-data``.
     """
@@ -677,7 +691,7 @@ async def read_form(request: BaseRequest) -> MultiDict[str | bytes | FileField]:
     declared = request.content_length
     if limit and declared is not None and declared > limit:
         raise HTTPRequestEntityTooLarge(max_size=limit, actual_size=declared)
-    collector = _FormCollector()
+    collector = _FormCollector(request.client_max_fields)
     try:
         reader = MultipartReader(request.headers, _CappedSource(request.content, limit))
         await collector.collect(reader)

@@ -30,7 +30,7 @@ from .exceptions import (
     http_exception_for,
 )
 from .keys import RequestKey
-from .multipart import FileField, MultipartReader, read_form
+from .multipart import FileField, MultipartReader, read_form, too_many_fields
 
 if TYPE_CHECKING:
     from ..server.protocol import HttpProtocol
@@ -58,6 +58,7 @@ class BaseRequest(MutableMapping[str | RequestKey[Any], Any]):
     __slots__ = (
         "__weakref__",
         "_cache",
+        "_client_max_fields",
         "_client_max_size",
         "_headers",
         "_host",
@@ -86,6 +87,7 @@ class BaseRequest(MutableMapping[str | RequestKey[Any], Any]):
         loop: asyncio.AbstractEventLoop,
         *,
         client_max_size: int = 1024**2,
+        client_max_fields: int = 1000,
         state: dict[str | RequestKey[Any], Any] | None = None,
         scheme: str | None = None,
         host: str | None = None,
@@ -98,6 +100,7 @@ class BaseRequest(MutableMapping[str | RequestKey[Any], Any]):
         self._task = task
         self._loop = loop
         self._client_max_size = client_max_size
+        self._client_max_fields = client_max_fields
         self._state: dict[str | RequestKey[Any], Any] = {} if state is None else state
         self._scheme = scheme
         self._host = host
@@ -119,6 +122,7 @@ class BaseRequest(MutableMapping[str | RequestKey[Any], Any]):
         host: str | Any = _sentinel,
         remote: str | Any = _sentinel,
         client_max_size: int | Any = _sentinel,
+        client_max_fields: int | Any = _sentinel,
         content: StreamReader | Any = _sentinel,
     ) -> BaseRequest:
         """A copy with some parts replaced (proxy-header middlewares use it).
@@ -162,6 +166,9 @@ class BaseRequest(MutableMapping[str | RequestKey[Any], Any]):
             client_max_size=self._client_max_size
             if client_max_size is _sentinel
             else client_max_size,
+            client_max_fields=self._client_max_fields
+            if client_max_fields is _sentinel
+            else client_max_fields,
             scheme=self._scheme if scheme is _sentinel else scheme,
             host=self._host if host is _sentinel else host,
             remote=self._remote if remote is _sentinel else remote,
@@ -419,6 +426,11 @@ class BaseRequest(MutableMapping[str | RequestKey[Any], Any]):
         return self._client_max_size
 
     @property
+    def client_max_fields(self) -> int:
+        """The most fields ``post()`` accepts (413 above it; 0: no limit)."""
+        return self._client_max_fields
+
+    @property
     def secure(self) -> bool:
         return self.scheme == "https"
 
@@ -533,9 +545,18 @@ class BaseRequest(MutableMapping[str | RequestKey[Any], Any]):
                     ) from None
                 except UnicodeDecodeError:
                     raise HTTPBadRequest(text="Form body is not valid for its charset") from None
-                result.extend(
-                    parse_qsl(text, keep_blank_values=True, encoding=self.charset or "utf-8")
-                )
+                limit = self._client_max_fields
+                try:
+                    # Counted as aiohttp counts them: one field per "&"-separated piece.
+                    pairs = parse_qsl(
+                        text,
+                        keep_blank_values=True,
+                        encoding=self.charset or "utf-8",
+                        max_num_fields=limit if limit > 0 else None,
+                    )
+                except ValueError:
+                    raise too_many_fields(limit) from None
+                result.extend(pairs)
             elif ctype == "multipart/form-data":
                 result = await read_form(self)
             elif self.body_exists and ctype not in ("", "application/octet-stream"):

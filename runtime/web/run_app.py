@@ -106,11 +106,14 @@ def run_app(
     reuse_port: bool | None = None,
     handler_cancellation: bool = False,
     loop: asyncio.AbstractEventLoop | None = None,
+    **kwargs: Any,
 ) -> None:
     """Serve ``app`` (an Application or a coroutine returning one) until interrupted.
 
     Shutdown is graceful: new connections stop, ``on_shutdown`` runs, in-flight requests get
-    ``shutdown_timeout`` seconds to finish, then ``on_cleanup`` runs.
+    ``shutdown_timeout`` seconds to finish, then ``on_cleanup`` runs. Other keyword
+    arguments go to :class:`AppRunner`, and from it to :class:`Server` (``read_bufsize``,
+    ``auto_decompress``, ``max_line_size``, ...), as in aiohttp.
     """
     loop = loop or asyncio.new_event_loop()
     if (
@@ -141,6 +144,7 @@ def run_app(
                 "access_log_format": access_log_format,
                 "access_log": access_log,
                 "handler_cancellation": handler_cancellation,
+                **kwargs,
             },
         )
     )

@@ -11,6 +11,7 @@ import socket
 import ssl as _ssl
 from typing import Any
 
+from .access_log import AbstractAccessLogger, AccessLogger
 from .app import Application
 from .server import Server
 from .websocket_registry import shutdown_websockets
@@ -295,8 +296,8 @@ class BaseRunner:
 class ServerRunner(BaseRunner):
     """Runner for a low-level :class:`Server`."""
 
-    def __init__(self, web_server: Server, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+    def __init__(self, web_server: Server, *, handle_signals: bool = False, **kwargs: Any) -> None:
+        super().__init__(handle_signals=handle_signals, **kwargs)
         self._web_server = web_server
 
     async def _make_server(self) -> Server:
@@ -308,12 +309,31 @@ class AppRunner(BaseRunner):
 
     Keyword arguments other than ``handle_signals`` and ``shutdown_timeout`` go to
     :class:`Server` (``access_log``, ``keepalive_timeout``, ``max_line_size``, ...).
+
+    Raises:
+        TypeError: ``app`` is not an :class:`Application`, or ``access_log_class`` is not
+            an :class:`AbstractAccessLogger` subclass.
     """
 
-    def __init__(self, app: Application, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        app: Application,
+        *,
+        handle_signals: bool = False,
+        access_log_class: type[AbstractAccessLogger] = AccessLogger,
+        **kwargs: Any,
+    ) -> None:
         if not isinstance(app, Application):
             raise TypeError(f"The app should be an Application instance, got {app!r}")
-        super().__init__(**kwargs)
+        if not (
+            isinstance(access_log_class, type)
+            and issubclass(access_log_class, AbstractAccessLogger)
+        ):
+            raise TypeError(
+                f"access_log_class must be a subclass of web.AbstractAccessLogger, "
+                f"got {access_log_class!r}"
+            )
+        super().__init__(handle_signals=handle_signals, access_log_class=access_log_class, **kwargs)
         self._app = app
 
     @property

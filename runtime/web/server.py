@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 import traceback
 from collections.abc import Awaitable, Callable
 from html import escape
@@ -23,6 +24,7 @@ from ..server.config import ProtocolConfig, server_logger
 from ..server.protocol import HttpProtocol
 from ..server.streams import EMPTY_PAYLOAD, StreamReader
 from .access_log import AbstractAccessLogger, AccessLogger, access_logger
+from .decoded_body import DecodedBody, decode_request_body
 from .exceptions import HTTPException, HTTPInternalServerError
 from .request import BaseRequest
 from .response import Response, StreamResponse
@@ -53,6 +55,18 @@ class Server:
             plain-text body, also used when the hook raises. Applications pass it as
             ``Application(handler_args={"error_handler": ...})``.
         debug: show tracebacks in 500 responses.
+        client_max_size, client_max_fields: what ``request.read()`` and ``post()`` accept
+            (413 above; the application passes its own).
+        auto_decompress: hand the handler request bodies sent with one ``Content-Encoding``
+            we decode (gzip, deflate, br with brotli) decoded, without that header and
+            ``Content-Length``, and refused with 413 past ``client_max_size`` decoded bytes
+            (a compression bomb stops there); ``False`` leaves them as sent.
+        read_bufsize: unread request body bytes buffered before reading from the socket
+            pauses (backpressure).
+        tcp_keepalive: turn TCP keep-alive probes on for each accepted TCP connection
+            (``SO_KEEPALIVE``), so a peer that vanished without a FIN is noticed.
+        timeout_ceil_threshold: accepted for aiohttp code; our timers are not rounded, so
+            it changes nothing (docs/web-api.md).
         keepalive_timeout, max_line_size, max_field_size, max_headers, lingering_time,
         head_timeout, body_timeout, max_pipeline, server_header: connection settings.
         min_head_rate, min_body_rate, rate_window: the slowest a client may send a request
@@ -77,6 +91,11 @@ class Server:
         loop: asyncio.AbstractEventLoop | None = None,
         debug: bool = False,
         client_max_size: int = 1024**2,
+        client_max_fields: int = 1000,
+        auto_decompress: bool = True,
+        read_bufsize: int = 2**16,
+        tcp_keepalive: bool = True,
+        timeout_ceil_threshold: float = 5,
         keepalive_timeout: float = 75.0,
         max_line_size: int = 8190,
         max_field_size: int = 8190,
@@ -100,12 +119,17 @@ class Server:
                 raise ValueError(f"{name} must be >= 0 (0 turns it off), got {rate!r}")
         if rate_window <= 0:
             raise ValueError(f"rate_window must be > 0 seconds, got {rate_window!r}")
+        if read_bufsize <= 0:
+            raise ValueError(f"read_bufsize must be > 0 bytes, got {read_bufsize!r}")
         self.request_handler = handler
         self.request_factory: RequestFactory = request_factory or BaseRequest
         self.error_handler = error_handler or self._default_error_response
         self._loop = loop
         self.debug = debug
         self.client_max_size = client_max_size
+        self.client_max_fields = client_max_fields
+        self.auto_decompress = auto_decompress
+        self.tcp_keepalive = tcp_keepalive
         self.logger = logger
         self.shutdown_grace = shutdown_grace
         self.config = ProtocolConfig(
@@ -120,6 +144,7 @@ class Server:
             handler_cancellation=handler_cancellation,
             server_header=server_header,
             lingering_time=lingering_time,
+            read_high_water=read_bufsize,
             logger=logger,
         )
         self.access_logger: AbstractAccessLogger | None = (
@@ -138,6 +163,8 @@ class Server:
 
     def connection_made(self, conn: HttpProtocol) -> None:
         self.connections.add(conn)
+        if self.tcp_keepalive:
+            _keep_alive_probes(conn)
 
     def connection_lost(self, conn: HttpProtocol) -> None:
         self.connections.discard(conn)
@@ -156,8 +183,16 @@ class Server:
         timed = self.access_logger is not None or self.on_request_done is not None
         start = loop.time() if timed else 0.0
         self.requests_count += 1
+        message, payload, decoded = self._decoding(message, payload)
         request = self.request_factory(
-            message, payload, conn, writer, conn.task, loop, client_max_size=self.client_max_size
+            message,
+            payload,
+            conn,
+            writer,
+            conn.task,
+            loop,
+            client_max_size=self.client_max_size,
+            client_max_fields=self.client_max_fields,
         )
         try:
             response = await self.request_handler(request)
@@ -166,6 +201,8 @@ class Server:
         except HttpProcessingError as exc:
             response = await self._error_response(exc)
         except (ConnectionError, asyncio.CancelledError):
+            if decoded is not None:
+                decoded.close()
             raise  # the client is gone, or someone cancelled the handler on purpose
         except Exception as exc:
             response = self._internal_error(request, exc)
@@ -198,12 +235,25 @@ class Server:
             # Uploaded files live as long as the handler; aiohttp closes them here too.
             if "post" in request._cache:
                 request._close_uploads()
+            if decoded is not None:
+                decoded.close()
         if timed:
             elapsed = loop.time() - start
             if self.access_logger is not None and self.access_logger.enabled:
                 self.access_logger.log(request, response, elapsed)
             if self.on_request_done is not None:
                 self.on_request_done(request, response, elapsed)
+
+    def _decoding(
+        self, message: RequestMessage, payload: StreamReader
+    ) -> tuple[RequestMessage, StreamReader, DecodedBody | None]:
+        """The message and body the handler sees: decoded when ``auto_decompress`` is on
+        and the body has a coding we decode (:func:`decode_request_body`)."""
+        if self.auto_decompress and payload is not EMPTY_PAYLOAD:
+            found = decode_request_body(message, payload, self.client_max_size)
+            if found is not None:
+                return found[0], found[1].stream, found[1]
+        return message, payload, None
 
     async def _finish(self, request: BaseRequest, response: StreamResponse) -> None:
         if response._eof_sent:
@@ -291,3 +341,14 @@ class Server:
         for conn in list(self.connections):
             conn.abort()
         await asyncio.sleep(0)
+
+
+def _keep_alive_probes(conn: HttpProtocol) -> None:
+    """``SO_KEEPALIVE`` on a TCP connection (aiohttp's ``tcp_keepalive``); other sockets
+    (Unix, socketpairs) have no such probes."""
+    transport = conn.transport
+    sock = transport.get_extra_info("socket") if transport is not None else None
+    if sock is None or sock.family not in (socket.AF_INET, socket.AF_INET6):
+        return
+    with contextlib.suppress(OSError):  # the peer may already be gone
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)

@@ -190,9 +190,11 @@ async def small_stream(request: web.Request) -> web.StreamResponse:
 
 
 def make_app(tmp_path: Path | None = None, **options: Any) -> web.Application:
-    app_kwargs = (
+    app_kwargs: dict[str, Any] = (
         {"client_max_size": options.pop("client_max_size")} if "client_max_size" in options else {}
     )
+    if "auto_decompress" in options:  # the server's own request decoding
+        app_kwargs["handler_args"] = {"auto_decompress": options.pop("auto_decompress")}
     app = web.Application(middlewares=[compression_middleware(**options)], **app_kwargs)
     sse = SSE()
     app["sse"] = sse
@@ -714,7 +716,9 @@ async def test_compression_bomb_gets_413_without_being_inflated(coding: str) -> 
 
 async def test_decoded_size_limit_is_configurable() -> None:
     body = gzip.compress(bytes(20_000))
-    async with serve(make_app(max_decoded_size=10_000)) as port:
+    # The server decodes first (capped at client_max_size) unless told not to; then this
+    # middleware's own cap applies.
+    async with serve(make_app(max_decoded_size=10_000, auto_decompress=False)) as port:
         over = await fetch(
             port, "/echo", method="POST", headers=[("Content-Encoding", "gzip")], body=body
         )
@@ -779,7 +783,8 @@ async def test_unread_encoded_body_is_not_decoded() -> None:
 
 async def test_request_decoding_can_be_turned_off() -> None:
     body = gzip.compress(TEXT)
-    async with serve(make_app(decode_requests=False)) as port:
+    # The server's auto_decompress decodes before any middleware runs: both are off here.
+    async with serve(make_app(decode_requests=False, auto_decompress=False)) as port:
         reply = await fetch(
             port, "/echo", method="POST", headers=[("Content-Encoding", "gzip")], body=body
         )

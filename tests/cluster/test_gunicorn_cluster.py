@@ -129,6 +129,7 @@ async def test_blip_of_one_worker_is_reported_and_loses_no_control_operation(
         cut = bob[0].worker
         before = chat.subscriber_of(cut)
         assert before is not None
+        assert not any(chat.warnings_of(pid) for pid in chat.worker_pids()), chat.log()
 
         # Cut the connections of one gunicorn worker and of the test's hub, then log alice
         # out through whichever worker takes the request: the cut ones miss the wake-up.
@@ -169,6 +170,7 @@ async def test_redis_outage_is_reported_and_fan_out_resumes(
         alice = await kit.spread("alice", "alice-room")
         lone = await kit.connect("alice", "-", base=hub.base)
         await kit.settle(old + alice)
+        assert not any(chat.warnings_of(pid) for pid in chat.worker_pids()), chat.log()
 
         redis_server.stop()
         await asyncio.sleep(outage)

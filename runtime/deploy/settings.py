@@ -90,12 +90,13 @@ def _check_location(what: str, prefix: str) -> None:
         )
 
 
-def check_redis_url(url: str, *, name: str = "myapp") -> None:
+def check_redis_url(url: str, *, name: str) -> None:
     """Check a Redis URL for the unit's ``Environment=`` and gunicorn.conf.py.
 
-    Credentials are refused: a unit file is world-readable (``systemctl show`` prints its
-    environment), so a URL with a password belongs in ``/etc/<name>/env``, whose
-    ``REDIS_URL`` wins over the unit's (systemd.exec(5), ``EnvironmentFile=``).
+    Credentials (the userinfo, RFC 3986 3.2.1, or redis-py's ``?password=``) are refused: a
+    unit file is world-readable (``systemctl show`` prints its environment), so a URL with a
+    password belongs in ``/etc/<name>/env`` (``name`` is the service's), whose ``REDIS_URL``
+    wins over the unit's (systemd.exec(5), ``EnvironmentFile=``).
 
     Raises:
         ValueError: naming ``--redis-url`` and what is wrong.
@@ -106,14 +107,15 @@ def check_redis_url(url: str, *, name: str = "myapp") -> None:
 
     if not _REDIS_URL_CHARS.fullmatch(url):
         raise refuse(f"expected {_REDIS_FORMS}, without spaces, quotes, '#', '%' or '$'")
-    parts = urllib.parse.urlsplit(url)
-    if parts.scheme not in _REDIS_SCHEMES or not url.startswith(f"{parts.scheme}://"):
-        raise refuse(f"expected {_REDIS_FORMS}")
     try:
+        parts = urllib.parse.urlsplit(url)
         query = urllib.parse.parse_qsl(parts.query, strict_parsing=bool(parts.query))
         port = parts.port
+        host = parts.hostname  # checks a bracketed IPv6 address (RFC 3986 3.2.2)
     except ValueError as exc:
         raise refuse(str(exc)) from None
+    if parts.scheme not in _REDIS_SCHEMES or not url.startswith(f"{parts.scheme}://"):
+        raise refuse(f"expected {_REDIS_FORMS}")
     if parts.username or parts.password or "@" in parts.netloc or "password" in dict(query):
         raise refuse(
             f"a password must not be in the unit or gunicorn.conf.py, which others can read: "
@@ -123,7 +125,7 @@ def check_redis_url(url: str, *, name: str = "myapp") -> None:
         if parts.netloc or not parts.path.startswith("/") or "//" in parts.path:
             raise refuse(f"expected unix:///PATH, an absolute socket path ({_REDIS_FORMS})")
         return
-    if not parts.hostname:
+    if not host:
         raise refuse(f"no host ({_REDIS_FORMS})")
     if port is not None and not 0 < port < 65536:
         raise refuse("the port must be 1 to 65535")

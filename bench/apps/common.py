@@ -63,3 +63,7 @@ def _text(size: int) -> bytes:
 
 
 TEXT_100K = _text(100 * 1024)
+
+# The fanout scenario: every client of both chats joins this room; Socket.IO's event name.
+FANOUT_ROOM = "bench"
+FANOUT_EVENT = "m"

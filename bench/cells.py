@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from bench.results import Result
-from bench.scenarios import LatencyScenario, Scenario, ThroughputScenario
+from bench.scenarios import FanoutScenario, LatencyScenario, Scenario, ThroughputScenario
 
 LATENCY_PERCENTILES = ("p50", "p90", "p99", "p999")
 
@@ -29,8 +29,9 @@ class Cell:
 
     @property
     def has_latency(self) -> bool:
-        """Whether the runs measure latency percentiles (wrk, and rate_load at a fixed rate)."""
-        return isinstance(self.scenario, ThroughputScenario | LatencyScenario)
+        """Whether the runs measure latency percentiles (wrk, rate_load at a fixed rate, and
+        fanout_load's fixed-rate phase)."""
+        return isinstance(self.scenario, ThroughputScenario | LatencyScenario | FanoutScenario)
 
     def values(self, metric: str) -> list[float] | None:
         """``metric`` of every run, None when a run does not measure it (or there are none)."""

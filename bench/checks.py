@@ -9,8 +9,9 @@ import http.client
 import zlib
 from collections.abc import Mapping
 
-from bench import ws_wire
+from bench import fanout_wire, ws_wire
 from bench.scenarios import (
+    FanoutScenario,
     LatencyScenario,
     MemoryScenario,
     Scenario,
@@ -72,8 +73,8 @@ def check_http(
     return None
 
 
-def check_scenario(port: int, scenario: Scenario) -> str | None:
-    """What is wrong with the server's answer to ``scenario``, or None."""
+def check_scenario(port: int, scenario: Scenario, server: str) -> str | None:
+    """What is wrong with ``server``'s answer to ``scenario``, or None."""
     match scenario:
         case ThroughputScenario():
             return check_http(
@@ -100,3 +101,6 @@ def check_scenario(port: int, scenario: Scenario) -> str | None:
             return ws_wire.check_echo(port, scenario.path, scenario.message)
         case MemoryScenario():
             return check_http(port, "GET", scenario.path, expect_body=scenario.expect_body)
+        case FanoutScenario():
+            # One socket joins the room and gets one published message back.
+            return fanout_wire.check_publish(port, scenario.dialects[server], scenario.room)

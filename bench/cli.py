@@ -21,7 +21,8 @@ from bench.measure import run_scenario
 from bench.paths import DEFAULT_VENV, RESULTS_DIR, shown
 from bench.peers import ensure_venv
 from bench.plan import BenchError, LoadSettings, Plan
-from bench.processes import ServerProcess, start_all
+from bench.processes import ServerProcess, free_port, start_all
+from bench.redis_server import RedisServer, find_redis_server
 from bench.report import log, print_summary
 from bench.results_file import write_results
 from bench.runners.wrk import ensure_wrk
@@ -71,6 +72,24 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="idle connections each memory run holds (bench/memory.py)",
     )
     parser.add_argument(
+        "--fanout-clients",
+        type=int,
+        default=1000,
+        help="WebSockets in the fanout scenario's room, spread over the server's workers",
+    )
+    parser.add_argument(
+        "--fanout-window",
+        type=int,
+        default=16,
+        help="fanout: messages in flight at saturation (published, not yet delivered to all)",
+    )
+    parser.add_argument(
+        "--fanout-rate",
+        type=float,
+        default=5.0,
+        help="fanout: messages per second of the latency phase",
+    )
+    parser.add_argument(
         "--only",
         default="",
         help="comma-separated server and/or scenario names (shell wildcards allowed), "
@@ -102,6 +121,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         )
     if min(args.rate_connections, args.mem_connections) < 1 or args.rate <= 0:
         parser.error("--rate, --rate-connections and --mem-connections must be positive")
+    if min(args.fanout_clients, args.fanout_window) < 1 or args.fanout_rate <= 0:
+        parser.error("--fanout-clients, --fanout-window and --fanout-rate must be positive")
     return args
 
 
@@ -171,6 +192,9 @@ def load_settings(args: argparse.Namespace) -> LoadSettings:
         rate=args.rate,
         rate_connections=args.rate_connections,
         mem_connections=args.mem_connections,
+        fanout_clients=args.fanout_clients,
+        fanout_window=args.fanout_window,
+        fanout_rate=args.fanout_rate,
         ready_timeout=args.ready_timeout,
     )
 
@@ -184,6 +208,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         servers, scenarios = select(args.only, include_all=args.all)
         wrk = ensure_wrk()
         python = ensure_venv(args.venv.resolve(), install=not args.no_install)
+        redis_server = find_redis_server() if any(s.redis for s in servers) else None
     except BenchError as exc:
         log(f"error: {exc}")
         return EXIT_SETUP
@@ -208,6 +233,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         contextlib.ExitStack() as stack,
         interrupt_on_termination(),
     ):
+        redis: RedisServer | None = None
+        if redis_server is not None:
+            # One redis-server for the whole run, shared by every server that needs it.
+            redis = RedisServer(
+                redis_server, free_port(), results_dir / f"{stamp}-logs", server_cpus
+            )
+            stack.callback(redis.stop)
+            try:
+                redis.start()
+            except BenchError as exc:
+                log(f"error: {exc}")
+                return EXIT_SETUP
+            log(f"redis-server on {redis.url}: {' '.join(redis.argv)}")
         plan = Plan(
             load=load,
             wrk=wrk,
@@ -216,6 +254,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             client_cpus=client_cpus,
             log_dir=results_dir / f"{stamp}-logs",
             script_dir=Path(scripts),
+            redis_pgid=redis.pgid if redis is not None else None,
         )
         try:
             processes = start_all(
@@ -225,6 +264,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 log_dir=plan.log_dir,
                 ready_timeout=load.ready_timeout,
                 stack=stack,
+                redis_url=redis.url if redis is not None else None,
             )
             for scenario in scenarios:
                 eligible = [s.name for s in servers if serves(s, scenario)]

@@ -16,11 +16,13 @@ from bench.plan import Plan
 from bench.processes import ServerProcess, command, free_port
 from bench.report import log, run_line
 from bench.results import MemoryResult, Result
+from bench.runners.fanout_load import run_fanout_load
 from bench.runners.memory import run_memory
 from bench.runners.rate_load import run_rate_load
 from bench.runners.wrk import run_wrk, wrk_script
 from bench.runners.ws_load import run_ws_load
 from bench.scenarios import (
+    FanoutScenario,
     LatencyScenario,
     MemoryScenario,
     Scenario,
@@ -114,6 +116,21 @@ def measure(cell: Cell, process: ServerProcess, plan: Plan, duration: int) -> Re
                 )
             case MemoryScenario() as scenario:
                 return measure_memory(process, scenario, plan, len(cell.runs) + 1)
+            case FanoutScenario() as scenario:
+                return run_fanout_load(
+                    plan.python,
+                    server=cell.server,
+                    port=process.port,
+                    scenario=scenario,
+                    duration=duration,
+                    clients=load.fanout_clients,
+                    window=load.fanout_window,
+                    rate=load.fanout_rate,
+                    cpus=plan.client_cpus,
+                    server_pgid=process.pgid,
+                    redis_pgid=plan.redis_pgid,
+                    server_cpus=plan.server_cpus,
+                )
     except RuntimeError as exc:
         cell.error = str(exc)
         return None
@@ -139,13 +156,14 @@ def run_scenario(
         if process.error:
             cell.error = process.error
             continue
-        problem = check_scenario(process.port, scenario)
+        problem = check_scenario(process.port, scenario, name)
         if problem:
             cell.error = f"check failed: {problem}"
             log(f"  ERROR {name}: {cell.error}")
             continue
-        # Memory: a fresh server per run, nothing to warm up.
-        if load.warmup > 0 and not isinstance(scenario, MemoryScenario):
+        # Memory: a fresh server per run, nothing to warm up; fan-out: each run warms up
+        # after connecting its clients (bench/fanout_load.py).
+        if load.warmup > 0 and not isinstance(scenario, MemoryScenario | FanoutScenario):
             log(f"  warm-up {name} ({load.warmup} s)")
             measure(cell, process, plan, load.warmup)
             if cell.error:

@@ -27,6 +27,9 @@ PACKAGES = (  # the versions the results file records
     "starlette",
     "granian",
     "websockets",
+    "python-socketio",
+    "python-engineio",
+    "redis",
     "berth",
 )
 

@@ -28,6 +28,9 @@ class LoadSettings:
     rate: float  # rate_load: requests per second
     rate_connections: int  # rate_load
     mem_connections: int  # memory: idle connections held
+    fanout_clients: int  # fanout_load: WebSockets in the room
+    fanout_window: int  # fanout_load: messages in flight at saturation
+    fanout_rate: float  # fanout_load: messages per second in the latency phase
     ready_timeout: float | None  # seconds a server has to answer; None: the server's own
 
 
@@ -42,6 +45,7 @@ class Plan:
     client_cpus: str | None
     log_dir: Path  # each server's output
     script_dir: Path  # the wrk Lua scripts
+    redis_pgid: int | None = None  # the run's redis-server (fanout), for its CPU time
 
     @property
     def server_cpu_count(self) -> int:

@@ -164,10 +164,12 @@ def start_all(
     log_dir: Path,
     ready_timeout: float | None,
     stack: contextlib.ExitStack,
+    redis_url: str | None = None,
 ) -> dict[str, ServerProcess]:
     """Start every server at once on a free port, then wait until each is ready; one that is
     not gets its ``error`` and the tail of its log printed, and is stopped. ``stack`` stops
-    them all at the end (also on an interruption)."""
+    them all at the end (also on an interruption). A server that needs Redis gets
+    ``redis_url`` as ``REDIS_URL``."""
     env = server_env()
     processes: dict[str, ServerProcess] = {}
     for server in servers:
@@ -177,7 +179,11 @@ def start_all(
             argv=command(server, python, port, cpus),
             port=port,
             log_path=log_dir / f"{server.name}.log",
-            env={**env, **server.env},
+            env={
+                **env,
+                **server.env,
+                **({"REDIS_URL": redis_url} if server.redis and redis_url else {}),
+            },
         )
         stack.callback(process.stop)
         log(f"starting {server.name} on {HOST}:{port}: {' '.join(process.argv)}")

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from bench.cells import Cell
 from bench.results import (
     CpuUsage,
+    FanoutResult,
     LatencyResult,
     MemoryResult,
     Result,
@@ -106,6 +107,37 @@ def _memory_line(label: str, run: MemoryResult) -> tuple[str, list[str]]:
     return line, problems
 
 
+def _fanout_line(label: str, run: FanoutResult) -> tuple[str, list[str]]:
+    """Saturation (its CPU: server group, Redis, client), then the fixed-rate phase."""
+    cpu = run.saturation_cpu
+    lat = run.latency_ms
+    line = (
+        f"{label} {run.messages_per_sec:>10,.0f} msgs/s  "
+        f"({run.server_us_per_delivery or 0:.1f} us server CPU each)  "
+        f"@{run.rate:g}/s p50 {lat['p50']:.2f} p99 {lat['p99']:.2f} ms  "
+        f"lost {run.lost}/{run.expected}  cpu server {cpu['server']:.2f} "
+        f"redis {cpu['redis']:.2f} fanout_load {cpu['client']:.2f}"
+    )
+    problems = []
+    if run.lost or run.duplicates:
+        problems.append(
+            f"{run.lost} of {run.expected} deliveries lost, {run.duplicates} duplicated at "
+            f"{run.rate:g} messages/s"
+        )
+    if run.saturation_lost:
+        problems.append(f"{run.saturation_lost} deliveries lost at saturation")
+    if run.error_count:
+        problems.append(f"fanout_load errors {run.errors} ({run.first_error})")
+    if run.close_codes:
+        problems.append(f"clients closed by the server: {run.close_codes}")
+    if cpu["client"] > CLIENT_SATURATED:
+        problems.append("fanout_load used its whole core: the client may be the bottleneck")
+    foreign = _foreign_load(run.cpu)
+    if foreign:
+        problems.append(foreign)
+    return line, problems
+
+
 def run_line(label: str, run: Result, server_cpu_count: int) -> tuple[str, list[str]]:
     """The progress line of one run, and what to flag in it (each becomes a warning)."""
     match run:
@@ -119,16 +151,19 @@ def run_line(label: str, run: Result, server_cpu_count: int) -> tuple[str, list[
             return _latency_line(label, run)
         case MemoryResult():
             return _memory_line(label, run)
+        case FanoutResult():
+            return _fanout_line(label, run)
 
 
 # --- the summary ------------------------------------------------------------------------------
 
 
 def print_summary(cells: Sequence[Cell], baseline: str, outcomes: Sequence[Outcome]) -> None:
+    # A scenario with peers of its own (fanout) is divided by its own baseline.
     base_values = {
         cell.scenario.name: cell.median(cell.scenario.ratio_metric)
         for cell in cells
-        if cell.server == baseline and cell.ok
+        if cell.server == (cell.scenario.baseline or baseline) and cell.ok
     }
     header = (
         f"{'scenario':<16} {'server':<25} {'value':>10} {'min..max':>17} "
@@ -156,6 +191,9 @@ def print_summary(cells: Sequence[Cell], baseline: str, outcomes: Sequence[Outco
             f"{start} {value:>10,.{digits}f} {spread:>17} {latency} {ratio:>22}  "
             f"{scenario.unit}{warn}"
         )
+    own = {cell.scenario.name: cell.scenario.baseline for cell in cells if cell.scenario.baseline}
+    for name, own_baseline in own.items():
+        log(f"({name}: ratios against {own_baseline}, its peer, not {baseline})")
     for outcome in outcomes:
         comp = outcome.comparison
         name = f"{comp.subject} / {comp.baseline} on {comp.scenario}"

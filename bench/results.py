@@ -3,11 +3,13 @@
 - :class:`ThroughputResult`: a wrk run (requests per second, latency under full load);
 - :class:`WebSocketEchoResult`: a ``bench/ws_load.py`` run (echoed messages per second);
 - :class:`LatencyResult`: a ``bench/rate_load.py`` run (latency at a fixed request rate);
-- :class:`MemoryResult`: a ``bench/memory.py`` run (worker RSS per idle connection).
+- :class:`MemoryResult`: a ``bench/memory.py`` run (worker RSS per idle connection);
+- :class:`FanoutResult`: a ``bench/fanout_load.py`` run (deliveries per second to a room's
+  WebSockets at saturation, delivery latency and losses at a fixed publish rate).
 
 Every one carries the :class:`CpuUsage` of its run and names its figures for the summary and
 the comparisons with :meth:`figure` (``requests_per_sec``, ``messages_per_sec``,
-``achieved_rate``, ``kib_per_conn``, the latency percentiles ``p50`` ... ``p999``). In the
+``achieved_rate``, ``kib_per_conn``, the latency percentiles ``p50`` ... ``p999``, ``lost``). In the
 results JSON a run is ``dataclasses.asdict`` of its result.
 """
 
@@ -224,4 +226,82 @@ class MemoryResult:
         return self.kib_per_conn if name == "kib_per_conn" else None
 
 
-Result = ThroughputResult | WebSocketEchoResult | LatencyResult | MemoryResult
+@dataclass(frozen=True)
+class FanoutResult:
+    """One ``bench/fanout_load.py`` run: ``clients`` WebSockets in one room over the
+    server's workers (``workers``: pid -> sockets).
+
+    Saturation: ``messages_per_sec`` deliveries read per second with ``window`` messages in
+    flight; ``saturation_cpu`` is what the server's process group, Redis and the client used
+    per second meanwhile, and ``server_us_per_delivery`` the server's and Redis's CPU time per
+    delivery (their cost, whoever set the rate). Latency phase: ``rate`` messages per second,
+    ``latency_ms`` from each message's due time to its read, ``lost`` deliveries that never
+    came (every client should get every message), ``duplicates``.
+    """
+
+    clients: int
+    workers: dict[str, int]
+    messages_per_sec: float
+    publishes_per_sec: float
+    saturation_lost: int  # deliveries missing 3 s after their publish, at saturation
+    saturation_cpu: dict[str, float]  # server, redis, client
+    server_us_per_delivery: float | None
+    client_us_per_delivery: float | None
+    window: int
+    rate: float
+    published: int  # in the latency phase
+    expected: int
+    received: int
+    lost: int
+    duplicates: int
+    latency_ms: dict[str, float]  # p50, p90, p99, p999, max, mean
+    dispatch_lag_ms: dict[str, float]
+    latency_cpu: dict[str, float]
+    close_codes: dict[str, int]  # close frames the clients got, by status code
+    errors: dict[str, int]  # connect, handshake, closed, publish, protocol
+    first_error: str | None
+    cpu: CpuUsage  # the whole run, connecting included
+
+    @classmethod
+    def from_output(cls, data: Mapping[str, Any], cpu: CpuUsage) -> FanoutResult:
+        saturation, latency = data["saturation"], data["latency"]
+        return cls(
+            clients=int(data["clients"]),
+            workers={k: int(v) for k, v in data["workers"].items()},
+            messages_per_sec=float(saturation["messages_per_sec"]),
+            publishes_per_sec=float(saturation["publishes_per_sec"]),
+            saturation_lost=int(saturation["lost"]),
+            saturation_cpu={k: float(v) for k, v in saturation["cpu"].items()},
+            server_us_per_delivery=saturation["server_us_per_delivery"],
+            client_us_per_delivery=saturation["client_us_per_delivery"],
+            window=int(data["window"]),
+            rate=float(latency["rate"]),
+            published=int(latency["published"]),
+            expected=int(latency["expected"]),
+            received=int(latency["received"]),
+            lost=int(latency["lost"]),
+            duplicates=int(latency["duplicates"]),
+            latency_ms={k: float(v) for k, v in latency["latency_ms"].items()},
+            dispatch_lag_ms={k: float(v) for k, v in latency["dispatch_lag_ms"].items()},
+            latency_cpu={k: float(v) for k, v in latency["cpu"].items()},
+            close_codes={k: int(v) for k, v in data["close_codes"].items()},
+            errors={k: int(v) for k, v in data["errors"].items()},
+            first_error=data["first_error"],
+            cpu=cpu,
+        )
+
+    @property
+    def error_count(self) -> int:
+        return sum(self.errors.values())
+
+    def figure(self, name: str) -> float | None:
+        if name == "messages_per_sec":
+            return self.messages_per_sec
+        if name == "lost":
+            return float(self.lost)
+        if name == "server_us_per_delivery":
+            return self.server_us_per_delivery
+        return self.latency_ms.get(name)
+
+
+Result = ThroughputResult | WebSocketEchoResult | LatencyResult | MemoryResult | FanoutResult

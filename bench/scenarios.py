@@ -8,6 +8,9 @@
   (``--rate``), open loop: latency percentiles from each request's scheduled time.
 - :class:`MemoryScenario`: ``bench/memory.py`` reads a fresh server worker's RSS before and
   while it holds ``--mem-connections`` idle connections: KiB per connection.
+- :class:`FanoutScenario`: ``bench/fanout_load.py`` holds ``--fanout-clients`` WebSockets in
+  one room spread over a server's workers and publishes to the room: deliveries per second at
+  saturation, and delivery latency at a fixed publish rate (``--fanout-rate``).
 
 Before measuring, each server's answer is checked once (``bench/checks.py``): status, body,
 the headers a scenario names, or one echoed message, so a broken route fails loudly instead of
@@ -25,7 +28,14 @@ from dataclasses import dataclass, field
 from typing import ClassVar, Literal
 
 from bench.apps import common
-from bench.servers import FRAMEWORK_SERVERS, LOGGING_SERVERS, WEBSOCKET_SERVERS, Server
+from bench.servers import (
+    FANOUT_SERVERS,
+    FANOUT_WORKERS,
+    FRAMEWORK_SERVERS,
+    LOGGING_SERVERS,
+    WEBSOCKET_SERVERS,
+    Server,
+)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -44,6 +54,9 @@ class _Common:
     description: str
     servers: frozenset[str] | None = None  # None: every server has this route
     default: bool = True  # False: runs only when picked with --only or --all
+    # The server the summary's ratio column divides by for this scenario (its peers are not
+    # the other scenarios'); None: --baseline.
+    baseline: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -104,7 +117,25 @@ class MemoryScenario(_Common):
     expect_body: bytes | None = None  # mode="keepalive": the checked GET's body
 
 
-Scenario = ThroughputScenario | WebSocketEchoScenario | LatencyScenario | MemoryScenario
+@dataclass(frozen=True, kw_only=True)
+class FanoutScenario(_Common):
+    """``bench/fanout_load.py``: WebSockets joined to ``room`` (``dialect`` per server, see
+    ``bench/fanout_wire.py``), messages published with ``POST /rooms/{room}``. The figure is
+    deliveries per second at saturation; the latency phase gives ``p50`` ... ``p999``."""
+
+    kind: ClassVar[str] = "fanout"
+    unit: ClassVar[str] = "msgs/s delivered"
+    metric: ClassVar[str] = "messages_per_sec"
+    ratio_metric: ClassVar[str] = "messages_per_sec"
+
+    room: str
+    dialects: Mapping[str, Literal["berth", "socketio"]]  # server name -> its clients' dialect
+    workers: int  # every server of this scenario runs this many workers
+
+
+Scenario = (
+    ThroughputScenario | WebSocketEchoScenario | LatencyScenario | MemoryScenario | FanoutScenario
+)
 
 
 def serves(server: Server, scenario: Scenario) -> bool:
@@ -202,5 +233,20 @@ SCENARIOS: tuple[Scenario, ...] = (
         mode="ws",
         message=b"0123456789abcdef",
         servers=WEBSOCKET_SERVERS,
+    ),
+    # Issue 17: fan-out across 3 workers through one Redis, Berth's cluster against
+    # python-socketio's AsyncRedisManager.
+    FanoutScenario(
+        name="fanout",
+        path="/rooms/" + common.FANOUT_ROOM,
+        description="--fanout-clients (1,000) WebSockets in one room over 3 gunicorn workers, "
+        "one redis-server; POST /rooms/{room} publishes 64-byte messages: deliveries/s at "
+        "saturation (--fanout-window in flight), p99 at --fanout-rate (5) messages/s, losses "
+        "(bench/fanout_load.py)",
+        room=common.FANOUT_ROOM,
+        dialects=dict(FANOUT_SERVERS),
+        workers=FANOUT_WORKERS,
+        servers=frozenset(FANOUT_SERVERS),
+        baseline="socketio-cluster",
     ),
 )

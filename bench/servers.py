@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Literal
 
 HOST = "127.0.0.1"  # the only address this benchmark ever sends traffic to
 
@@ -33,15 +34,18 @@ class Server:
     # The only scenarios this server runs (a special-purpose server: a ceiling, a logging
     # variant); None: every scenario whose ``servers`` admits it.
     scenarios: frozenset[str] | None = None
+    # Whether it needs Redis: the run starts one redis-server (bench/redis_server.py) and
+    # gives its URL to every such server as REDIS_URL.
+    redis: bool = False
 
 
-def _gunicorn(worker_class: str, target: str, *options: str) -> tuple[str, ...]:
-    """gunicorn, one worker of ``worker_class``, serving ``target`` (no access log unless
-    ``options`` ask for one)."""
+def _gunicorn(worker_class: str, target: str, *options: str, workers: int = 1) -> tuple[str, ...]:
+    """gunicorn, ``workers`` workers of ``worker_class`` (one unless said), serving ``target``
+    (no access log unless ``options`` ask for one)."""
     return (
         "{bin}/gunicorn",
         "--workers",
-        "1",
+        str(workers),
         "--worker-class",
         worker_class,
         "--no-control-socket",
@@ -105,6 +109,14 @@ WEBSOCKET_SERVERS = frozenset(
         "websockets-server",
     }
 )
+# The fan-out servers (3 gunicorn workers each, Redis between them) and the dialect their
+# clients speak (bench/fanout_wire.py); they run the fanout scenario only.
+FANOUT_SERVERS: Mapping[str, Literal["berth", "socketio"]] = {
+    "berth-cluster": "berth",
+    "berth-cluster-uvloop": "berth",
+    "socketio-cluster": "socketio",
+}
+FANOUT_WORKERS = 3
 # The per-request access log lines of the logging variants go to the server's stdout/stderr,
 # which bench/run.py writes to bench/results/<stamp>-logs/<server>.log: a regular file, one
 # write per line, a new folder per run (75-330 bytes a request: a default run, 32 s at about
@@ -278,6 +290,45 @@ SERVERS: tuple[Server, ...] = (
         description="aiohttp-gunicorn + aiohttp's AccessLogger on gunicorn's access log "
         f"(--access-logfile -, gunicorn's default format) on stdout, {_LOG_FILE} (logging only)",
         scenarios=frozenset({"logging"}),
+    ),
+    # Issue 17: fan-out through Redis across 3 workers. Berth runs its reference chat under
+    # the asyncio worker, as the issue deploys it; the uvloop variant shows what the loop is
+    # worth (not default). python-socketio runs on aiohttp's uvloop worker.
+    Server(
+        name="berth-cluster",
+        argv=_gunicorn(
+            "runtime.workers.GunicornWebWorker",
+            "examples.cluster_chat:create_app",
+            workers=FANOUT_WORKERS,
+        ),
+        description="examples/cluster_chat.py (runtime.cluster on Redis), gunicorn 3 workers, "
+        "GunicornWebWorker (asyncio loop) (fanout only)",
+        scenarios=frozenset({"fanout"}),
+        redis=True,
+    ),
+    Server(
+        name="berth-cluster-uvloop",
+        argv=_gunicorn(
+            "runtime.workers.GunicornUVLoopWebWorker",
+            "examples.cluster_chat:create_app",
+            workers=FANOUT_WORKERS,
+        ),
+        description="berth-cluster under GunicornUVLoopWebWorker (fanout only)",
+        scenarios=frozenset({"fanout"}),
+        redis=True,
+        default=False,
+    ),
+    Server(
+        name="socketio-cluster",
+        argv=_gunicorn(
+            "aiohttp.GunicornUVLoopWebWorker",
+            "bench.apps.socketio_chat:create_app",
+            workers=FANOUT_WORKERS,
+        ),
+        description="python-socketio AsyncServer(client_manager=AsyncRedisManager) on aiohttp, "
+        "gunicorn 3 workers, aiohttp.GunicornUVLoopWebWorker (fanout only)",
+        scenarios=frozenset({"fanout"}),
+        redis=True,
     ),
     Server(
         name="uvicorn-starlette-logging",

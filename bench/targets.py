@@ -117,6 +117,30 @@ COMPARISONS: tuple[Comparison, ...] = (
         )
         for scenario in ("memory-keepalive", "memory-ws")
     ),
+    # Issue 17: fan-out to 1,000 WebSockets over 3 workers through one Redis, against
+    # python-socketio's AsyncRedisManager doing the same job: ahead on both, deliveries per
+    # second at saturation and p99 delivery latency at a fixed publish rate.
+    *(
+        Comparison(
+            subject=subject,
+            baseline="socketio-cluster",
+            scenario="fanout",
+            target=1.0,
+            metric="messages_per_sec",
+        )
+        for subject in ("berth-cluster", "berth-cluster-uvloop")
+    ),
+    *(
+        Comparison(
+            subject=subject,
+            baseline="socketio-cluster",
+            scenario="fanout",
+            target=1.0,
+            metric="p99",
+            higher_is_better=False,
+        )
+        for subject in ("berth-cluster", "berth-cluster-uvloop")
+    ),
 )
 
 # The column every other server is shown against in the summary table.

@@ -227,12 +227,23 @@ class Hub:
         presence = self._presence
         if control is None or presence is None:
             raise RuntimeError("The hub starts with the application (cleanup_ctx)")
-        try:
-            async with asyncio.timeout(timeout):
-                live = await presence.workers()
-        except (RedisError, OSError, TimeoutError) as exc:
-            raise ClusterUnavailable(f"Could not list the workers: {exc!r}") from exc
-        return await control.issue(op, user, live=live, timeout=timeout, **extra)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        delay = 0.05
+        while True:  # a blip shorter than the timeout does not fail the operation
+            try:
+                async with asyncio.timeout_at(deadline):
+                    live = await presence.workers()
+                break
+            except TimeoutError:
+                raise ClusterUnavailable(f"Redis did not answer within {timeout:g} s") from None
+            except (RedisError, OSError) as exc:
+                if loop.time() + delay >= deadline:
+                    raise ClusterUnavailable(f"Could not list the workers: {exc!r}") from exc
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 0.5)
+        remaining = max(deadline - loop.time(), 0.0)
+        return await control.issue(op, user, live=live, timeout=remaining, **extra)
 
     def _apply(self, op: ControlOp) -> int:
         members = self._local.of_user(op.user)

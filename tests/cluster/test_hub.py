@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -453,3 +454,45 @@ def test_settings_are_checked_when_set_up() -> None:
         cluster.setup(app, "redis://127.0.0.1:1/0", overflow="explode")
     with pytest.raises(LookupError, match="cluster.setup"):
         cluster.hub(web.Application())
+
+
+async def test_close_user_rides_out_a_blip_shorter_than_its_timeout(
+    redis_server: RedisServer,
+) -> None:
+    client = TestClient(TestServer(make_app(redis_server.url)))
+    await client.start_server()
+    try:
+        hub = hub_of(client)
+        alice = await join(client, "alice")  # no topic: the gap does not close it
+        await settle(hub)
+        redis_server.stop()
+
+        def back_soon() -> None:
+            time.sleep(0.5)
+            redis_server.start()
+
+        back = asyncio.create_task(asyncio.to_thread(back_soon))
+        report = await hub.close_user("alice", code=4001, timeout=8)
+        await back
+        msg = await alice.receive(timeout=5)
+        assert msg.type is web.WSMsgType.CLOSE and msg.data == 4001
+        assert report.closed in (0, 1)  # the worker may answer after the report is made
+    finally:
+        await client.close()
+
+
+async def test_operations_raise_when_redis_stays_away(redis_server: RedisServer) -> None:
+    client = TestClient(TestServer(make_app(redis_server.url)))
+    await client.start_server()
+    try:
+        hub = hub_of(client)
+        await settle(hub)
+        redis_server.stop()
+        with pytest.raises(cluster.ClusterUnavailable):
+            await hub.publish("room", "nobody hears this")
+        with pytest.raises(cluster.ClusterUnavailable):
+            await hub.close_user("alice", timeout=0.3)
+        with pytest.raises(cluster.ClusterUnavailable):
+            await hub.workers()
+    finally:
+        await client.close()

@@ -476,9 +476,9 @@ class FanoutLoad:
             self.slot = self.loop.create_future()
             await asyncio.wait((self.slot,), timeout=left)
 
-    async def at_rate(self, rate: float, seconds: float) -> tuple[int, list[float]]:
+    async def at_rate(self, rate: float, seconds: float) -> list[float]:
         """Publish ``rate`` messages per second for ``seconds``, each stamped with its due
-        time: the count, and how late each publish left (s)."""
+        time; how late each publish left (s)."""
         count = max(1, round(rate * seconds))
         self.latency_from = self.next_seq
         self.got = [bytearray(len(self.clients)) for _ in range(count)]
@@ -491,7 +491,26 @@ class FanoutLoad:
                 await asyncio.sleep(wait)
             lags.append(max(0, time.monotonic_ns() - due) / 1e9)
             self.publish(due, tracked=True)
-        return count, lags
+        return lags
+
+    def latency_deliveries(self) -> dict[str, object]:
+        """What the latency phase delivered: every client should have got every message
+        whose publish succeeded; ``lost`` counts the deliveries that never came."""
+        latency_from = self.latency_from
+        assert latency_from is not None
+        count = len(self.got)
+        published_ok = [i for i in range(count) if latency_from + i not in self.publish_failed]
+        received = sum(sum(self.got[i]) for i in published_ok)
+        expected = len(published_ok) * len(self.clients)
+        return {
+            "published": count,
+            "publish_failed": count - len(published_ok),
+            "expected": expected,
+            "received": received,
+            "lost": expected - received,
+            "duplicates": self.duplicates,
+            "latency_ms": percentiles([ns / 1e9 for ns in self.latencies]),
+        }
 
     # --- the run ------------------------------------------------------------------------
 
@@ -537,7 +556,7 @@ class FanoutLoad:
             # Latency at a fixed rate.
             clients_at_start = len(self.clients) - self.errors["closed"]
             before = self.cpu_now()
-            count, lags = await self.at_rate(rate, duration)
+            lags = await self.at_rate(rate, duration)
             latency_cpu = self.cpu_between(before, self.cpu_now())
             await self.drain(COMPLETE_WITHIN_NS / 1e9 + 0.5)
             self.expire()
@@ -550,10 +569,6 @@ class FanoutLoad:
                 if publisher.transport is not None:
                     publisher.transport.close()
             await asyncio.sleep(0.1)  # let the transports flush the close frames and close
-        assert self.latency_from is not None
-        published_ok = [i for i in range(count) if self.latency_from + i not in self.publish_failed]
-        received = sum(sum(self.got[i]) for i in published_ok)
-        expected = len(published_ok) * len(self.clients)
         server_cpu = saturation_cpu["server"] + saturation_cpu["redis"]
         return {
             "dialect": self.dialect,
@@ -587,13 +602,7 @@ class FanoutLoad:
             "latency": {
                 "rate": rate,
                 "duration_s": duration,
-                "published": count,
-                "publish_failed": count - len(published_ok),
-                "expected": expected,
-                "received": received,
-                "lost": expected - received,
-                "duplicates": self.duplicates,
-                "latency_ms": percentiles([ns / 1e9 for ns in self.latencies]),
+                **self.latency_deliveries(),
                 "dispatch_lag_ms": {
                     k: v for k, v in percentiles(lags).items() if k in ("p50", "p99", "max")
                 },

@@ -341,15 +341,9 @@ class FanoutLoad:
                 client.probed = True
                 self.probed += 1
             return
-        remaining = self.remaining.get(seq)
-        if remaining is not None:
-            if remaining > 1:
-                self.remaining[seq] = remaining - 1
-            else:
-                del self.remaining[seq]
-                self.complete()
         latency_from = self.latency_from
         if latency_from is not None and seq >= latency_from:
+            # A repeat must not count towards the message's completion either.
             row = self.got[seq - latency_from]
             if row[client.index]:
                 self.duplicates += 1
@@ -357,6 +351,13 @@ class FanoutLoad:
             row[client.index] = 1
             stamp = int(text[seq_end + 1 : text.index(b" ", seq_end + 1)])
             self.latencies.append(now - stamp)
+        remaining = self.remaining.get(seq)
+        if remaining is not None:
+            if remaining > 1:
+                self.remaining[seq] = remaining - 1
+            else:
+                del self.remaining[seq]
+                self.complete()
 
     # --- publishing ---------------------------------------------------------------------
 

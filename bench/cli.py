@@ -25,8 +25,9 @@ from bench.processes import ServerProcess, free_port, start_all
 from bench.redis_server import RedisServer, find_redis_server
 from bench.report import log, print_summary
 from bench.results_file import write_results
+from bench.runners.fanout_load import FANOUT_WARMUP_S
 from bench.runners.wrk import ensure_wrk
-from bench.scenarios import SCENARIOS, Scenario, serves
+from bench.scenarios import SCENARIOS, FanoutScenario, Scenario, serves
 from bench.servers import SERVERS, Server
 from bench.targets import BASELINE, evaluate
 
@@ -217,13 +218,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     started = datetime.now(UTC)
     stamp = started.strftime("%Y%m%dT%H%M%SZ")
     results_dir: Path = args.results_dir
-    per_cell = load.warmup + load.runs * (load.duration + 0.3)
+
+    def cell_seconds(scenario: Scenario) -> float:
+        if isinstance(scenario, FanoutScenario):
+            # Each run: connecting, warm-up, saturation, the fixed-rate phase, draining.
+            return load.runs * (2 * load.duration + FANOUT_WARMUP_S + 8)
+        return load.warmup + load.runs * (load.duration + 0.3)
+
     log(
         f"berth bench: servers {', '.join(s.name for s in servers)}; "
         f"scenarios {', '.join(s.name for s in scenarios)}; "
         f"{load.runs} x {load.duration} s runs, {load.connections} connections, "
         f"server on CPU {server_cpus}, wrk/ws_load on CPU {client_cpus}; "
-        f"about {sum(serves(a, b) for a in servers for b in scenarios) * per_cell:.0f} s"
+        f"about {sum(cell_seconds(b) for a in servers for b in scenarios if serves(a, b)):.0f} s"
     )
     cells: list[Cell] = []
     processes: dict[str, ServerProcess] = {}

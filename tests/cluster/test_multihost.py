@@ -144,9 +144,33 @@ async def closed_with(ws: ClientWebSocketResponse, timeout: float) -> int | None
                 return ws.close_code
 
 
-async def test_a_logout_on_one_host_closes_the_users_sockets_on_the_other(stack: Stack) -> None:
+@contextlib.asynccontextmanager
+async def observer(redis_url: str) -> AsyncIterator[Any]:
+    """A hub in the test process on the same Redis, to read presence."""
+    app = web.Application()
+    hub = cluster.setup(app, redis_url, presence_ttl=TTL)
+    async with serve(app):
+        yield hub
+
+
+async def live_workers(hub: Any, pids: set[int]) -> set[str]:
+    """The live worker ids (``host:pid:random``) among ``pids``."""
+    return {wid for wid in await hub.workers() if int(wid.split(":")[-2]) in pids}
+
+
+async def wait_live(hub: Any, pids: set[int], count: int, timeout: float) -> None:
+    async with asyncio.timeout(timeout):
+        while len(await live_workers(hub, pids)) != count:
+            await asyncio.sleep(0.1)
+
+
+async def test_a_logout_on_one_host_closes_the_users_sockets_on_the_other(
+    stack: Stack, redis_server: RedisServer
+) -> None:
     first, second = stack.hosts
-    async with clients(stack) as c:
+    workers = first.worker_pids() | second.worker_pids()
+    async with observer(redis_server.url) as hub, clients(stack) as c:
+        await wait_live(hub, workers, 4, timeout=10)  # every worker has joined the cluster
         # alice on both hosts, directly and through nginx; bob beside her on both.
         alice = [(await c.connect("alice", "lobby", via=host))[0] for host in (first, second)]
         alice += [(await c.connect("alice", "lobby"))[0] for _ in range(4)]
@@ -158,6 +182,10 @@ async def test_a_logout_on_one_host_closes_the_users_sockets_on_the_other(stack:
         codes = await asyncio.gather(*(closed_with(ws, 5) for ws in carol))
         assert codes == [4001] * 3, stack.log()
         assert report["closed"] == 3, report
+        # Every worker of both hosts answered the first host's request.
+        answered = {int(w.split(":")[-2]) for w in report["workers"]}
+        assert answered >= workers, report
+        assert report["complete"] is True, report
 
         report = await c.post(stack.url, "/logout?user=alice")
         codes = await asyncio.gather(*(closed_with(ws, 5) for ws in alice))
@@ -188,26 +216,6 @@ async def test_a_publish_reaches_both_hosts(stack: Stack) -> None:
         for ws in members:
             assert await texts_until_quiet(ws) == ["typed on the first host"]
         assert await texts_until_quiet(elsewhere, quiet=0.2) == []
-
-
-@contextlib.asynccontextmanager
-async def observer(redis_url: str) -> AsyncIterator[Any]:
-    """A hub in the test process on the same Redis, to read presence."""
-    app = web.Application()
-    hub = cluster.setup(app, redis_url, presence_ttl=TTL)
-    async with serve(app):
-        yield hub
-
-
-async def live_workers(hub: Any, pids: set[int]) -> set[str]:
-    """The live worker ids (``host:pid:random``) among ``pids``."""
-    return {wid for wid in await hub.workers() if int(wid.split(":")[-2]) in pids}
-
-
-async def wait_live(hub: Any, pids: set[int], count: int, timeout: float) -> None:
-    async with asyncio.timeout(timeout):
-        while len(await live_workers(hub, pids)) != count:
-            await asyncio.sleep(0.1)
 
 
 async def test_a_host_that_is_stopped_hard_leaves_the_other_serving(
@@ -253,6 +261,9 @@ async def test_a_host_that_is_stopped_hard_leaves_the_other_serving(
                 assert await texts_until_quiet(ws) == ["still here"]
             report = await c.post(stack.url, "/logout?user=erin")
             assert report["closed"] == 4, report
+            # Nobody waits for the dead host: it is not expected to answer.
+            expected = {int(w.split(":")[-2]) for w in report["expected"]}
+            assert not expected & doomed_pids and report["complete"] is True, report
 
 
 async def test_a_host_stopped_gracefully_hands_its_clients_to_the_other(

@@ -3,8 +3,9 @@
 A headless Chromium, driven over the DevTools protocol (``tests/support/cdp.py``), opens
 ``GET /`` through nginx in front of gunicorn with two workers and joins a room by typing into
 the page. The test publishes to the room and reads the text in the page's DOM; a message
-typed in the page reaches a second, non-browser client in the room; a logout closes the
-page's socket and the page says so (and, logged out, does not come back).
+typed in the page reaches a second, non-browser client in the room; a gunicorn reload closes
+the page's socket with 1001 and the page comes back; a logout closes it and the page says so
+(and, logged out, does not come back).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import signal
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -104,6 +106,16 @@ async def test_the_chat_page_in_a_browser(tmp_path: Path, stack: Stack) -> None:
         async with session.post(f"{stack.url}/rooms/{ROOM}", data="hello, browser") as resp:
             assert await resp.json() == {"published": True}
         await page_has(page, "hello, browser")
+
+        # A reload of gunicorn (SIGHUP: new workers, the old ones stop gracefully) closes the
+        # page's socket with 1001 Going Away; the page comes back by itself, to a new worker.
+        stack.hosts[0].proc.send_signal(signal.SIGHUP)
+        await page.wait_for(f"{STATE}.dataset.closeCode === '1001'", timeout=20)
+        rejoined = f"{STATE}.textContent === {json.dumps(f'joined {ROOM} as {USER}')}"
+        await page.wait_for(f"{rejoined} && {STATE}.dataset.worker !== '{worker}'", timeout=20)
+        worker = await page.evaluate(f"{STATE}.dataset.worker")
+        assert int(worker) in stack.hosts[0].worker_pids()
+        await publish_until_seen(session, stack, page_saw)
 
         # A second client in the room, not a browser, hears what is typed in the page.
         other: ClientWebSocketResponse = await session.ws_connect(

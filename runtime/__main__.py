@@ -1,15 +1,15 @@
-"""``python -m runtime pkg.module:factory``: run an application for development."""
+"""``python -m runtime pkg.module:factory``: run an application for development, once or,
+with ``--reload``, restarted on each change to the code (docs/development.md)."""
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
 import sys
 
-from .web.app import Application
-from .web.loader import import_target, resolve_app
-from .web.run_app import run_app
+from .devserver import supervisor
+from .devserver.serving import ServeOptions, build_app, new_loop, serve
+from .web.loader import import_target
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -25,51 +25,89 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--uvloop", action="store_true", help="run on uvloop")
     parser.add_argument("--no-access-log", action="store_true", help="do not log requests")
     parser.add_argument("--shutdown-timeout", type=float, default=60.0)
+    parser.add_argument(
+        "--debug",
+        action="store_true",
+        help="tracebacks in 500 pages, and asyncio's debug mode",
+    )
+    dev = parser.add_argument_group("reloading (needs watchfiles: pip install 'berth[dev]')")
+    dev.add_argument(
+        "--reload",
+        action="store_true",
+        help="restart on code changes, serving the last good version while an edit fails",
+    )
+    dev.add_argument(
+        "--reload-dir",
+        action="append",
+        metavar="DIR",
+        help="a directory to watch (repeatable; default: the current directory)",
+    )
+    dev.add_argument(
+        "--reload-include",
+        action="append",
+        metavar="GLOB",
+        help="file names that count as code (repeatable; default: *.py)",
+    )
+    dev.add_argument(
+        "--reload-exclude",
+        action="append",
+        metavar="GLOB",
+        default=[],
+        help="file names that never count (repeatable)",
+    )
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+def _serve_once(options: ServeOptions, args: argparse.Namespace) -> int:
     sys.path.insert(0, ".")
     try:
-        target = import_target(args.entry)
+        target = import_target(options.entry)
     except (ValueError, ImportError, AttributeError) as exc:
-        print(f"error: cannot load {args.entry!r}: {exc}", file=sys.stderr)
+        print(f"error: cannot load {options.entry!r}: {exc}", file=sys.stderr)
         return 2
-    loop: asyncio.AbstractEventLoop
-    if args.uvloop:
-        import uvloop  # noqa: PLC0415 - optional extra
-
-        loop = uvloop.new_event_loop()
-    else:
-        loop = asyncio.new_event_loop()
+    loop = new_loop(options)
     try:
-        app = (
-            target
-            if isinstance(target, Application)
-            else loop.run_until_complete(resolve_app(target))
-        )
+        app = build_app(target, loop)
     except Exception as exc:
         logging.basicConfig()
         logging.getLogger("runtime.runner").exception("The application factory failed")
-        print(f"error: {args.entry!r} failed to build the application: {exc}", file=sys.stderr)
+        print(f"error: {options.entry!r} failed to build the application: {exc}", file=sys.stderr)
         loop.close()
         return 3
     try:
-        run_app(
-            app,
-            host=args.host,
-            port=args.port,
-            path=args.path,
-            access_log=None if args.no_access_log else logging.getLogger("runtime.access"),
-            shutdown_timeout=args.shutdown_timeout,
-            loop=loop,
-        )
+        serve(app, loop, options, host=args.host, port=args.port, path=args.path)
     except Exception as exc:
         # Startup hooks or binding failed: the traceback is logged; end with one clear line.
         print(f"error: the server did not start: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 3
     return 0
+
+
+def _serve_reloading(options: ServeOptions, args: argparse.Namespace) -> int:
+    reload = supervisor.ReloadOptions(
+        dirs=tuple(args.reload_dir or ["."]),
+        include=tuple(args.reload_include or ["*.py"]),
+        exclude=tuple(args.reload_exclude),
+    )
+    try:
+        return supervisor.run(options, reload, host=args.host, port=args.port, path=args.path)
+    except (RuntimeError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    options = ServeOptions(
+        entry=args.entry,
+        uvloop=args.uvloop,
+        debug=args.debug,
+        access_log=not args.no_access_log,
+        shutdown_timeout=args.shutdown_timeout,
+    )
+    if args.reload:
+        return _serve_reloading(options, args)
+    return _serve_once(options, args)
 
 
 if __name__ == "__main__":

@@ -141,6 +141,19 @@ COMPARISONS: tuple[Comparison, ...] = (
         )
         for subject in ("berth-cluster", "berth-cluster-uvloop")
     ),
+    # Not the issue's target but its steadiest witness on a shared machine: the servers' and
+    # Redis's CPU time per delivery at saturation, whoever else used the server CPU.
+    *(
+        Comparison(
+            subject=subject,
+            baseline="socketio-cluster",
+            scenario="fanout",
+            target=1.0,
+            metric="server_us_per_delivery",
+            higher_is_better=False,
+        )
+        for subject in ("berth-cluster", "berth-cluster-uvloop")
+    ),
 )
 
 # The column every other server is shown against in the summary table.

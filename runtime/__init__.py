@@ -4,6 +4,7 @@ the client (``ClientSession`` and friends) is exported from here, as aiohttp's i
 from .client import (
     BaseConnector,
     ClientConnectionError,
+    ClientConnectionResetError,
     ClientConnectorError,
     ClientError,
     ClientOSError,
@@ -34,6 +35,7 @@ __version__ = "0.1.0"
 __all__ = [
     "BaseConnector",
     "ClientConnectionError",
+    "ClientConnectionResetError",
     "ClientConnectorError",
     "ClientError",
     "ClientOSError",

@@ -10,6 +10,7 @@ from .connector import BaseConnector, TCPConnector, UnixConnector
 from .cookies import CookieJar
 from .errors import (
     ClientConnectionError,
+    ClientConnectionResetError,
     ClientConnectorError,
     ClientError,
     ClientOSError,
@@ -35,6 +36,7 @@ __all__ = [
     "BaseConnector",
     "ClientConnection",
     "ClientConnectionError",
+    "ClientConnectionResetError",
     "ClientConnectorError",
     "ClientError",
     "ClientOSError",

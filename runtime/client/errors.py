@@ -4,6 +4,7 @@
 
     ClientError
     +-- ClientConnectionError
+    |   +-- ClientConnectionResetError (ConnectionResetError)
     |   +-- ClientOSError (OSError)
     |   |   +-- ClientConnectorError
     |   +-- ServerConnectionError
@@ -25,11 +26,15 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from multidict import CIMultiDictProxy
 from yarl import URL
 
+# Rooted in the bytes layer: the server's response writer raises the reset error too.
+from ..http.connection_errors import ClientConnectionError, ClientConnectionResetError, ClientError
+
 if TYPE_CHECKING:
     from .response import ClientResponse
 
 __all__ = [
     "ClientConnectionError",
+    "ClientConnectionResetError",
     "ClientConnectorError",
     "ClientError",
     "ClientOSError",
@@ -63,14 +68,6 @@ class ConnectionKey(NamedTuple):
     host: str
     port: int
     is_ssl: bool
-
-
-class ClientError(Exception):
-    """Base of every client error."""
-
-
-class ClientConnectionError(ClientError):
-    """The connection failed, or broke."""
 
 
 class ClientOSError(ClientConnectionError, OSError):

@@ -38,6 +38,7 @@ class RequestMessage:
         "chunked",
         "content_length",
         "expect_continue",
+        "has_expect",
         "keep_alive",
         "method",
         "raw_headers",
@@ -58,6 +59,7 @@ class RequestMessage:
         chunked: bool = False,
         content_length: int | None = None,
         expect_continue: bool = False,
+        has_expect: bool = False,
     ) -> None:
         self.method = method
         self.target = target
@@ -68,6 +70,9 @@ class RequestMessage:
         self.chunked = chunked
         self.content_length = content_length
         self.expect_continue = expect_continue
+        # Any non-empty Expect field: the application decides on expectations other than
+        # 100-continue (RFC 9110 10.1.1), without decoding the headers of every request.
+        self.has_expect = has_expect
         self.trailers: RawHeaders = ()
         self._headers: CIMultiDictProxy[str] | None = None
 

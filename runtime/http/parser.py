@@ -76,6 +76,7 @@ class RequestParser:
         "_error",
         "_expect",
         "_fed",
+        "_has_expect",
         "_headers",
         "_host_seen",
         "_limits",
@@ -125,6 +126,7 @@ class RequestParser:
         self._te_seen = False
         self._host_seen = False
         self._expect = False
+        self._has_expect = False
 
     def release(self) -> None:
         """The connection is done with HTTP: drop llhttp's parser, whose callbacks refer back
@@ -256,6 +258,7 @@ class RequestParser:
             self._chunked = True
         elif lname == b"expect":
             self._expect = value.lower() == b"100-continue"
+            self._has_expect = self._has_expect or bool(value.strip(OWS_BYTES))
 
     def on_headers_complete(self) -> None:
         parser = self._parser
@@ -290,6 +293,7 @@ class RequestParser:
             self._chunked,
             self._content_length,
             self._expect and version is HttpVersion11,
+            self._has_expect,
         )
         self._message = message
         self.in_head = False

@@ -3,18 +3,28 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Generator
 from email.utils import formatdate
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Protocol
 
 from multidict import CIMultiDict
 
+from .connection_errors import ClientConnectionResetError
+
 if TYPE_CHECKING:  # annotations only: serialising needs no event loop
     import asyncio
 
     from .message import RequestMessage
 
-__all__ = ["ResponseWriter", "WriterOwner", "http_date", "reason_phrase", "serialize_head"]
+__all__ = [
+    "ResponseWriter",
+    "WriterOwner",
+    "Written",
+    "http_date",
+    "reason_phrase",
+    "serialize_head",
+]
 
 REASONS: dict[int, str] = {s.value: s.phrase for s in HTTPStatus}  # the standard phrases
 _STATUS_LINES: dict[tuple[int, str], str] = {}
@@ -105,6 +115,10 @@ def _raise_for_bad_field(status: int, reason: str | None, headers: CIMultiDict[s
     raise ValueError("Invalid response head")
 
 
+def _without_content(status: int) -> bool:
+    return status < 200 or status in (204, 304)
+
+
 class WriterOwner(Protocol):
     """What a writer needs from its connection."""
 
@@ -113,7 +127,27 @@ class WriterOwner(Protocol):
 
     def should_close(self) -> bool: ...
 
+    def send_interim(self, data: bytes) -> None:
+        """Send an interim (1xx) response written ahead of the head."""
+
     async def drain(self) -> None: ...
+
+
+class Written:
+    """What :meth:`ResponseWriter.write` returns: an awaitable that is already done.
+
+    aiohttp's stream writer has ``async def write``, so ported code says
+    ``await request.writer.write(data)``; ours writes at once, and this lets both forms work.
+    """
+
+    __slots__ = ()
+
+    def __await__(self) -> Generator[None, None, None]:
+        return
+        yield  # a generator with nothing to wait for
+
+
+_WRITTEN = Written()
 
 
 class ResponseWriter:
@@ -163,11 +197,13 @@ class ResponseWriter:
         if not self.keep_alive or self._owner.should_close():
             self.keep_alive = False
         fields: list[tuple[str, str]] = []
-        if status < 200 or status == 204:
-            # RFC 9110 8.6, 6.4.1: no content and no Content-Length in 1xx and 204.
+        if _without_content(status):
+            # RFC 9110 6.4.1: 1xx, 204 and 304 have no content, whatever the handler wrote;
+            # RFC 9110 8.6: no Content-Length in 1xx and 204; in a 304 it could only repeat
+            # the 200's length, which a cache does not need (RFC 9110 15.4.5).
             self._no_body = True
-        elif status == 304 or message.method == "HEAD":
-            # RFC 9110 9.3.2, 15.4.5: the length a GET would have had may be sent.
+        elif message.method == "HEAD":
+            # RFC 9110 9.3.2: the length a GET would have had may be sent.
             self._no_body = True
             if length is not None:
                 fields.append(("Content-Length", str(length)))
@@ -202,6 +238,9 @@ class ResponseWriter:
         headers.popall("Transfer-Encoding", None)
         for name, value in self._frame(status, int(length[-1]) if length else None):
             headers[name] = value
+        if _without_content(status):
+            # RFC 9110 15.4.5, 6.4.1: no content, so no Content-Type to describe it.
+            headers.popall("Content-Type", None)
         if "Date" not in headers:
             headers["Date"] = http_date()
         server = self._owner.server_header
@@ -230,7 +269,7 @@ class ResponseWriter:
         if cached is None:
             self.keep_alive = keep_alive
             fields = self._frame(status, length)
-            if content_type is not None:
+            if content_type is not None and not _without_content(status):
                 if _has_line_break(content_type):
                     raise ValueError(
                         "Response header 'Content-Type' has CR, LF or NUL in its value"
@@ -256,17 +295,42 @@ class ResponseWriter:
         if transport is not None and not transport.is_closing():
             transport.write(head + _date_and_server(owner.server_header) + body)
 
+    @property
+    def no_body(self) -> bool:
+        """Nothing written as the body is sent: HEAD, 1xx, 204, 304 (known once the head is)."""
+        return self._no_body
+
+    @property
+    def output_size(self) -> int:
+        """aiohttp's name for :attr:`bytes_sent`; an expect handler may reset it to 0."""
+        return self.bytes_sent
+
+    @output_size.setter
+    def output_size(self, value: int) -> None:
+        self.bytes_sent = value
+
     def _transport(self) -> asyncio.Transport:
         transport = self._owner.transport
         if transport is None or transport.is_closing():
-            raise ConnectionResetError("Cannot write to closing transport")
+            # aiohttp 3.14's error: both a ConnectionResetError and a ClientConnectionError.
+            raise ClientConnectionResetError("Cannot write to closing transport")
         return transport
 
-    def write(self, data: bytes) -> None:
-        """Send a piece of the body; raises ``ConnectionResetError`` once the peer is gone."""
+    def write(self, data: bytes) -> Written:
+        """Send a piece of the body; raises ``ClientConnectionResetError`` (a
+        ``ConnectionResetError``) once the peer is gone.
+
+        Bytes written before the head are an interim response (an expect handler's
+        ``100 Continue``, RFC 9110 15.2): sent as they are, not counted as body.
+        Returns an awaitable, for code written for aiohttp's ``await writer.write()``.
+        """
         if self.eof_sent:
             raise RuntimeError("Cannot write after write_eof()")
         transport = self._transport()
+        if not self.head_sent:
+            if data:
+                self._owner.send_interim(bytes(data))
+            return _WRITTEN
         pending = self._pending
         if data and not self._no_body:
             size = len(data)
@@ -286,6 +350,7 @@ class ResponseWriter:
         elif pending:
             self._pending = b""
             transport.write(pending)
+        return _WRITTEN
 
     def write_eof(self, data: bytes = b"") -> None:
         """Send the last piece of the body and the chunked terminator."""

@@ -27,6 +27,7 @@ from .streams import EMPTY_PAYLOAD, StreamReader
 __all__ = ["Clock", "HttpProtocol", "ProtocolConfig", "RequestService", "server_logger"]
 
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+_CONTINUE_STATUS = b"HTTP/1.1 100 "
 # An unread body at most this large is read and dropped to keep the connection alive;
 # a larger one costs less to close over.
 _DISCARD_LIMIT = 2**16
@@ -57,6 +58,7 @@ class HttpProtocol(SlowClients, asyncio.Protocol):
         "_loop",
         "_parser",
         "_parsing",
+        "_peer_done",
         "_queue",
         "_recheck_linger",
         "_service",
@@ -66,6 +68,7 @@ class HttpProtocol(SlowClients, asyncio.Protocol):
         "_timer_kind",
         "_upgrade_tail",
         "_upgraded",
+        "_writer",
         "config",
         "flow",
         "peername",
@@ -99,9 +102,11 @@ class HttpProtocol(SlowClients, asyncio.Protocol):
         self._queue: deque[_Item] | None = None
         self._parsing: StreamReader | None = None  # the body being received
         self._current: RequestMessage | None = None  # the request being answered
+        self._writer: ResponseWriter | None = None  # its response
         self._state = _OPEN  # changed only through _enter(): docs/architecture.md
         # A graceful shutdown began: every answer from now on carries Connection: close.
         self._draining = False
+        self._peer_done = False  # the client half-closed: it sends no more requests
         self._timer: TimerHandle | None = None
         self._timer_kind: TimerKind | None = None
         self._idle_since = 0.0  # when the connection opened or last became idle
@@ -232,7 +237,15 @@ class HttpProtocol(SlowClients, asyncio.Protocol):
             # A client that stops sending has usually given up; with handler cancellation
             # on, treat it as gone (aiohttp does) rather than as a half-close.
             return False
-        # Keep the write side open while a response is still owed (half-close).
+        writer = self._writer
+        if self._task is not None and writer is not None and writer.head_sent:
+            # The response is under way (a stream, server-sent events): a client that
+            # stops sending now has gone away. Closing makes that visible to the handler
+            # at once, as in aiohttp: request.transport becomes None and writes raise.
+            return False
+        # A response is still owed and not begun: keep the write side open for it
+        # (a half-close, RFC 9112 9.6), and close once it is sent.
+        self._peer_done = True
         return self._task is not None or bool(self._queue)
 
     def data_received(self, data: bytes) -> None:
@@ -336,6 +349,7 @@ class HttpProtocol(SlowClients, asyncio.Protocol):
     def _start(self, message: RequestMessage, payload: StreamReader, w: ResponseWriter) -> None:
         self._continue_sent = False
         self._current = message
+        self._writer = w
         coro = self._run(message, payload, w)
         if _EAGER and not message.upgrade:
             # Python 3.12+: run the handler's first step now, inside data_received; a
@@ -355,8 +369,10 @@ class HttpProtocol(SlowClients, asyncio.Protocol):
         self._task = self._loop.create_task(self._run_error(error, writer))
 
     async def _run(self, message: RequestMessage, payload: StreamReader, w: ResponseWriter) -> None:
+        failed = True
         try:
             await self._service.handle_request(self, message, payload, w)
+            failed = False
         except asyncio.CancelledError:
             # Cancelled by the application (a logout endpoint cancelling a WebSocket
             # handler: docs/faq.md, "How to programmatically close a WebSocket
@@ -381,7 +397,7 @@ class HttpProtocol(SlowClients, asyncio.Protocol):
                 )
             w.force_close()
         finally:
-            self._finish(message, payload, w)
+            self._finish(message, payload, w, failed=failed)
 
     async def _run_error(self, error: HttpProcessingError, writer: ResponseWriter) -> None:
         try:
@@ -394,15 +410,25 @@ class HttpProtocol(SlowClients, asyncio.Protocol):
             # close keeps a reset from destroying the error response on its way.
             self._close(linger=True)
 
-    def _finish(self, message: RequestMessage, payload: StreamReader, w: ResponseWriter) -> None:
+    def _finish(
+        self,
+        message: RequestMessage,
+        payload: StreamReader,
+        w: ResponseWriter,
+        *,
+        failed: bool = False,
+    ) -> None:
         # Finished in its first, eager step: inside the feed that parsed it, so the rest of
         # that read (a pipelined request, say) is not parsed yet.
         mid_feed = self._task is _PENDING
         self._task = None
+        self._writer = None
         if self._state is _CLOSED:
             return
         if not w.eof_sent:
-            if w.head_sent:
+            # A response cut short by an error must not look complete: no last chunk, and
+            # the close tells the client the body is truncated (RFC 9112 6.3, 7.1).
+            if w.head_sent and not failed:
                 try:
                     w.write_eof()
                 except (ConnectionError, RuntimeError):
@@ -454,7 +480,7 @@ class HttpProtocol(SlowClients, asyncio.Protocol):
                 self._start_error(item)
             else:
                 self._start(*item)
-        elif self._draining:
+        elif self._draining or self._peer_done:
             self._close()
         elif self._parser.in_head:
             if self._timer_kind is not _HEAD:
@@ -466,6 +492,19 @@ class HttpProtocol(SlowClients, asyncio.Protocol):
             self._idle_since = self._clock.time()
             if self._timer_kind is not _IDLE:
                 self._set_timer(_IDLE, self.config.keepalive_timeout)
+
+    def send_interim(self, data: bytes) -> None:
+        """Send an interim response an expect handler wrote ahead of the head.
+
+        A ``100 Continue`` sent this way counts as ours: the body's first read sends no
+        second one (RFC 9110 10.1.1).
+        """
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            return
+        if data.startswith(_CONTINUE_STATUS):
+            self._continue_sent = True
+        transport.write(data)
 
     def _send_continue(self) -> None:
         # RFC 9110 10.1.1: 100 goes out only once the handler asks for the body.

@@ -21,6 +21,7 @@ from functools import partial, update_wrapper
 from typing import TYPE_CHECKING, Any, TypeVar, cast, overload
 
 from .chain_map import ChainMapProxy
+from .expect import default_expect_handler
 from .keys import AppKey
 from .request import Request
 from .routing.dispatcher import (
@@ -417,8 +418,9 @@ class Application(MutableMapping[str | AppKey[Any], Any]):
         match_info._add_root(self)
         request._match_info = match_info
         route = match_info._route
-        if route.expect_handler is not None and request.headers.get("Expect"):
-            response = await route.expect_handler(request)
+        if request._message.has_expect:
+            # RFC 9110 10.1.1; the route's own handler, or 417 for what is not 100-continue.
+            response = await (route.expect_handler or default_expect_handler)(request)
             if response is not None:
                 return response
         chain = self._chains.get(route)

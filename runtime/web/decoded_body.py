@@ -139,5 +139,6 @@ def decode_request_body(
         chunked=message.chunked,
         content_length=None,
         expect_continue=message.expect_continue,
+        has_expect=message.has_expect,
     )
     return decoded, DecodedBody(payload, make_decoder(coding), coding, limit)

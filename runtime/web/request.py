@@ -159,6 +159,7 @@ class BaseRequest(MutableMapping[str | RequestKey[Any], Any]):
             chunked=message.chunked,
             content_length=message.content_length if content is _sentinel else None,
             expect_continue=message.expect_continue,
+            has_expect=message.has_expect,
         )
         return self._clone_with(
             new_message,

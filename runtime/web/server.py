@@ -25,7 +25,7 @@ from ..server.protocol import HttpProtocol
 from ..server.streams import EMPTY_PAYLOAD, StreamReader
 from .access_log import AbstractAccessLogger, AccessLogger, access_logger
 from .decoded_body import DecodedBody, decode_request_body
-from .exceptions import HTTPException, HTTPInternalServerError
+from .exceptions import HTTPException, HTTPGatewayTimeout, HTTPInternalServerError
 from .request import BaseRequest
 from .response import Response, StreamResponse
 
@@ -198,14 +198,12 @@ class Server:
             response = await self.request_handler(request)
         except HTTPException as exc:
             response = exc
-        except HttpProcessingError as exc:
-            response = await self._error_response(exc)
         except (ConnectionError, asyncio.CancelledError):
             if decoded is not None:
                 decoded.close()
             raise  # the client is gone, or someone cancelled the handler on purpose
         except Exception as exc:
-            response = self._internal_error(request, exc)
+            response = await self._handler_failed(request, exc)
         else:
             if not isinstance(response, StreamResponse):
                 self.logger.error(
@@ -216,21 +214,7 @@ class Server:
                 )
                 response = HTTPInternalServerError()
         try:
-            if (
-                response._writer is None
-                and type(response).prepare is _RESPONSE_PREPARE
-                and not response._compression
-                and not request._needs_prepare_hook()
-            ):
-                # Fast path: a whole-body response and no on_response_prepare receivers;
-                # the head and the body leave in one write without awaiting anything.
-                try:
-                    response._send(request)  # type: ignore[attr-defined]
-                except ValueError as exc:
-                    response = self._internal_error(request, exc)
-                    await self._finish(request, response)
-            else:
-                await self._finish(request, response)
+            response = await self._send(request, response)
         finally:
             # Uploaded files live as long as the handler; aiohttp closes them here too.
             if "post" in request._cache:
@@ -243,6 +227,32 @@ class Server:
                 self.access_logger.log(request, response, elapsed)
             if self.on_request_done is not None:
                 self.on_request_done(request, response, elapsed)
+
+    async def _send(self, request: BaseRequest, response: StreamResponse) -> StreamResponse:
+        """Send the handler's response; returns the one sent (a 500 if its head was invalid)."""
+        if (
+            response._writer is None
+            and type(response).prepare is _RESPONSE_PREPARE
+            and not response._compression
+            and not request._needs_prepare_hook()
+        ):
+            # Fast path: a whole-body response and no on_response_prepare receivers;
+            # the head and the body leave in one write without awaiting anything.
+            try:
+                if response._send(request):  # type: ignore[attr-defined]
+                    return response
+            except ValueError as exc:
+                response = self._internal_error(request, exc)
+        await self._finish(request, response)  # (or a streamed body: that takes awaiting)
+        return response
+
+    async def _handler_failed(self, request: BaseRequest, exc: Exception) -> StreamResponse:
+        """The response to an exception the handler let escape."""
+        if isinstance(exc, HttpProcessingError):
+            return await self._error_response(exc)  # a malformed body the handler read
+        if isinstance(exc, TimeoutError):
+            return self._timeout_response(request, exc)
+        return self._internal_error(request, exc)
 
     def _decoding(
         self, message: RequestMessage, payload: StreamReader
@@ -287,6 +297,17 @@ class Server:
                 content_type="text/html",
             )
         return HTTPInternalServerError()
+
+    def _timeout_response(self, request: BaseRequest, exc: TimeoutError) -> StreamResponse:
+        """504 for a handler's ``asyncio.TimeoutError``, as aiohttp answers it: what the
+        handler waited for (an upstream call, a database) did not answer in time."""
+        self.logger.debug(
+            "Handler for %s %s timed out", request.method, request.raw_path, exc_info=exc
+        )
+        if request.writer.head_sent:
+            request.writer.force_close()
+            raise exc  # headers are out: the protocol closes the connection
+        return HTTPGatewayTimeout()
 
     async def handle_error(
         self, conn: HttpProtocol, error: HttpProcessingError, writer: ResponseWriter

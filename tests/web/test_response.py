@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from runtime import web
-from tests.support import Reply
+from tests.support import Connection, Reply, build_request, fetch, read_reply, serve
 from tests.web.support import ClientFactory, send
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -526,3 +526,43 @@ def test_enable_compression_arguments() -> None:
     assert response._compression_force is web.ContentCoding.deflate
     with pytest.raises(TypeError):
         response.enable_compression("gzip")  # type: ignore[arg-type]
+
+
+# -- statuses without content ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("status", [204, 304])
+async def test_no_content_type_length_or_body_on_204_and_304(status: int) -> None:
+    """RFC 9110 6.4.1, 8.6, 15.4.5: whatever the handler set, nothing describes a body
+    that cannot be there, and nothing of it is sent (the next response stays framed)."""
+
+    async def whole(request: web.BaseRequest) -> web.StreamResponse:
+        if request.path == "/after":
+            return web.Response(text="after")
+        headers = {"Content-Type": "text/html", "Content-Length": "5"}
+        if request.path == "/stream":
+            response = web.StreamResponse(status=status, headers={"Content-Type": "text/html"})
+            await response.prepare(request)
+            await response.write(b"stray")
+            return response
+        return web.Response(status=status, body=b"stray", headers=headers)
+
+    async with serve(whole) as port, await Connection.open(port) as conn:
+        for path in ("/whole", "/stream"):
+            conn.writer.write(build_request("GET", path) + build_request("GET", "/after"))
+            first = await read_reply(conn.reader)
+            after = await read_reply(conn.reader)
+            assert first.status == status
+            assert "Content-Type" not in first.headers
+            assert "Content-Length" not in first.headers
+            assert "Transfer-Encoding" not in first.headers
+            assert (after.status, after.body) == (200, b"after")
+
+
+async def test_head_keeps_content_type_and_length() -> None:
+    async def handler(request: web.BaseRequest) -> web.StreamResponse:
+        return web.Response(body=b"12345", content_type="text/html")
+
+    async with serve(handler) as port:
+        reply = await fetch(port, "HEAD")
+    assert (reply.headers["Content-Length"], reply.headers["Content-Type"]) == ("5", "text/html")

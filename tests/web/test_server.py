@@ -1,0 +1,86 @@
+"""``web.Server``: what a handler's failures and a client's departure become, as aiohttp
+makes them."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from typing import Any
+
+import runtime
+from runtime import web
+from tests.support import Connection, build_request, read_chunk, read_head, serve
+
+
+async def test_handler_timeout_is_504() -> None:
+    async def handler(request: web.BaseRequest) -> web.StreamResponse:
+        await asyncio.wait_for(asyncio.Event().wait(), 0.01)  # an upstream that never answers
+        return web.Response(text="unreachable")
+
+    async with serve(handler) as port, await Connection.open(port) as conn:
+        first = await conn.request()
+        second = await conn.request()  # answered on the same connection
+    assert (first.status, second.status) == (504, 504)
+    assert first.text == "504: Gateway Timeout"
+
+
+async def test_client_gone_mid_stream_is_visible_without_handler_cancellation() -> None:
+    """What server-sent-event loops rely on: once the client leaves, the transport is gone
+    and the next write raises, though the handler is not cancelled."""
+    client_gone = asyncio.Event()
+    seen: dict[str, Any] = {}
+
+    async def events(request: web.BaseRequest) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await response.prepare(request)
+        await response.write(b"data: 1\n\n")
+        await client_gone.wait()
+        for _ in range(500):  # the close reaches us in a moment
+            if request.transport is None:
+                break
+            await asyncio.sleep(0.01)
+        seen["transport"] = request.transport
+        try:
+            await response.write(b"data: 2\n\n")
+        except Exception as exc:
+            seen["error"] = exc
+        seen["done"] = True
+        return response
+
+    async with serve(events, handler_cancellation=False) as port:
+        conn = await Connection.open(port)
+        conn.writer.write(build_request(host="localhost"))
+        await read_head(conn.reader)
+        assert await read_chunk(conn.reader) == b"data: 1\n\n"
+        await conn.close()
+        client_gone.set()
+        for _ in range(500):
+            if "done" in seen:
+                break
+            await asyncio.sleep(0.01)
+    assert seen["transport"] is None
+    error = seen["error"]
+    assert isinstance(error, ConnectionResetError)
+    assert isinstance(error, runtime.ClientConnectionError)
+    assert isinstance(error, runtime.ClientConnectionResetError)
+
+
+async def test_half_closed_client_still_gets_its_answer() -> None:
+    """A client that stops sending before the answer began is waiting for it (RFC 9112
+    9.6): only once a response is under way does a close mean the client has gone."""
+
+    async def slow(request: web.BaseRequest) -> web.StreamResponse:
+        await asyncio.sleep(0.05)  # the FIN arrives first
+        return web.Response(text="still answered")
+
+    async with serve(slow) as port:
+        loop = asyncio.get_running_loop()
+        with socket.create_connection(("127.0.0.1", port)) as sock:
+            sock.setblocking(False)
+            await loop.sock_sendall(sock, build_request(host="localhost"))
+            sock.shutdown(socket.SHUT_WR)
+            received = b""
+            while chunk := await loop.sock_recv(sock, 65536):
+                received += chunk
+    assert received.startswith(b"HTTP/1.1 200 OK")
+    assert received.endswith(b"still answered")

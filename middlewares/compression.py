@@ -210,12 +210,13 @@ class _Compression:
     ) -> None:
         if isinstance(response, web.FileResponse):
             return  # sendfile bypasses body encoders; it serves precompressed siblings itself
-        if isinstance(response, web.Response):
-            body = response.body or b""
+        body = response.body if isinstance(response, web.Response) else None
+        if isinstance(response, web.Response) and (body is None or isinstance(body, bytes)):
+            body = body or b""
             codec = self._plan(request, response, negotiated, len(body))
             if codec is not None:
                 await self._encode_whole(response, codec, body, negotiated.identity_ok)
-        else:
+        else:  # streamed: written piece by piece, or a body that streams (a file)
             codec = self._plan(request, response, negotiated, response.content_length)
             if codec is not None:
                 _mark_encoded(response.headers, codec.name)

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import re
 from typing import Final
-from urllib.parse import unquote_to_bytes
+from urllib.parse import quote, unquote_to_bytes
 
-from .grammar import BWS, OWS, unescape_quoted_pairs
+from .grammar import BWS, OWS, TOKEN_RE, unescape_quoted_pairs
 
-__all__ = ["parse_content_type", "parse_header_params"]
+__all__ = ["format_disposition", "parse_content_type", "parse_header_params"]
 
 # One ``; name=value`` parameter (RFC 9110 5.6.6); value is a quoted-string (group 2) or raw
 # text (group 3). Read more loosely than the grammar on purpose: names need not be tokens,
@@ -117,3 +117,34 @@ def parse_content_type(value: str) -> tuple[str, dict[str, str]]:
         if sep:
             params[key.strip().lower()] = val.strip().strip('"')
     return mimetype.strip().lower(), params
+
+
+def format_disposition(kind: str, **params: str) -> str:
+    """A ``Content-Disposition`` value: ``kind`` and its parameters, for any characters.
+
+    ASCII values go as tokens or quoted-strings (RFC 9110 5.6.6); a value with other
+    characters also gets the RFC 8187 ``name*=UTF-8''...`` form, after an ASCII fallback
+    for clients that do not read it (RFC 6266 4.3).
+
+    Raises:
+        ValueError: ``kind`` or a parameter name is not a token, or a value holds a
+            control character (it could split the header).
+    """
+    if TOKEN_RE.fullmatch(kind) is None:
+        raise ValueError(f"invalid disposition type {kind!r}")
+    parts = [kind]
+    for name, value in params.items():
+        if TOKEN_RE.fullmatch(name) is None:
+            raise ValueError(f"invalid disposition parameter name {name!r}")
+        if any(ord(c) < 0x20 or ord(c) == 0x7F for c in value):
+            raise ValueError(f"invalid {name} {value!r}")
+        fallback = value.encode("ascii", "replace").decode("ascii")
+        parts.append(f"{name}={_quoted(fallback)}")
+        if fallback != value:
+            parts.append(f"{name}*=UTF-8''{quote(value, safe='', encoding='utf-8')}")
+    return "; ".join(parts)
+
+
+def _quoted(value: str) -> str:
+    # Always a quoted-string, even for a token: some clients read only quoted file names.
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'

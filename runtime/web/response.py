@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import io
 import math
 import time
 import warnings
@@ -21,6 +22,7 @@ from ..http.grammar import ETAGC_RE
 from ..http.header_params import parse_content_type
 from ..http.writer import REASONS, ResponseWriter, reason_phrase
 from .keys import ResponseKey
+from .payload import Payload, make_payload
 
 if TYPE_CHECKING:
     from .request import BaseRequest
@@ -532,11 +534,16 @@ class StreamResponse:
 class Response(StreamResponse):
     """A response with its whole body known up front.
 
+    ``body`` is bytes, or str (encoded in the response's charset, UTF-8 by default), sent
+    with the head in one write; or an open file, an async iterable of bytes or a multipart
+    part, streamed after the head as a :class:`~runtime.web.payload.Payload`.
+
     With :meth:`enable_compression`, a body larger than ``zlib_executor_size`` bytes is
     compressed in ``zlib_executor`` (the loop's default executor when None).
     """
 
     _compressed_body: bytes | None = None
+    _payload: Payload | None = None  # a streamed body; bytes stay in _body
 
     def __init__(
         self,
@@ -590,11 +597,16 @@ class Response(StreamResponse):
         self._plain_type = hdrs.get(_CONTENT_TYPE)
 
     @property
-    def body(self) -> bytes | None:
-        return self._body
+    def body(self) -> bytes | Payload | None:
+        """The body: bytes, or the :class:`~runtime.web.payload.Payload` that streams it
+        (both have ``decode()``)."""
+        payload = self._payload
+        return self._body if payload is None else payload
 
     @body.setter
     def body(self, body: Any) -> None:
+        if self._payload is not None:
+            self._payload = None
         if body is None:
             self._body = None
         elif isinstance(body, (bytes, bytearray, memoryview)):
@@ -602,10 +614,31 @@ class Response(StreamResponse):
             if _CONTENT_TYPE not in self._headers:
                 self._headers[_CONTENT_TYPE] = "application/octet-stream"
         else:
-            raise TypeError(f"Unsupported body type {type(body)!r}; pass bytes or use text=")
+            self._set_body_object(body)
+
+    def _set_body_object(self, body: object) -> None:
+        """A str body, or one that streams (a file, an async iterable, a part)."""
+        headers = self._headers
+        charset = self.charset if _CONTENT_TYPE in headers else None
+        if isinstance(body, io.StringIO):
+            body = body.read()  # in memory already: sent as a str is (aiohttp reads it too)
+        if isinstance(body, str):
+            if _CONTENT_TYPE not in headers:
+                headers[_CONTENT_TYPE] = _DEFAULT_TEXT_TYPE
+            # The declared charset is what the bytes must be in (RFC 9110 8.3.2).
+            self._body = body.encode(charset or "utf-8")
+            return
+        payload = make_payload(body, charset=charset)
+        self._body = None
+        self._payload = payload
+        for name, value in payload.headers.items():
+            if name not in headers:
+                headers[name] = value
 
     @property
     def text(self) -> str | None:
+        if self._payload is not None:
+            return self._payload.decode(self.charset or "utf-8")
         if self._body is None:
             return None
         return self._body.decode(self.charset or "utf-8")
@@ -616,6 +649,7 @@ class Response(StreamResponse):
             raise TypeError(f"text argument must be str ({type(text)!r})")
         if _CONTENT_TYPE not in self._headers:
             self._headers[_CONTENT_TYPE] = "text/plain; charset=utf-8"
+        self._payload = None
         self._body = text.encode(self.charset or "utf-8")
 
     @property
@@ -625,6 +659,8 @@ class Response(StreamResponse):
         value = self._headers.get(_CONTENT_LENGTH)
         if value is not None:
             return int(value)
+        if self._payload is not None:
+            return None  # known once the head is written, if the payload knows its size
         return len(self._body) if self._body is not None else 0
 
     @content_length.setter
@@ -633,12 +669,21 @@ class Response(StreamResponse):
 
     def _start(self, request: BaseRequest) -> ResponseWriter:
         if not self._chunked and _CONTENT_LENGTH not in self._headers and self._encoder is None:
-            body = self._body
-            self._headers[_CONTENT_LENGTH] = str(len(body)) if body is not None else "0"
+            payload = self._payload
+            if payload is None:
+                body = self._body
+                self._headers[_CONTENT_LENGTH] = str(len(body)) if body is not None else "0"
+            elif (size := payload.size) is not None:
+                self._headers[_CONTENT_LENGTH] = str(size)
         return super()._start(request)
 
     async def write_eof(self, data: bytes = b"") -> None:
         if self._eof_sent:
+            return
+        payload = self._payload
+        if payload is not None:
+            await self._send_payload(payload)
+            await super().write_eof(data)
             return
         body = self._compressed_body
         if body is None:
@@ -651,8 +696,8 @@ class Response(StreamResponse):
             return None
         if self._writer is not None:
             return self._writer
-        if self._compression and not self._chunked:  # a chunked body is encoded as it goes
-            await self._compress_body(request)
+        if self._compression and not self._chunked and self._payload is None:
+            await self._compress_body(request)  # a streamed body is encoded as it goes
         await request._prepare_hook(self)
         return self._start(request)
 
@@ -671,8 +716,24 @@ class Response(StreamResponse):
         self._headers["Content-Encoding"] = coding
         self._headers[_CONTENT_LENGTH] = str(len(compressed))
 
-    def _send(self, request: BaseRequest) -> None:
-        """Prepare and finish in one step (no prepare hooks): one ``transport.write``."""
+    async def _send_payload(self, payload: Payload) -> None:
+        """Stream the payload after the head (nothing of it for HEAD, 204, 304), then close it."""
+        writer = self._writer
+        if writer is None:
+            raise RuntimeError("Call prepare() before write_eof()")
+        try:
+            if not writer.no_body:
+                await payload.write(self)
+        finally:
+            await payload.close()
+
+    def _send(self, request: BaseRequest) -> bool:
+        """Prepare and finish in one step (no prepare hooks): one ``transport.write``.
+
+        Returns False, having done nothing, for a streamed body: that takes awaiting.
+        """
+        if self._payload is not None:
+            return False
         if (
             _version(self._headers) == self._plain_version
             and not self._cookies
@@ -691,3 +752,4 @@ class Response(StreamResponse):
                 body = self._encoder.finish(body)
             self._start(request).write_eof(body)
         self._eof_sent = True
+        return True

@@ -325,6 +325,22 @@ async def test_whole_body_is_compressed_and_decodes(accept: str, coding: str) ->
     assert decode(reply) == TEXT
 
 
+async def test_file_body_is_compressed_as_it_streams(tmp_path: Path) -> None:
+    path = tmp_path / "page.html"
+    path.write_bytes(TEXT)
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        return web.Response(body=path.open("rb"))
+
+    app = web.Application(middlewares=[compression_middleware()])
+    app.router.add_get("/", handler)
+    async with serve(app) as port:
+        reply = await fetch(port, "/", "gzip")
+    assert reply.headers["Content-Encoding"] == "gzip"
+    assert reply.headers["Transfer-Encoding"] == "chunked"
+    assert decode(reply) == TEXT
+
+
 async def test_deflate_when_offered() -> None:
     async with serve(make_app(preference=["gzip", "deflate"])) as port:
         reply = await fetch(port, "/text", "deflate")

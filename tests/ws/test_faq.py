@@ -3,9 +3,10 @@
 1. Iterate messages in the handler (``async for msg in ws``).
 2. Read in the handler while other tasks send on the same socket (parallel reads are
    forbidden; sends from several tasks are safe and never interleave on the wire).
-3. Close a user's sockets from another endpoint (/logout_user): with the app's WebSocket
-   registry, and with the FAQ's original pattern (cancel the handler task, which catches
-   ``CancelledError`` and awaits ``ws.close()``).
+3. Close a user's sockets from another endpoint (/logout_user) with the FAQ's original
+   pattern (cancel the handler task, which catches ``CancelledError`` and awaits
+   ``ws.close()``), and close a socket from another task. The registry's way, the FAQ's
+   code, is examples/faq/close_sockets.py, run by tests/test_faq_examples.py.
 """
 
 from __future__ import annotations
@@ -14,9 +15,8 @@ import asyncio
 from collections import defaultdict
 
 from runtime import web
-from runtime.http.ws import WSCloseCode, WSMessage, WSMsgType
+from runtime.http.ws import WSMessage, WSMsgType
 from runtime.web.websocket import WebSocketResponse
-from runtime.web.websocket_registry import websockets
 from tests.support import fetch, serve
 from tests.ws.helpers import RawClient, connect, handshake_request
 
@@ -107,57 +107,10 @@ def authenticate_user(request: web.Request) -> str:
     return request.query["user"]
 
 
-async def registry_echo(request: web.Request) -> web.StreamResponse:
-    ws = WebSocketResponse()
-    user_id = authenticate_user(request)
-    await ws.prepare(request)
-    websockets(request.app).add(ws, key=user_id)
-    async for msg in ws:
-        await ws.send_str(msg.data)
-    return ws
-
-
-async def registry_logout(request: web.Request) -> web.StreamResponse:
-    user_id = authenticate_user(request)
-    closed = await websockets(request.app).close_all(
-        user_id, code=WSCloseCode.POLICY_VIOLATION, message="logged out"
-    )
-    return web.Response(text=f"closed {closed}")
-
-
 async def open_as(port: int, user: str) -> RawClient:
     client = await connect(port, handshake_request(f"/echo?user={user}"))
     assert client.status == 101
     return client
-
-
-async def test_logout_closes_all_of_a_users_sockets() -> None:
-    app = web.Application()
-    app.router.add_get("/echo", registry_echo)
-    app.router.add_post("/logout_user", registry_logout)
-    async with serve(app, shutdown_timeout=2) as port:
-        alice = [await open_as(port, "alice") for _ in range(3)]
-        bob = await open_as(port, "bob")
-        await asyncio.sleep(0.05)
-        registry = websockets(app)
-        assert len(registry) == 4 and sorted(registry.keys()) == ["alice", "bob"]
-
-        async def answer_close(client: RawClient) -> WSMessage:
-            msg = await client.recv()
-            client.send_raw(client.frames.close(msg.data))
-            return msg
-
-        closes = asyncio.gather(*(answer_close(c) for c in alice))
-        assert await http(port, "POST", "/logout_user?user=alice") == (200, b"closed 3")
-        assert await closes == [WSMessage(WSMsgType.CLOSE, 1008, "logged out")] * 3
-        for client in alice:
-            assert (await client.recv()).type is WSMsgType.CLOSED
-            await client.close()
-        await bob.send_text("still here")
-        assert (await bob.recv()).data == "still here"
-        assert registry.get("alice") == [] and len(registry.get("bob")) == 1
-        assert await http(port, "POST", "/logout_user?user=nobody") == (200, b"closed 0")
-        await bob.close()
 
 
 async def test_faq_pattern_cancelling_the_handler_task_still_works() -> None:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -21,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
+from bench.apt import ensure_installed
 from bench.cpus import pin
 from bench.plan import BenchError
 from bench.servers import HOST
@@ -29,16 +29,8 @@ READY_TIMEOUT_S = 10.0
 
 
 def find_redis_server() -> str:
-    """redis-server's path; BenchError when it is not installed."""
-    found = shutil.which("redis-server") or next(
-        (p for p in ("/usr/bin/redis-server", "/usr/sbin/redis-server") if os.access(p, os.X_OK)),
-        None,
-    )
-    if found is None:
-        raise BenchError(
-            "redis-server is not installed; install it with: apt-get install redis-server"
-        )
-    return found
+    """redis-server's path, installing Debian's package first when it is missing."""
+    return ensure_installed("redis-server", "redis-server")
 
 
 def ping(port: int, timeout: float = 1.0) -> bool:

@@ -3,15 +3,12 @@ throughput scenario, and one run of it (:class:`~bench.results.ThroughputResult`
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 from pathlib import Path
 
+from bench.apt import ensure_installed
 from bench.cpus import pin
 from bench.loadgen import RESULT_MARKER
-from bench.plan import BenchError
-from bench.report import log
 from bench.results import ThroughputResult
 from bench.runners.load_tool import run_load_tool
 from bench.scenarios import ThroughputScenario
@@ -20,25 +17,7 @@ from bench.servers import HOST
 
 def ensure_wrk() -> str:
     """Return wrk's path, installing Debian's package first when it is missing."""
-    found = shutil.which("wrk")
-    if found:
-        return found
-    if not shutil.which("apt-get"):
-        raise BenchError("wrk is not installed and there is no apt-get to install it with")
-    if os.geteuid() != 0:
-        raise BenchError("wrk is not installed; install it with: sudo apt-get install wrk")
-    log("wrk not found: installing it (apt-get install wrk) ...")
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    for cmd in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "wrk"]):
-        done = subprocess.run(
-            cmd, check=False, capture_output=True, text=True, env=env, timeout=600
-        )
-        if done.returncode != 0:
-            raise BenchError(f"{' '.join(cmd)} failed:\n{done.stdout}{done.stderr}")
-    found = shutil.which("wrk")
-    if not found:
-        raise BenchError("apt-get installed wrk but it is not on PATH")
-    return found
+    return ensure_installed("wrk", "wrk")
 
 
 def wrk_version(wrk: str) -> str:

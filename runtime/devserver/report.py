@@ -44,14 +44,14 @@ def superseded(changed: Sequence[str]) -> None:
 
 def failed(changed: Sequence[str], error: str, serving: int | None) -> None:
     """The block for a version that did not load; what serves meanwhile is said last."""
-    what = f"after changes to {_shown(changed)}" if changed else "at start"
+    what = f"Reload failed after changes to {_shown(changed)}" if changed else "Load failed"
     still = (
         f"Still serving the last good version (pid {serving})"
         if serving is not None
         else "Nothing is serving yet"
     )
     print(
-        f"\n{RULE} Reload failed {what} {RULE}\n{error.rstrip()}\n"
+        f"\n{RULE} {what} {RULE}\n{error.rstrip()}\n"
         f"{RULE} {still}; fix the error and save {RULE}\n",
         file=sys.stderr,
         flush=True,

@@ -50,6 +50,7 @@ class Supervisor:
         self._stop = asyncio.Event()
         self._changes: asyncio.Queue[list[str]] = asyncio.Queue()
         self._current: Child | None = None
+        self._retiring: set[asyncio.Task[int]] = set()
 
     async def run(self) -> int:
         """Serve until SIGINT or SIGTERM; then stop every child and return 0."""
@@ -68,7 +69,10 @@ class Supervisor:
         finally:
             self._stop.set()
             if self._current is not None:
-                await self._current.stop(self._options.shutdown_timeout)
+                self._retire(self._current)
+            for result in await asyncio.gather(*self._retiring, return_exceptions=True):
+                if isinstance(result, BaseException):
+                    logger.error("Stopping a server failed", exc_info=result)
             watching.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await watching
@@ -97,8 +101,15 @@ class Supervisor:
             old, self._current = self._current, candidate
             report.reloaded(changed, candidate.pid)
             if old is not None:
-                await old.stop(self._options.shutdown_timeout)
+                self._retire(old)
             return
+
+    def _retire(self, child: Child) -> None:
+        """Stop ``child`` gracefully in the background: its last requests may take their
+        time, and the next edit need not wait for them."""
+        task = asyncio.create_task(child.stop(self._options.shutdown_timeout))
+        self._retiring.add(task)
+        task.add_done_callback(self._retiring.discard)
 
     async def _next_change(self) -> list[str]:
         """The next batch of changes; says so if the serving child exits meanwhile."""

@@ -32,6 +32,11 @@ async def boom(request: web.Request) -> web.Response:
     raise RuntimeError("kaboom")
 
 
+async def slow(request: web.Request) -> web.Response:
+    await asyncio.sleep(1.0)
+    return web.Response(text=f"slow {{VERSION}}")
+
+
 async def loop_debug(request: web.Request) -> web.Response:
     return web.Response(text=str(asyncio.get_running_loop().get_debug()))
 
@@ -40,6 +45,7 @@ def create_app() -> web.Application:
     app = web.Application()
     app.router.add_get("/", index)
     app.router.add_get("/boom", boom)
+    app.router.add_get("/slow", slow)
     app.router.add_get("/loop-debug", loop_debug)
     return app
 """

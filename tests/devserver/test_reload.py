@@ -50,6 +50,10 @@ def test_an_edit_is_served_after_a_reload_and_no_request_is_refused(
             except OSError as exc:
                 errors.append(exc)
 
+    slow: list[tuple[int, str]] = []
+    in_flight = threading.Thread(target=lambda: slow.append(reloading.get("/slow")))
+    in_flight.start()
+    time.sleep(0.3)  # the old version has the slow request in hand
     asker = threading.Thread(target=keep_asking)
     asker.start()
     try:
@@ -61,6 +65,8 @@ def test_an_edit_is_served_after_a_reload_and_no_request_is_refused(
     finally:
         done.set()
         asker.join()
+        in_flight.join()
+    assert slow == [(200, "slow one")]  # finished by the old version as it stopped
     assert errors == []
     first_new = answers.index("two")
     assert set(answers[:first_new]) == {"one"} and set(answers[first_new:]) == {"two"}
@@ -88,6 +94,19 @@ def test_a_broken_edit_keeps_the_last_good_version_serving_until_the_fix(
 
     (app_dir / "app.py").write_text(app_source("four"))
     reloading.wait_for_body("four")
+
+
+def test_a_failed_start_serves_nothing_until_an_edit_loads(app_dir: Path) -> None:
+    (app_dir / "app.py").write_text(app_source("one").replace("from runtime", "from nowhere"))
+    server = DevServer(app_dir, "--reload")
+    try:
+        out = server.wait_for_output("Nothing is serving yet; fix the error and save")
+        assert "==== Load failed ====" in out
+        assert "ModuleNotFoundError: No module named 'nowhere'" in out
+        (app_dir / "app.py").write_text(app_source("two"))
+        server.wait_for_body("two")
+    finally:
+        server.close()
 
 
 def test_only_code_in_the_watched_directories_counts(tmp_path: Path) -> None:

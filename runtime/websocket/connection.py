@@ -18,7 +18,7 @@ import json
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Protocol
 
 from ..http.ws import (
     WS_CLOSED_MESSAGE,
@@ -32,7 +32,7 @@ from ..http.ws import (
     build_close_payload,
 )
 
-__all__ = ["WSMessageTypeError", "WebSocketBase"]
+__all__ = ["MessageObserver", "WSMessageTypeError", "WebSocketBase"]
 
 ws_logger = logging.getLogger("runtime.websocket")
 
@@ -48,6 +48,17 @@ _CORK_LIMIT = 2**16
 
 class WSMessageTypeError(TypeError):
     """``receive_str()``/``receive_bytes()`` got another kind of message."""
+
+
+class MessageObserver(Protocol):
+    """Told of every TEXT and BINARY message a socket takes in or sends out (a Berth
+    extension, docs/websockets.md): what a metrics exporter counts. ``size`` is the payload's
+    length (characters for text received, bytes otherwise). Called on the event loop; it must
+    not block or raise."""
+
+    def message_received(self, size: int) -> None: ...
+
+    def message_sent(self, size: int) -> None: ...
 
 
 class WebSocketBase:
@@ -78,6 +89,7 @@ class WebSocketBase:
         "_linger_handle",
         "_loop",
         "_max_msg_size",
+        "_observer",
         "_out",
         "_out_size",
         "_pause_reading",
@@ -141,6 +153,15 @@ class WebSocketBase:
         self._out: list[bytes] = []  # frames corked until the end of this loop pass
         self._out_size = 0
         self._flush_scheduled = False
+        self._observer: MessageObserver | None = None
+
+    def observe(self, observer: MessageObserver | None) -> None:
+        """Tell ``observer`` of every TEXT and BINARY message from now on (None: stop).
+
+        A Berth extension (aiohttp has no equivalent): one observer per socket, for metrics.
+        Without one, a message costs a single ``is None`` check.
+        """
+        self._observer = observer
 
     # -- wiring -----------------------------------------------------------------------------
 
@@ -219,7 +240,10 @@ class WebSocketBase:
         kind = msg.type
         if kind is WSMsgType.TEXT or kind is WSMsgType.BINARY:
             if not self._close_sent:  # after our Close, data is dropped (RFC 6455 5.5.1)
-                self._enqueue(msg, len(msg.data))
+                size = len(msg.data)
+                if self._observer is not None:
+                    self._observer.message_received(size)
+                self._enqueue(msg, size)
         elif kind is WSMsgType.PING:
             if self._autoping:
                 # RFC 6455 5.5.2: answer with a Pong carrying the same payload, at once.
@@ -458,6 +482,8 @@ class WebSocketBase:
             self._cork(writer.message(opcode, payload))
         else:
             self._cork(plain_frame)
+        if self._observer is not None:
+            self._observer.message_sent(len(payload))
         return True
 
     async def _writable(self) -> None:
@@ -480,11 +506,13 @@ class WebSocketBase:
             ConnectionResetError: once the WebSocket is closing or the peer has gone.
         """
         frames = self._frames()
-        if opcode in (WSMsgType.TEXT, WSMsgType.BINARY):
-            frame = frames.message(opcode, bytes(message), compress=_compress_flag(compress))
-        else:
-            frame = frames.frame(opcode, bytes(message))
-        await self._send(frame)
+        payload = bytes(message)
+        if opcode not in (WSMsgType.TEXT, WSMsgType.BINARY):
+            await self._send(frames.frame(opcode, payload))
+            return
+        await self._send(frames.message(opcode, payload, compress=_compress_flag(compress)))
+        if self._observer is not None:
+            self._observer.message_sent(len(payload))
 
     async def send_str(self, data: str, compress: int | None = None) -> None:
         """Send a TEXT message.
@@ -499,10 +527,11 @@ class WebSocketBase:
         """
         if not isinstance(data, str):
             raise TypeError(f"data argument must be str ({type(data)!r})")
-        frame = self._frames().message(
-            WSMsgType.TEXT, data.encode("utf-8"), compress=_compress_flag(compress)
-        )
+        payload = data.encode("utf-8")
+        frame = self._frames().message(WSMsgType.TEXT, payload, compress=_compress_flag(compress))
         await self._send(frame)
+        if self._observer is not None:
+            self._observer.message_sent(len(payload))
 
     async def send_bytes(self, data: bytes, compress: int | None = None) -> None:
         """Send a BINARY message (see :meth:`send_str` for ``compress``).
@@ -513,10 +542,11 @@ class WebSocketBase:
         """
         if not isinstance(data, (bytes, bytearray, memoryview)):
             raise TypeError(f"data argument must be byte-ish ({type(data)!r})")
-        frame = self._frames().message(
-            WSMsgType.BINARY, bytes(data), compress=_compress_flag(compress)
-        )
+        payload = bytes(data)
+        frame = self._frames().message(WSMsgType.BINARY, payload, compress=_compress_flag(compress))
         await self._send(frame)
+        if self._observer is not None:
+            self._observer.message_sent(len(payload))
 
     async def send_json(
         self,

@@ -47,5 +47,13 @@ def route_template(request: web.Request) -> str | None:
 
 
 def is_websocket_upgrade(request: web.Request) -> bool:
-    """Whether the request asks to become a WebSocket (RFC 6455 4.1)."""
-    return request.headers.get("Upgrade", "").lower() == "websocket"
+    """Whether the request asks to become a WebSocket (RFC 6455 4.1): its first ``Upgrade``
+    field says ``websocket``.
+
+    Read from the raw fields: ``request.headers`` decodes every field into a multidict on
+    first use, which a request whose handler never looks costs more than this scan.
+    """
+    for name, value in request.raw_headers:
+        if len(name) == 7 and name.lower() == b"upgrade":
+            return value.strip().lower() == b"websocket"
+    return False

@@ -6,7 +6,7 @@ Two parts (docs/middlewares/metrics.md):
   raw path), the OpenTelemetry HTTP server metrics in Prometheus form:
   ``http_server_request_duration_seconds``, ``http_server_active_requests``,
   ``http_server_request_body_size_bytes`` and ``http_server_response_body_size_bytes``;
-  and ``http_server_open_websockets``.
+  ``http_server_open_websockets`` and ``http_server_websocket_messages_total``.
 * :func:`metrics_handler`: the ``/metrics`` handler. It renders in a thread (reading the
   multiprocess files and rendering are blocking work), and when ``PROMETHEUS_MULTIPROC_DIR``
   is set, from every worker's files through a fresh ``MultiProcessCollector`` per scrape,
@@ -25,7 +25,7 @@ from functools import partial
 from typing import Any, Final
 
 try:
-    from prometheus_client import REGISTRY, CollectorRegistry, Gauge, Histogram
+    from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
     from prometheus_client.exposition import choose_encoder
     from prometheus_client.multiprocess import MultiProcessCollector
 except ImportError as exc:
@@ -35,13 +35,15 @@ except ImportError as exc:
 
 from runtime import web
 
+from ._histogram_tally import tally_for
 from ._http_labels import (
     DURATION_BUCKETS,
     OTHER_METHOD,
+    STANDARD_METHODS,
     is_websocket_upgrade,
-    method_label,
     route_template,
 )
+from ._pass_batch import Batch, CounterDelta, GaugeDelta, Pending
 
 __all__ = [
     "DURATION_BUCKETS",
@@ -73,12 +75,30 @@ CLIENT_CLOSED_REQUEST: Final = 499
 _LABELS = ("http_request_method", "http_route", "http_response_status_code")
 
 
+class _Series(Pending):
+    """One label set's duration and body sizes, tallied until the next flush."""
+
+    __slots__ = ("duration", "request_size", "response_size")
+
+    def __init__(self, duration: Any, request_size: Any, response_size: Any) -> None:
+        super().__init__()
+        self.duration = tally_for(duration)
+        self.request_size = tally_for(request_size)
+        self.response_size = tally_for(response_size)
+
+    def write(self) -> None:
+        self.duration.flush()
+        self.request_size.flush()
+        self.response_size.flush()
+
+
 class HttpMetrics:
     """The HTTP server metrics, registered once in ``registry``.
 
     One instance per registry: prometheus_client refuses a second metric of the same name.
     Tests and apps that want their own registry make their own instance; everyone else
-    shares :func:`default_metrics`.
+    shares :func:`default_metrics`. Requests are recorded into plain Python tallies and
+    written into prometheus_client once per event-loop pass (``middlewares/_pass_batch.py``).
     """
 
     def __init__(self, registry: CollectorRegistry | None = REGISTRY) -> None:
@@ -117,31 +137,69 @@ class HttpMetrics:
             registry=registry,
             multiprocess_mode="livesum",
         )
-        # The labelled children, found once per label set: prometheus_client's labels()
-        # takes a lock and builds a key on every call, which a request should not pay for.
-        # Bounded like prometheus_client's own map: methods x routes x statuses.
-        self._children: dict[tuple[str, str, str], tuple[Any, Any, Any]] = {}
-        self._active: dict[str, Any] = {}
+        self.websocket_messages = Counter(
+            "http_server_websocket_messages",
+            "TEXT and BINARY WebSocket messages received from and sent to clients.",
+            ("http_route", "direction"),
+            registry=registry,
+        )
+        # Found once per label set: prometheus_client's labels() takes a lock and builds a
+        # key on every call. Bounded like prometheus_client's own map: methods x routes x
+        # statuses.
+        self._series: dict[tuple[str, str, int], _Series] = {}
+        # The same, found from the matched route object (None: no route matched), which
+        # spares a request the walk to its resource's template.
+        self._by_route: dict[tuple[str, int, object], _Series] = {}
+        self._active: dict[str, GaugeDelta] = {}
+        self._messages: dict[tuple[str, str], CounterDelta] = {}
 
-    def children(self, labels: tuple[str, str, str]) -> tuple[Any, Any, Any]:
-        """The duration, request size and response size children for ``labels``."""
-        found = self._children.get(labels)
+    def series(self, method: str, route: str, status: int) -> _Series:
+        """The tallies of the duration and body sizes of one label set."""
+        key = (method, route, status)
+        found = self._series.get(key)
         if found is None:
-            found = self._children[labels] = (
+            labels = (method, route, str(status))
+            found = self._series[key] = _Series(
                 self.duration.labels(*labels),
                 self.request_size.labels(*labels),
                 self.response_size.labels(*labels),
             )
         return found
 
-    def active_for(self, method: str) -> Any:
-        """The active-requests gauge child for ``method``."""
-        found = self._active.get(method)
+    def series_of(self, request: web.Request, method: str, status: int) -> _Series:
+        """The tallies of ``request``'s label set, answered with ``status``."""
+        match_info = request.match_info
+        route = match_info.route if match_info.http_exception is None else None
+        key = (method, status, route)
+        found = self._by_route.get(key)
         if found is None:
-            found = self._active[method] = self.active.labels(method)
+            template = route_template(request) or UNMATCHED_ROUTE
+            found = self._by_route[key] = self.series(method, template, status)
         return found
 
+    def active_for(self, method: str) -> GaugeDelta:
+        """The pending change of the active-requests gauge for ``method``."""
+        found = self._active.get(method)
+        if found is None:
+            found = self._active[method] = GaugeDelta(self.active.labels(method))
+        return found
 
+    def messages_for(self, route: str, direction: str) -> CounterDelta:
+        """The pending count of WebSocket messages of ``route`` in ``direction``."""
+        key = (route, direction)
+        found = self._messages.get(key)
+        if found is None:
+            child = self.websocket_messages.labels(route, direction)
+            found = self._messages[key] = CounterDelta(child)
+        return found
+
+    def flush(self) -> None:
+        """Write whatever is pending now (a scrape of this process does it first)."""
+        _BATCH.flush()
+
+
+#: Every HttpMetrics of the process records into this one batch: one flush per loop pass.
+_BATCH: Final = Batch()
 _default: HttpMetrics | None = None
 
 
@@ -153,84 +211,117 @@ def default_metrics() -> HttpMetrics:
     return _default
 
 
-def _route(request: web.Request) -> str:
-    return route_template(request) or UNMATCHED_ROUTE
-
-
 def _request_size(request: web.Request) -> int | None:
     """The body's size when the head says it: Content-Length, or none at all (RFC 9112
     6.3: no Content-Length and no Transfer-Encoding is an empty body)."""
     length = request.content_length
     if length is not None:
         return length
-    return None if "Transfer-Encoding" in request.headers else 0
+    return None if request.body_exists else 0
 
 
-class _Recorder:
-    """One request's labels and start time; :meth:`finish` records it once.
+def _response_size(request: web.Request, response: web.StreamResponse) -> int | None:
+    """The response body's size, or None when it is known only once it has been sent."""
+    if response.prepared:  # streamed by the handler: every byte is written already
+        return response.body_length
+    if request.method == "HEAD" or response.status in (204, 304):
+        return 0
+    return response.content_length
 
-    Everything but an unknown response size is recorded before the server writes the
-    response, so a client that has its answer finds it counted in the very next scrape,
-    whichever worker answers that. A WebSocket's request is recorded when its 101 goes out
-    (:meth:`on_prepare`): from then on it is an open socket, not an active request.
-    """
 
-    __slots__ = ("head", "method", "metrics", "route", "size", "start", "upgraded")
+def _record(
+    metrics: HttpMetrics,
+    request: web.Request,
+    method: str,
+    elapsed: float,
+    status: int,
+    response: web.StreamResponse | None,
+) -> None:
+    """Tally one finished request (or handshake) under its labels."""
+    series = metrics.series_of(request, method, status)
+    series.duration.add(elapsed)
+    size = _request_size(request)
+    if size is not None:
+        series.request_size.add(size)
+    if response is not None:
+        sent = _response_size(request, response)
+        if sent is not None:
+            series.response_size.add(sent)
+        else:
+            # Not known before it is sent (a file, a stream of unknown length): measured
+            # once the server has written it, from a done-callback of the request's task.
+            task = asyncio.current_task()
+            if task is not None and not task.done():
+                task.add_done_callback(partial(_late_size, series, response))
+    if not series.dirty:
+        _BATCH.mark(series)
 
-    def __init__(self, metrics: HttpMetrics, request: web.Request, start: float) -> None:
+
+def _late_size(series: _Series, response: web.StreamResponse, _task: object) -> None:
+    series.response_size.add(response.body_length)
+    if not series.dirty:
+        _BATCH.mark(series)
+
+
+class _MessageCounter:
+    """A WebSocket's observer (``ws.observe``): counts its messages under its route."""
+
+    __slots__ = ("received", "sent")
+
+    def __init__(self, metrics: HttpMetrics, route: str) -> None:
+        self.received = metrics.messages_for(route, "received")
+        self.sent = metrics.messages_for(route, "sent")
+
+    def message_received(self, size: int) -> None:
+        pending = self.received
+        pending.count += 1
+        if not pending.dirty:
+            _BATCH.mark(pending)
+
+    def message_sent(self, size: int) -> None:
+        pending = self.sent
+        pending.count += 1
+        if not pending.dirty:
+            _BATCH.mark(pending)
+
+
+class _Handshake:
+    """A WebSocket upgrade request: recorded as 101 when its 101 goes out; from then on an
+    open socket (its messages counted), not an active request."""
+
+    __slots__ = ("method", "metrics", "request", "route", "start", "upgraded")
+
+    def __init__(
+        self, metrics: HttpMetrics, request: web.Request, method: str, start: float
+    ) -> None:
         self.metrics = metrics
-        self.method = method_label(request)
-        self.head = request.method == "HEAD"
-        self.route = _route(request)
-        self.size = _request_size(request)
+        self.request = request
+        self.method = method
+        self.route = route_template(request) or UNMATCHED_ROUTE
         self.start = start
         self.upgraded = False
 
-    def record(self, status: int | None, response: object) -> None:
-        metrics = self.metrics
-        labels = (self.method, self.route, str(status if status is not None else 500))
-        duration, request_size, response_size = metrics.children(labels)
-        duration.observe(time.perf_counter() - self.start)
-        metrics.active_for(self.method).dec()
-        if self.size is not None:
-            request_size.observe(self.size)
-        if not isinstance(response, web.StreamResponse):
-            return
-        sent = self._body_size(response)
-        if sent is not None:
-            response_size.observe(sent)
-            return
-        # Not known before it is sent (a file, a stream of unknown length): measured once
-        # the server has written it, from a done-callback of the request's task.
-        task = asyncio.current_task()
-        if task is not None and not task.done():
-            task.add_done_callback(partial(self._late_size, labels, response))
-
-    def _body_size(self, response: web.StreamResponse) -> int | None:
-        if response.prepared:  # streamed by the handler: every byte is written already
-            return response.body_length
-        if self.head or response.status in (204, 304):
-            return 0
-        return response.content_length
-
-    def _late_size(
-        self, labels: tuple[str, str, str], response: web.StreamResponse, _task: object
-    ) -> None:
-        self.metrics.children(labels)[2].observe(response.body_length)
-
     async def on_prepare(self, response: web.StreamResponse) -> None:
-        if response.status == 101 and not self.upgraded:
-            self.upgraded = True
-            self.record(101, None)
-            self.metrics.websockets.labels(self.route).inc()
+        if response.status != 101 or self.upgraded:
+            return
+        self.upgraded = True
+        metrics = self.metrics
+        _end_active(metrics, self.method)
+        _record(metrics, self.request, self.method, time.perf_counter() - self.start, 101, None)
+        metrics.websockets.labels(self.route).inc()
+        if isinstance(response, web.WebSocketResponse):
+            response.observe(_MessageCounter(metrics, self.route))
 
-    def finish(self, response: object, status: int | None) -> None:
+    def finish(self) -> None:
         if self.upgraded:
             self.metrics.websockets.labels(self.route).dec()
-            return
-        if isinstance(response, web.StreamResponse):
-            status = response.status
-        self.record(status, response)
+
+
+def _end_active(metrics: HttpMetrics, method: str) -> None:
+    active = metrics.active_for(method)
+    active.delta -= 1
+    if not active.dirty:
+        _BATCH.mark(active)
 
 
 def metrics_middleware(*, metrics: HttpMetrics | None = None) -> Middleware:
@@ -242,10 +333,11 @@ def metrics_middleware(*, metrics: HttpMetrics | None = None) -> Middleware:
     counts with its status; any other exception counts as 500 and is re-raised; a client
     that went away (cancellation, ``ConnectionError``) counts as 499. A WebSocket handshake
     counts as 101 when the 101 goes out; the socket is then in ``http_server_open_websockets``
-    until its handler returns.
+    until its handler returns, and its messages in ``http_server_websocket_messages_total``.
 
-    A request is recorded when the handler chain below returns (or raises), before the
-    server writes the response: the duration is the time spent in that chain, and a client
+    A request is recorded when the handler chain below returns (or raises): the duration is
+    the time spent in that chain. The values are written into prometheus_client once per
+    event-loop pass, in the pass after the response went to the transport, so a client
     holding its answer finds it counted in the next scrape. Put the middleware first in the
     list, so that it times the others too and sees the final response.
 
@@ -258,33 +350,48 @@ def metrics_middleware(*, metrics: HttpMetrics | None = None) -> Middleware:
     """
     chosen = metrics if metrics is not None else default_metrics()
     clock = time.perf_counter
+    standard = STANDARD_METHODS
+    batch = _BATCH
 
     @web.middleware
     async def record_metrics(request: web.Request, handler: Handler) -> web.StreamResponse:
-        recorder = _Recorder(chosen, request, clock())
-        chosen.active_for(recorder.method).inc()
+        start = clock()
+        method = request.method
+        if method not in standard:
+            method = OTHER_METHOD
+        active = chosen.active_for(method)
+        active.delta += 1
+        if not active.dirty:
+            batch.mark(active)
+        handshake = None
         if is_websocket_upgrade(request):
-            request.add_prepare_hook(recorder.on_prepare)
-        response: object = None
-        status: int | None = None
+            handshake = _Handshake(chosen, request, method, start)
+            request.add_prepare_hook(handshake.on_prepare)
+        status = 500
+        response: web.StreamResponse | None = None
         try:
             result = await handler(request)
         except web.HTTPException as exc:
-            response = exc  # a raised response: the server sends it as is
+            status = exc.status  # a raised response: the server sends it as is
+            response = exc
             raise
         except (asyncio.CancelledError, ConnectionError):
             status = CLIENT_CLOSED_REQUEST
             raise
-        except Exception:
-            status = 500
-            raise
         else:
-            response = result
-            if not isinstance(result, web.StreamResponse):
-                status = 500  # not a response: the server refuses it and answers 500
+            if isinstance(result, web.StreamResponse):
+                status = result.status
+                response = result
+            # else not a response: the server refuses it and answers 500
             return result
         finally:
-            recorder.finish(response, status)
+            if handshake is not None and handshake.upgraded:
+                handshake.finish()
+            else:
+                active.delta -= 1
+                if not active.dirty:
+                    batch.mark(active)
+                _record(chosen, request, method, clock() - start, status, response)
 
     return record_metrics
 
@@ -317,6 +424,7 @@ def metrics_handler(*, registry: CollectorRegistry | None = None) -> Handler:
     """
 
     async def metrics(request: web.Request) -> web.StreamResponse:
+        _BATCH.flush()  # this worker's last loop pass, the scrape's own request included
         loop = asyncio.get_running_loop()
         accept = request.headers.get("Accept", "")
         body, content_type = await loop.run_in_executor(None, _render, registry, accept)

@@ -192,6 +192,42 @@ async def test_websocket_is_an_open_socket_after_its_101(client: Any, registry: 
     assert count(registry, "GET", "/ws/{room}", "101") == 1
 
 
+async def ws_binary(request: web.Request) -> web.WebSocketResponse:
+    """Receives text, answers twice in binary (``send_bytes``, ``send_frame``), and pings."""
+    ws = web.WebSocketResponse()
+    await ws.prepare(request)
+    async for msg in ws:
+        await ws.send_bytes(msg.data.encode())
+        await ws.send_frame(b"\x00\x01", web.WSMsgType.BINARY)
+        await ws.ping(b"not a message")
+    return ws
+
+
+async def test_websocket_messages_are_counted_by_route_and_direction(
+    make_client: Any, registry: CollectorRegistry
+) -> None:
+    metrics = HttpMetrics(registry)
+    app = make_app(metrics, registry)
+    app.router.add_get("/bin", ws_binary)
+    c = await make_client(app)
+    messages = "http_server_websocket_messages_total"
+    async with c.ws_connect("/ws/lobby") as ws:
+        for text in ("a", "bb", "ccc"):
+            await ws.send_str(text)
+            assert (await ws.receive()).data == text
+        await ws.ping(b"control frames are not messages")
+    async with c.ws_connect("/bin") as ws:
+        await ws.send_str("é")
+        assert (await ws.receive()).data == "é".encode()
+        assert (await ws.receive()).data == b"\x00\x01"
+    await settle()
+    get_value = registry.get_sample_value
+    assert get_value(messages, {"http_route": "/ws/{room}", "direction": "received"}) == 3
+    assert get_value(messages, {"http_route": "/ws/{room}", "direction": "sent"}) == 3
+    assert get_value(messages, {"http_route": "/bin", "direction": "received"}) == 1
+    assert get_value(messages, {"http_route": "/bin", "direction": "sent"}) == 2
+
+
 async def test_handler_content_type_follows_accept(client: Any) -> None:
     c = await client()
     plain = await c.get("/metrics")

@@ -254,6 +254,8 @@ class FanoutLoad:
         self.slot: asyncio.Future[None] | None = None  # the publisher waits for a free slot
         self.delivered = 0  # every delivery read, probes included
         self.timed_out = 0  # deliveries still expected when their message's time was up
+        self.expired: dict[int, int] = {}  # seq -> deliveries still missing since then
+        self.late = 0  # deliveries that came after their message's time was up
         self.probed = 0  # clients that got a probe
         # The latency phase: seqs from latency_from; per message, which clients got it.
         self.latency_from: int | None = None
@@ -358,6 +360,9 @@ class FanoutLoad:
             else:
                 del self.remaining[seq]
                 self.complete()
+        elif self.expired.get(seq):
+            self.expired[seq] -= 1  # late, not lost
+            self.late += 1
 
     # --- publishing ---------------------------------------------------------------------
 
@@ -380,8 +385,8 @@ class FanoutLoad:
             self.idle.remove(publisher)
         if self.closing:
             return
-        self.note_error("publish", f"publish connection lost ({exc or 'closed by the server'})")
-        if publisher.seq is not None:
+        if publisher.seq is not None:  # an idle one the server let go is simply replaced
+            self.note_error("publish", f"publish connection lost ({exc or 'closed'})")
             self.published(publisher.seq, 0)
         self.loop.create_task(self._reopen_publisher())
 
@@ -434,6 +439,7 @@ class FanoutLoad:
             missing = self.remaining.pop(seq, None)
             if missing is not None:
                 self.timed_out += missing
+                self.expired[seq] = missing
                 self.complete()
 
     async def _expire_often(self) -> None:
@@ -546,13 +552,13 @@ class FanoutLoad:
             if warmup > 0:
                 await self.saturate(warmup)
                 await self.drain(5.0)
-            timed_out_before = self.timed_out
+            saturation_from = self.next_seq
             before, delivered_before = self.cpu_now(), self.delivered
             published = await self.saturate(duration)
             after, delivered = self.cpu_now(), self.delivered - delivered_before
+            saturation_to = self.next_seq
             elapsed = after[0] - before[0]
             await self.drain(5.0)
-            saturation_lost = self.timed_out - timed_out_before
             saturation_cpu = self.cpu_between(before, after)
             # Latency at a fixed rate.
             clients_at_start = len(self.clients) - self.errors["closed"]
@@ -587,7 +593,11 @@ class FanoutLoad:
                 "publishes_per_sec": round(published / elapsed, 1),
                 "deliveries": delivered,
                 "messages_per_sec": round(delivered / elapsed, 1),
-                "lost": saturation_lost,
+                # Missing at the end of the run; late: came, but after 3 s.
+                "lost": sum(
+                    self.expired.get(seq, 0) for seq in range(saturation_from, saturation_to)
+                ),
+                "late": self.late,
                 "cpu": saturation_cpu,
                 # Server group + Redis CPU time per delivery: the servers' cost, whoever
                 # limited the rate.

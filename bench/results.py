@@ -243,7 +243,8 @@ class FanoutResult:
     workers: dict[str, int]
     messages_per_sec: float
     publishes_per_sec: float
-    saturation_lost: int  # deliveries missing 3 s after their publish, at saturation
+    saturation_lost: int  # deliveries that never came, of messages published at saturation
+    saturation_late: int  # deliveries that came more than 3 s after their publish
     saturation_cpu: dict[str, float]  # server, redis, client
     server_us_per_delivery: float | None
     client_us_per_delivery: float | None
@@ -271,6 +272,7 @@ class FanoutResult:
             messages_per_sec=float(saturation["messages_per_sec"]),
             publishes_per_sec=float(saturation["publishes_per_sec"]),
             saturation_lost=int(saturation["lost"]),
+            saturation_late=int(saturation["late"]),
             saturation_cpu={k: float(v) for k, v in saturation["cpu"].items()},
             server_us_per_delivery=saturation["server_us_per_delivery"],
             client_us_per_delivery=saturation["client_us_per_delivery"],

@@ -117,6 +117,10 @@ FANOUT_SERVERS: Mapping[str, Literal["berth", "socketio"]] = {
     "socketio-cluster": "socketio",
 }
 FANOUT_WORKERS = 3
+# gunicorn's keep-alive is 2 s: the publisher's connections wait longer than that between the
+# phases of a run, and a close racing a publish would lose the message. 75 s is aiohttp's and
+# Berth's own default.
+_FANOUT_OPTIONS = ("--keep-alive", "75")
 # The per-request access log lines of the logging variants go to the server's stdout/stderr,
 # which bench/run.py writes to bench/results/<stamp>-logs/<server>.log: a regular file, one
 # write per line, a new folder per run (75-330 bytes a request: a default run, 32 s at about
@@ -299,6 +303,7 @@ SERVERS: tuple[Server, ...] = (
         argv=_gunicorn(
             "runtime.workers.GunicornWebWorker",
             "examples.cluster_chat:create_app",
+            *_FANOUT_OPTIONS,
             workers=FANOUT_WORKERS,
         ),
         description="examples/cluster_chat.py (runtime.cluster on Redis), gunicorn 3 workers, "
@@ -311,6 +316,7 @@ SERVERS: tuple[Server, ...] = (
         argv=_gunicorn(
             "runtime.workers.GunicornUVLoopWebWorker",
             "examples.cluster_chat:create_app",
+            *_FANOUT_OPTIONS,
             workers=FANOUT_WORKERS,
         ),
         description="berth-cluster under GunicornUVLoopWebWorker (fanout only)",
@@ -323,6 +329,7 @@ SERVERS: tuple[Server, ...] = (
         argv=_gunicorn(
             "aiohttp.GunicornUVLoopWebWorker",
             "bench.apps.socketio_chat:create_app",
+            *_FANOUT_OPTIONS,
             workers=FANOUT_WORKERS,
         ),
         description="python-socketio AsyncServer(client_manager=AsyncRedisManager) on aiohttp, "

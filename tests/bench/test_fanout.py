@@ -108,6 +108,30 @@ async def test_the_latency_phase_counts_every_missing_and_every_repeated_deliver
     assert sorted(load.latencies) == [500, 2_000, 2_000, 2_000]
 
 
+async def test_a_delivery_after_its_messages_time_is_up_is_late_not_lost() -> None:
+    load = FanoutLoad(
+        1,
+        "berth",
+        room="r",
+        clients=2,
+        workers=1,
+        publishers=1,
+        window=1,
+        server_pgid=None,
+        redis_pgid=None,
+    )
+    clients = [Client(load, index, b"") for index in range(2)]
+    load.clients = clients
+    load.tracked_from = 0
+    load.remaining = {5: 2}
+    load.deadlines.append((5, 0))  # its time is up already
+    load.expire()
+    assert load.remaining == {}
+    assert (load.timed_out, load.expired) == (2, {5: 2})
+    load.deliver(clients[1], encode_message(5, 1), 2)
+    assert (load.late, load.expired) == (1, {5: 1})  # one still missing: lost
+
+
 # -- the harness ------------------------------------------------------------------------------
 
 
@@ -119,6 +143,7 @@ def _result(messages_per_sec: float, p99: float, us_per_delivery: float) -> Fano
         messages_per_sec=messages_per_sec,
         publishes_per_sec=messages_per_sec / 1000,
         saturation_lost=0,
+        saturation_late=0,
         saturation_cpu={"server": 1.0, "redis": 0.01, "client": 0.5},
         server_us_per_delivery=us_per_delivery,
         client_us_per_delivery=5.0,

@@ -113,6 +113,12 @@ class Payload(abc.ABC):
         """Whether the body was read and cannot be sent again."""
         return self._consumed
 
+    def set_content_disposition(self, disptype: str, **params: str) -> None:
+        """Set ``Content-Disposition`` (``"inline"``, ``"attachment"``) with ``params``
+        such as ``filename``; set it before the payload becomes a response's body, which
+        adopts the payload's headers then."""
+        self._headers["Content-Disposition"] = format_disposition(disptype, **params)
+
     @abc.abstractmethod
     async def write(self, writer: BodySink) -> None:
         """Send the body to ``writer``, chunk by chunk (each awaited: backpressure)."""

@@ -14,7 +14,13 @@ from typing import Any
 import pytest
 
 from runtime import web
-from runtime.web.payload import CHUNK_SIZE, AsyncIterablePayload, BytesIOPayload, Payload
+from runtime.web.payload import (
+    CHUNK_SIZE,
+    AsyncIterablePayload,
+    BytesIOPayload,
+    Payload,
+    make_payload,
+)
 from tests.support import Connection, build_request, fetch, read_chunk, read_head, serve
 from tests.web.support import ClientFactory
 
@@ -323,6 +329,24 @@ def test_body_and_text_of_a_file_body(tmp_path: Path) -> None:
     response = web.Response(body=io.BytesIO(b"x"))
     response.body = b"bytes again"
     assert response.body == b"bytes again"
+
+
+async def test_payload_made_ahead_brings_its_disposition(tmp_path: Path) -> None:
+    path = tmp_path / "r\u00e9sum\u00e9.pdf"
+    path.write_bytes(b"%PDF")
+
+    async def handler(request: web.Request) -> web.Response:
+        payload = make_payload(path.open("rb"), charset=None)
+        payload.set_content_disposition("inline", filename=path.name)
+        return web.Response(body=payload)
+
+    async with serve(app_for(handler)) as port:
+        reply = await fetch(port)
+    assert reply.body == b"%PDF"
+    assert reply.headers["Content-Type"] == "application/pdf"
+    assert reply.headers["Content-Disposition"] == (
+        "inline; filename=\"r?sum?.pdf\"; filename*=UTF-8''r%C3%A9sum%C3%A9.pdf"
+    )
 
 
 def test_unsupported_body_type_is_refused() -> None:

@@ -14,8 +14,9 @@ The harness (runs under any Python 3.11+, standard library only):
 - ``results.py``: one result type per load tool; ``cells.py``: a server x scenario cell;
   ``report.py``: what is printed; ``results_file.py``: ``bench/results/<stamp>.json``.
 
-The load clients (run as scripts by the bench venv's Python): ``ws_load.py``, ``rate_load.py``
-and ``memory.py``, with ``loadgen.py`` (their loop and result line), ``http_wire.py`` and
-``ws_wire.py`` (the wire formats) and ``held_connections.py`` (memory's idle connections).
+The load clients (run as scripts by the bench venv's Python): ``ws_load.py``, ``rate_load.py``,
+``memory.py`` and ``fanout_load.py``, with ``loadgen.py`` (their loop and result line),
+``http_wire.py``, ``ws_wire.py`` and ``fanout_wire.py`` (the wire formats) and
+``held_connections.py`` (memory's idle connections); ``redis_server.py`` is the run's Redis.
 The apps under test are in ``apps/``; ``middleware_cost.py`` is a tool of its own.
 """

@@ -1,6 +1,6 @@
 """Prometheus metrics by route template, true under several gunicorn workers.
 
-Two parts (docs/middlewares/metrics.md):
+Three parts (docs/middlewares/metrics.md):
 
 * :func:`metrics_middleware`: per request, by route template (``/users/{id}``, never the
   raw path), the OpenTelemetry HTTP server metrics in Prometheus form:
@@ -11,6 +11,10 @@ Two parts (docs/middlewares/metrics.md):
   multiprocess files and rendering are blocking work), and when ``PROMETHEUS_MULTIPROC_DIR``
   is set, from every worker's files through a fresh ``MultiProcessCollector`` per scrape,
   so that whichever worker answers the scrape, the numbers are the whole server's.
+* :func:`track_cluster`: the ``runtime.cluster`` hub's counters as ``berth_cluster_*``.
+
+And the gunicorn hooks :func:`on_starting` and :func:`child_exit` that keep the multiprocess
+directory right and bounded (``middlewares/_multiproc_files.py``).
 
 prometheus_client is the optional extra ``berth[prometheus]``.
 """
@@ -35,6 +39,7 @@ except ImportError as exc:
 
 from runtime import web
 
+from ._cluster_metrics import ClusterMetrics, default_cluster_metrics, track_cluster
 from ._histogram_tally import tally_for
 from ._http_labels import (
     DURATION_BUCKETS,
@@ -43,6 +48,7 @@ from ._http_labels import (
     is_websocket_upgrade,
     route_template,
 )
+from ._multiproc_files import MULTIPROC_ENV, child_exit, directory_lock, on_starting
 from ._pass_batch import Batch, CounterDelta, GaugeDelta, Pending
 
 __all__ = [
@@ -51,20 +57,20 @@ __all__ = [
     "OTHER_METHOD",
     "SIZE_BUCKETS",
     "UNMATCHED_ROUTE",
+    "ClusterMetrics",
     "HttpMetrics",
     "child_exit",
+    "default_cluster_metrics",
     "default_metrics",
     "metrics_handler",
     "metrics_middleware",
     "on_starting",
+    "track_cluster",
 ]
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 Middleware = Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]
 
-#: The environment variable that turns prometheus_client's multiprocess mode on. It must be
-#: set before prometheus_client is first imported (gunicorn's environment, not the app).
-MULTIPROC_ENV: Final = "PROMETHEUS_MULTIPROC_DIR"
 #: ``http_route`` of requests no route matched (404, 405): one value, whatever the path.
 UNMATCHED_ROUTE: Final = "(unmatched)"
 #: Body sizes: powers of 4 from 64 B to 64 MiB.
@@ -399,11 +405,15 @@ def metrics_middleware(*, metrics: HttpMetrics | None = None) -> Middleware:
 def _render(registry: CollectorRegistry | None, accept: str) -> tuple[bytes, str]:
     """The exposition, in the format the scraper asked for (runs in a thread)."""
     encoder, content_type = choose_encoder(accept)
-    if os.environ.get(MULTIPROC_ENV):
-        # Every worker's files, read afresh: the numbers are the server's, not one worker's.
+    path = os.environ.get(MULTIPROC_ENV)
+    if path:
+        # Every worker's files, read afresh: the numbers are the server's, not one worker's;
+        # under the directory's lock, so that a dead worker's files are never read halfway
+        # through their folding into the archives (_multiproc_files.py).
         fresh = CollectorRegistry()
         MultiProcessCollector(fresh)  # type: ignore[no-untyped-call]
-        return encoder(fresh), content_type
+        with directory_lock(path, exclusive=False):
+            return encoder(fresh), content_type
     return encoder(registry if registry is not None else REGISTRY), content_type
 
 
@@ -431,26 +441,3 @@ def metrics_handler(*, registry: CollectorRegistry | None = None) -> Handler:
         return web.Response(body=body, headers={"Content-Type": content_type})
 
     return metrics
-
-
-# -- gunicorn hooks: ``from middlewares.metrics import child_exit, on_starting`` in a config ---
-
-
-def on_starting(server: object) -> None:
-    """gunicorn's ``on_starting`` hook: begin with an empty multiprocess directory (the
-    files of a previous run would be summed with this one's)."""
-    path = os.environ.get(MULTIPROC_ENV)
-    if path:
-        os.makedirs(path, exist_ok=True)
-        for entry in os.scandir(path):
-            if entry.name.endswith(".db"):
-                os.remove(entry.path)
-
-
-def child_exit(server: object, worker: object) -> None:
-    """gunicorn's ``child_exit`` hook: drop a dead worker's live gauges (its counters and
-    histograms stay, and keep being summed)."""
-    if os.environ.get(MULTIPROC_ENV):
-        from prometheus_client import multiprocess  # noqa: PLC0415 - only in multiprocess mode
-
-        multiprocess.mark_process_dead(worker.pid)  # type: ignore[attr-defined,no-untyped-call]

@@ -60,14 +60,15 @@ logger_class = "runtime.workers.logconfig.StructuredLogger"
 
 # Prometheus multiprocess mode (docs/middlewares/metrics.md). Only when the environment sets
 # PROMETHEUS_MULTIPROC_DIR (before gunicorn starts, e.g. Environment= in the unit): start
-# from an empty directory, and drop a dead worker's live gauges; counters and histograms of
-# dead workers stay in the directory and keep being summed.
+# from an empty directory; when a worker exits, drop its live gauges and fold its counters
+# and histograms into one archive file per type, so they stay summed and the directory
+# stays bounded under max_requests.
 def on_starting(server):
     path = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
     if path:
         os.makedirs(path, exist_ok=True)
         for entry in os.scandir(path):
-            if entry.name.endswith(".db"):
+            if entry.name.endswith((".db", ".db.tmp")):
                 os.remove(entry.path)
 
 
@@ -75,7 +76,7 @@ def child_exit(server, worker):
     if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         return
     try:
-        from prometheus_client import multiprocess  # noqa: PLC0415 - optional dependency
-    except ImportError:
+        from middlewares.metrics import child_exit as fold_worker  # noqa: PLC0415
+    except ImportError:  # prometheus_client is an optional dependency (berth[prometheus])
         return
-    multiprocess.mark_process_dead(worker.pid)
+    fold_worker(server, worker)

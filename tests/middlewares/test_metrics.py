@@ -13,6 +13,7 @@ import importlib
 import os
 import runpy
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -21,6 +22,8 @@ from typing import Any
 
 import pytest
 from prometheus_client import CollectorRegistry
+from prometheus_client.mmap_dict import MmapedDict, mmap_key
+from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.parser import text_string_to_metric_families
 
 from middlewares.metrics import (
@@ -244,7 +247,30 @@ def test_missing_extra_names_the_install(monkeypatch: pytest.MonkeyPatch) -> Non
         importlib.import_module("middlewares.metrics")
 
 
-def test_rendered_hooks_do_nothing_without_the_variable(
+def worker_file(directory: Path, kind: str, pid: int, values: dict[str, float]) -> None:
+    """A worker's multiprocess file, as prometheus_client writes it: ``values`` by sample
+    name (``requests_total``, ``latency_bucket:+Inf``, ``latency_sum``...), route ``/x``."""
+    db = MmapedDict(str(directory / f"{kind}_{pid}.db"))  # type: ignore[no-untyped-call]
+    for name, value in values.items():
+        sample, _, le = name.partition(":")
+        metric = sample.rsplit("_", 1)[0]
+        labels = {"route": "/x", **({"le": le} if le else {})}
+        key = mmap_key(metric, sample, list(labels), list(labels.values()), "h")
+        db.write_value(key, value, 0)  # type: ignore[no-untyped-call]
+    db.close()  # type: ignore[no-untyped-call]
+
+
+def collected(directory: Path) -> dict[tuple[str, str], float]:
+    registry = CollectorRegistry()
+    MultiProcessCollector(registry, str(directory))  # type: ignore[no-untyped-call]
+    return {
+        (sample.name, sample.labels.get("le", "")): sample.value
+        for family in registry.collect()
+        for sample in family.samples
+    }
+
+
+def test_rendered_hooks_fold_dead_workers_and_do_nothing_without_the_variable(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     hooks = runpy.run_path(str(RENDERED_CONF))
@@ -256,13 +282,33 @@ def test_rendered_hooks_do_nothing_without_the_variable(
     multiproc = tmp_path / "prometheus"
     monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(multiproc))
     hooks["on_starting"](None)
-    (multiproc / "histogram_12345.db").write_bytes(b"")
-    (multiproc / "gauge_livesum_12345.db").write_bytes(b"")
     (multiproc / "README").write_text("mine")
-    hooks["child_exit"](None, worker)
-    assert sorted(os.listdir(multiproc)) == ["README", "histogram_12345.db"]
+    for pid, n in ((12345, 1.0), (23456, 2.0), (34567, 4.0)):
+        worker_file(multiproc, "counter", pid, {"requests_total": n})
+        worker_file(multiproc, "histogram", pid, {"latency_bucket:0.1": n, "latency_sum": n})
+        worker_file(multiproc, "gauge_livesum", pid, {"active_x": 1})
+    before = collected(multiproc)
+    # Two workers die: their live gauges go, their counters and histograms are folded into
+    # one archive per type, and every total reads as before.
+    for pid in (12345, 23456):
+        hooks["child_exit"](None, type("Worker", (), {"pid": pid})())
+    names = sorted(name for name in os.listdir(multiproc) if name.endswith(".db"))
+    assert names == [
+        "counter_34567.db",
+        "counter_archive.db",
+        "gauge_livesum_34567.db",
+        "histogram_34567.db",
+        "histogram_archive.db",
+    ]
+    after = collected(multiproc)
+    assert after[("requests_total", "")] == 7
+    assert after[("latency_count", "")] == 7 and after[("latency_bucket", "0.1")] == 7
+    assert after[("active_x", "")] == 1
+    del before[("active_x", "")]
+    del after[("active_x", "")]
+    assert after == before
     hooks["on_starting"](None)
-    assert os.listdir(multiproc) == ["README"]
+    assert sorted(os.listdir(multiproc)) == [".berth-metrics.lock", "README"]
 
 
 # -- several workers ------------------------------------------------------------------------
@@ -381,14 +427,41 @@ def test_workers_restarted_by_max_requests_lose_no_counts(served: Any) -> None:
     start, multiproc = served
     server = start("-w", "2", "--max-requests", "40")
     first = set(server.worker_pids())
-    workers = hammer(server, 300)
+    # Scraped all along: a fold (dead files into the archives) is never seen halfway, so
+    # the count never jumps past what was answered, nor goes backwards.
+    seen: list[float] = []
+    stop = threading.Event()
+
+    def scraping() -> None:
+        while not stop.is_set():
+            seen.append(scrape(server)[0])
+
+    scraper = threading.Thread(target=scraping)
+    scraper.start()
+    try:
+        workers = hammer(server, 300)
+    finally:
+        stop.set()
+        scraper.join()
     assert len(workers) > 2, "max_requests should have restarted workers"
+    assert len(seen) > 5 and seen == sorted(seen) and seen[-1] <= 300, seen
     scrapes = [scrape(server) for _ in range(5)]
     assert [(routed, active) for routed, active, _ in scrapes] == [(300, 1)] * 5, scrapes
-    # Dead workers' counters stay (summed); their live gauges went with mark_process_dead.
+    # Dead workers' files are gone: live gauges with mark_process_dead, counters and
+    # histograms folded into the archive. The directory holds the live workers' files only.
     dead = first - set(server.worker_pids())
     assert dead
-    for pid in dead:
-        assert (multiproc / f"histogram_{pid}.db").exists()
-        assert not (multiproc / f"gauge_livesum_{pid}.db").exists()
-    assert os.listdir(multiproc)
+    # gunicorn calls child_exit just after reaping a worker: give the last fold its moment.
+    deadline = time.monotonic() + 10
+    while True:
+        live = set(server.worker_pids())
+        files = sorted(name for name in os.listdir(multiproc) if name.endswith(".db"))
+        live |= set(server.worker_pids())
+        owners = {name.rsplit("_", 1)[1].removesuffix(".db") for name in files}
+        if owners <= {str(pid) for pid in live} | {"archive"} or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    for pid in dead - live:
+        assert f"histogram_{pid}.db" not in files and f"gauge_livesum_{pid}.db" not in files
+    assert "histogram_archive.db" in files
+    assert owners <= {str(pid) for pid in live} | {"archive"}, files

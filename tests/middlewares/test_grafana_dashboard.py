@@ -1,6 +1,7 @@
 """deploy/grafana/berth-http.json, the dashboard for middlewares.metrics: importable as it is
 (Grafana's dashboard JSON, a Prometheus data source variable), and every query names only
-series and labels the middleware exports, so a renamed metric cannot leave a blank panel."""
+series and labels the middleware and track_cluster export, so a renamed metric cannot leave
+a blank panel."""
 
 from __future__ import annotations
 
@@ -11,17 +12,17 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry
 
-from middlewares.metrics import HttpMetrics
+from middlewares.metrics import ClusterMetrics, HttpMetrics
 
 DASHBOARD = Path(__file__).resolve().parents[2] / "deploy" / "grafana" / "berth-http.json"
-SERIES = re.compile(r"\b(http_server_[a-z_]+)\b")
+SERIES = re.compile(r"\b((?:http_server|berth_cluster)_[a-z_]+)\b")
 BY = re.compile(r"\bby \(([^)]*)\)")
-SELECTOR = re.compile(r"(http_server_[a-z_]+)\{([^}]*)\}")
+SELECTOR = re.compile(r"((?:http_server|berth_cluster)_[a-z_]+)\{([^}]*)\}")
 
 
 def exported() -> dict[str, set[str]]:
-    """Every series name the middleware exports, with the labels it carries (read from the
-    samples of one observation of each metric)."""
+    """Every series name the middleware and track_cluster export, with the labels it
+    carries (read from the samples of one observation of each metric)."""
     registry = CollectorRegistry()
     metrics = HttpMetrics(registry=registry)
     labels = ("GET", "/x", "200")
@@ -30,6 +31,11 @@ def exported() -> dict[str, set[str]]:
     metrics.response_size.labels(*labels).observe(1)
     metrics.active.labels("GET").inc()
     metrics.websockets.labels("/ws").inc()
+    metrics.websocket_messages.labels("/ws", "sent").inc()
+    cluster = ClusterMetrics(registry=registry)
+    for counter in cluster.counters.values():
+        counter.inc()
+    cluster.connected.set(1)
     series: dict[str, set[str]] = {}
     for family in registry.collect():
         for sample in family.samples:
@@ -90,5 +96,7 @@ def test_it_imports_as_it_is() -> None:
 
 def test_the_views_the_issue_asks_for_are_there() -> None:
     titles = " | ".join(panel["title"] for panel in json.loads(DASHBOARD.read_text())["panels"])
-    for view in ("Requests per second", "Error rate", "Latency", "Active requests", "WebSockets"):
-        assert view in titles, view
+    views = ("Requests per second", "Error rate", "Latency", "Active requests", "WebSockets")
+    cluster = ("WebSocket messages", "gaps", "reconnects", "drops", "1013", "connected")
+    for view in (*views, *cluster):
+        assert view.lower() in titles.lower(), view

@@ -3,10 +3,10 @@
 Under load many requests finish in one pass of the loop; each writes its values into a
 :class:`Pending` item (a label set's tallies, a gauge's net delta, a counter's count), and
 the first change of a pass schedules :meth:`Batch.flush` with ``loop.call_soon``, which
-writes every touched item into prometheus_client once, early in the next pass. So a
+writes every touched item into prometheus_client once, at the start of the next pass. So a
 prometheus value is written once per pass and label set, not once per request, and it is in
-place a loop pass after the response went to the transport, before the worker reads its
-next input.
+place one loop pass after the response went to the transport (a scrape by another worker
+in that instant counts it in the next scrape: late, never lost).
 """
 
 from __future__ import annotations

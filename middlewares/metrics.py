@@ -217,24 +217,6 @@ def default_metrics() -> HttpMetrics:
     return _default
 
 
-def _request_size(request: web.Request) -> int | None:
-    """The body's size when the head says it: Content-Length, or none at all (RFC 9112
-    6.3: no Content-Length and no Transfer-Encoding is an empty body)."""
-    length = request.content_length
-    if length is not None:
-        return length
-    return None if request.body_exists else 0
-
-
-def _response_size(request: web.Request, response: web.StreamResponse) -> int | None:
-    """The response body's size, or None when it is known only once it has been sent."""
-    if response.prepared:  # streamed by the handler: every byte is written already
-        return response.body_length
-    if request.method == "HEAD" or response.status in (204, 304):
-        return 0
-    return response.content_length
-
-
 def _record(
     metrics: HttpMetrics,
     request: web.Request,
@@ -243,14 +225,23 @@ def _record(
     status: int,
     response: web.StreamResponse | None,
 ) -> None:
-    """Tally one finished request (or handshake) under its labels."""
+    """Tally one finished request (or handshake) under its labels (inlined: per request)."""
     series = metrics.series_of(request, method, status)
     series.duration.add(elapsed)
-    size = _request_size(request)
+    # The request body's size when the head says it: Content-Length, or no framing at all,
+    # an empty body (RFC 9112 6.3); a chunked body's is not known.
+    size = request.content_length
     if size is not None:
         series.request_size.add(size)
+    elif not request.body_exists:
+        series.request_size.add(0)
     if response is not None:
-        sent = _response_size(request, response)
+        if response.prepared:  # streamed by the handler: every byte is written already
+            sent: int | None = response.body_length
+        elif method == "HEAD" or status in (204, 304):
+            sent = 0
+        else:
+            sent = response.content_length
         if sent is not None:
             series.response_size.add(sent)
         else:
@@ -343,8 +334,8 @@ def metrics_middleware(*, metrics: HttpMetrics | None = None) -> Middleware:
 
     A request is recorded when the handler chain below returns (or raises): the duration is
     the time spent in that chain. The values are written into prometheus_client once per
-    event-loop pass, in the pass after the response went to the transport, so a client
-    holding its answer finds it counted in the next scrape. Put the middleware first in the
+    event-loop pass, at the start of the pass after the response went to the transport
+    (docs/middlewares/metrics.md says what a scrape sees). Put the middleware first in the
     list, so that it times the others too and sees the final response.
 
     Args:

@@ -393,6 +393,17 @@ def all_workers_up(server: Gunicorn, workers: int) -> None:
         seen |= hammer(server, 12, "/")
 
 
+def scrapes(server: Gunicorn, n: int = 5) -> list[tuple[float, float, str]]:
+    """``n`` scrapes, a moment apart, as Prometheus scrapes (seconds apart): a worker writes
+    a request's values at the start of its next loop pass, just after the response left, so
+    the pause leaves each worker that pass even on a machine busy with other processes."""
+    found = []
+    for _ in range(n):
+        time.sleep(0.1)
+        found.append(scrape(server))
+    return found
+
+
 def scrape(server: Gunicorn) -> tuple[float, float, str]:
     """The route's request count, the active GETs, and the worker that answered."""
     reply = get(server.address, "/metrics")
@@ -416,9 +427,9 @@ def test_three_workers_every_scrape_reads_the_whole_count(served: Any) -> None:
     assert not (multiproc / "counter_999999.db").exists()
     workers = hammer(server, 300)
     assert len(workers) >= 2, "the requests should have been spread over the workers"
-    scrapes = [scrape(server) for _ in range(5)]
+    found = scrapes(server)
     # The scrape itself is the one active request; the route reads 300 in every scrape.
-    assert [(routed, active) for routed, active, _ in scrapes] == [(300, 1)] * 5, scrapes
+    assert [(routed, active) for routed, active, _ in found] == [(300, 1)] * 5, found
 
 
 @pytest.mark.slow
@@ -445,8 +456,8 @@ def test_workers_restarted_by_max_requests_lose_no_counts(served: Any) -> None:
         scraper.join()
     assert len(workers) > 2, "max_requests should have restarted workers"
     assert len(seen) > 5 and seen == sorted(seen) and seen[-1] <= 300, seen
-    scrapes = [scrape(server) for _ in range(5)]
-    assert [(routed, active) for routed, active, _ in scrapes] == [(300, 1)] * 5, scrapes
+    found = scrapes(server)
+    assert [(routed, active) for routed, active, _ in found] == [(300, 1)] * 5, found
     # Dead workers' files are gone: live gauges with mark_process_dead, counters and
     # histograms folded into the archive. The directory holds the live workers' files only.
     dead = first - set(server.worker_pids())

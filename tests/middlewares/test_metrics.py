@@ -441,11 +441,15 @@ def test_workers_restarted_by_max_requests_lose_no_counts(served: Any) -> None:
     # Scraped all along: a fold (dead files into the archives) is never seen halfway, so
     # the count never jumps past what was answered, nor goes backwards.
     seen: list[float] = []
+    failures: list[BaseException] = []
     stop = threading.Event()
 
     def scraping() -> None:
-        while not stop.is_set():
-            seen.append(scrape(server)[0])
+        try:
+            while not stop.is_set():
+                seen.append(scrape(server)[0])
+        except BaseException as exc:  # reported by the test, not lost in the thread
+            failures.append(exc)
 
     scraper = threading.Thread(target=scraping)
     scraper.start()
@@ -454,6 +458,7 @@ def test_workers_restarted_by_max_requests_lose_no_counts(served: Any) -> None:
     finally:
         stop.set()
         scraper.join()
+    assert not failures, failures
     assert len(workers) > 2, "max_requests should have restarted workers"
     assert len(seen) > 5 and seen == sorted(seen) and seen[-1] <= 300, seen
     found = scrapes(server)

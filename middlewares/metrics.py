@@ -200,7 +200,8 @@ class HttpMetrics:
         return found
 
     def flush(self) -> None:
-        """Write whatever is pending now (a scrape of this process does it first)."""
+        """Write what every :class:`HttpMetrics` of this process has pending, now, rather
+        than at the start of the next loop pass (``metrics_handler()`` does it first)."""
         _BATCH.flush()
 
 
@@ -225,7 +226,8 @@ def _record(
     status: int,
     response: web.StreamResponse | None,
 ) -> None:
-    """Tally one finished request (or handshake) under its labels (inlined: per request)."""
+    """Tally one finished request (or handshake) under its labels. It runs for every
+    request, so the sizes are worked out here rather than in helpers of their own."""
     series = metrics.series_of(request, method, status)
     series.duration.add(elapsed)
     # The request body's size when the head says it: Content-Length, or no framing at all,

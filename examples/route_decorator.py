@@ -1,6 +1,7 @@
-"""A Flask-style ``@app.route`` decorator: derive from ``web.Application`` and add one.
-(``web.RouteTableDef`` is the built-in way; docs/faq.md, "Are there any plans for an
-@app.route decorator like in Flask?", says why.)
+"""A Flask-style ``@route`` decorator that registers each handler on an application's
+router at once. (``web.RouteTableDef`` is the built-in way; docs/faq.md, "Are there any plans
+for an @app.route decorator like in Flask?", says why. Subclassing ``web.Application`` to add
+an ``app.route`` method warns, as in aiohttp, so the decorator is made from the app.)
 
 Run it with ``python -m runtime examples.route_decorator:create_app``.
 """
@@ -12,27 +13,31 @@ from collections.abc import Awaitable, Callable
 from runtime import web
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+Route = Callable[..., Callable[[Handler], Handler]]
 
 
-class App(web.Application):
-    """An application with a ``@app.route(path)`` decorator."""
+def route_decorator(app: web.Application) -> Route:
+    """``route(path, method="GET")``: a decorator that adds the handler to ``app``."""
 
-    def route(self, path: str, method: str = "GET") -> Callable[[Handler], Handler]:
+    def route(path: str, method: str = "GET") -> Callable[[Handler], Handler]:
         def register(handler: Handler) -> Handler:
-            self.router.add_route(method, path, handler)
+            app.router.add_route(method, path, handler)
             return handler
 
         return register
 
+    return route
 
-def create_app() -> App:
-    app = App()
 
-    @app.route("/")
+def create_app() -> web.Application:
+    app = web.Application()
+    route = route_decorator(app)
+
+    @route("/")
     async def index(request: web.Request) -> web.StreamResponse:
         return web.Response(text="Hello from a decorated route")
 
-    @app.route("/items/{name}", method="PUT")
+    @route("/items/{name}", method="PUT")
     async def put_item(request: web.Request) -> web.StreamResponse:
         return web.json_response({"stored": request.match_info["name"]}, status=201)
 

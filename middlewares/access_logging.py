@@ -58,8 +58,9 @@ Renderer = Literal["json", "console"]
 ACCESS_LOGGER_NAME: Final = "berth.access"
 #: The header the request id is read from (when trusted) and echoed in.
 REQUEST_ID_HEADER: Final = "X-Request-ID"
-#: ``request[REQUEST_ID_KEY]`` holds the request id while the request is handled.
-REQUEST_ID_KEY: Final = "request_id"
+#: ``request[REQUEST_ID_KEY]`` holds the request id while the request is handled (the
+#: gunicorn worker's access line finds it by its name, ``request_id``).
+REQUEST_ID_KEY: Final = web.RequestKey("request_id", str)
 #: An exception the middleware has logged gets this attribute set to True, so that the
 #: server can skip logging the same traceback again (see docs/middlewares/access_logging.md).
 LOGGED_MARKER: Final = "berth_logged"

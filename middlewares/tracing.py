@@ -42,10 +42,15 @@ try:
 except ImportError as exc:  # pragma: no cover - the extra is missing
     raise ImportError("middlewares.tracing needs OpenTelemetry: pip install 'berth[otel]'") from exc
 
-__all__ = ["tracing_middleware"]
+__all__ = ["SPAN_ID_KEY", "TRACE_ID_KEY", "tracing_middleware"]
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 Middleware = Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]
+
+#: ``request[TRACE_ID_KEY]`` and ``request[SPAN_ID_KEY]``: the server span's ids, in hex, while
+#: the request is handled (the gunicorn worker's access line finds them by name).
+TRACE_ID_KEY: Final = web.RequestKey("trace_id", str)
+SPAN_ID_KEY: Final = web.RequestKey("span_id", str)
 
 _SCOPE: Final = "berth"
 
@@ -73,6 +78,7 @@ def tracing_middleware(
         explicit_bucket_boundaries_advisory=list(DURATION_BUCKETS),
     )
 
+    @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
         method = method_label(request)
         route = route_template(request)
@@ -90,7 +96,7 @@ def tracing_middleware(
         bound = structlog.contextvars.bind_contextvars(trace_id=trace_id, span_id=span_id)
         # Also on the request: gunicorn's access line is written after this context is
         # gone, and reads them there (runtime.workers.logconfig).
-        request["trace_id"], request["span_id"] = trace_id, span_id
+        request[TRACE_ID_KEY], request[SPAN_ID_KEY] = trace_id, span_id
         if is_websocket_upgrade(request):
             request.add_prepare_hook(session.on_prepare)
         started = time.perf_counter()

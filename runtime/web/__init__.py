@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 from ..http.message import HttpVersion, HttpVersion10, HttpVersion11
 from ..http.ws import WSCloseCode, WSMessage, WSMsgType
 from ..server.streams import EMPTY_PAYLOAD, StreamReader
@@ -159,3 +161,8 @@ __all__ = [
     "websockets",
 ]
 __all__ += [name for name in dir(_exceptions) if name.startswith("HTTP")]
+
+# As aiohttp.web does: str keys warn (keys.py), but by default nobody sees it; -W default,
+# -X dev and test runners' filters (which go first) show it. Appended, so a filter of the
+# application's own wins.
+warnings.filterwarnings("ignore", category=NotAppKeyWarning, append=True)

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import os
+import sys
 import warnings
 from collections.abc import (
     AsyncIterator,
@@ -18,11 +21,13 @@ from collections.abc import (
 )
 from contextlib import AbstractAsyncContextManager
 from functools import partial, update_wrapper
+from types import EllipsisType
 from typing import TYPE_CHECKING, Any, TypeVar, cast, overload
 
 from .chain_map import ChainMapProxy
 from .expect import default_expect_handler
-from .keys import AppKey
+from .keys import AppKey, warn_str_key
+from .middleware import is_new_style, old_style, warn_old_style
 from .request import Request
 from .routing.dispatcher import (
     Domain,
@@ -52,6 +57,36 @@ Handler = Callable[["Request"], Awaitable["StreamResponse"]]
 # ``async def mw(request, handler)``; called with ``handler=`` as a keyword.
 Middleware = Callable[..., Awaitable["StreamResponse"]]
 CleanupCtx = Callable[["Application"], AsyncIterator[None] | AbstractAsyncContextManager[None]]
+
+# Development mode (python -X dev, PYTHONASYNCIODEBUG=1), where aiohttp checks attributes.
+_DEV_MODE = sys.flags.dev_mode or (
+    not sys.flags.ignore_environment and bool(os.environ.get("PYTHONASYNCIODEBUG"))
+)
+# The attributes an application sets on itself; in development mode, setting any other one
+# warns, as aiohttp's does: state belongs in the mapping, under a typed key.
+_ATTRS = frozenset(
+    {
+        "_chains",
+        "_cleanup_ctx",
+        "_client_max_fields",
+        "_client_max_size",
+        "_debug",
+        "_frozen",
+        "_handler_args",
+        "_loop",
+        "_middlewares",
+        "_on_cleanup",
+        "_on_response_prepare",
+        "_on_shutdown",
+        "_on_startup",
+        "_pre_frozen",
+        "_resolve_now",
+        "_router",
+        "_state",
+        "_subapps",
+        "logger",
+    }
+)
 
 
 class CleanupError(RuntimeError):
@@ -141,8 +176,24 @@ class Application(MutableMapping[str | AppKey[Any], Any]):
         client_max_size: int = 1024**2,
         client_max_fields: int = 1000,
         loop: asyncio.AbstractEventLoop | None = None,
-        debug: bool = False,
+        debug: bool | EllipsisType = ...,
     ) -> None:
+        if router is not None:
+            warnings.warn(
+                "Application(router=...) is deprecated: the application's own router, "
+                "app.router, takes every route (app.router.add_route(...), "
+                "app.add_routes(...))",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+        if debug is not ...:
+            warnings.warn(
+                "Application(debug=...) is deprecated: pass debug=True to run_app(), "
+                "AppRunner() or web.Server() (tracebacks in 500 pages), or run the loop "
+                "in debug mode (python -X dev, PYTHONASYNCIODEBUG=1)",
+                DeprecationWarning,
+                stacklevel=2,
+            )
         if loop is not None:
             warnings.warn(
                 "Application(loop=...) is deprecated and ignored: the application runs on "
@@ -158,7 +209,8 @@ class Application(MutableMapping[str | AppKey[Any], Any]):
             self._router._resolve_now if type(self._router) is UrlDispatcher else None
         )
         self.logger = logger
-        self._debug = debug
+        self._debug = False if debug is ... else bool(debug)
+        self._loop = loop
         self._handler_args = dict(handler_args or {})
         self._client_max_size = client_max_size
         self._client_max_fields = client_max_fields
@@ -177,10 +229,28 @@ class Application(MutableMapping[str | AppKey[Any], Any]):
         self._on_cleanup.append(self._cleanup_ctx._on_cleanup)
 
     def __init_subclass__(cls) -> None:
-        # aiohttp warns here; Berth supports subclassing, the way to add an @app.route
-        # decorator (docs/faq.md, "Are there any plans for an @app.route decorator like
-        # in Flask?").
+        # As aiohttp: an application is configured, not extended, so that a subclass cannot
+        # break what the runner, sub-apps and signals expect of it.
+        warnings.warn(
+            f"Subclassing web.Application ({cls.__name__}) is deprecated: keep your state "
+            "in the application with typed keys (app[web.AppKey(...)]), your routes in a "
+            "web.RouteTableDef, and build the app in a factory function",
+            DeprecationWarning,
+            stacklevel=3,  # past ABCMeta.__new__, to the class statement
+        )
         super().__init_subclass__()
+
+    if _DEV_MODE:
+
+        def __setattr__(self, name: str, value: Any) -> None:
+            if name not in _ATTRS:
+                warnings.warn(
+                    f"Setting a custom web.Application.{name} attribute is deprecated: keep "
+                    f"it in the application's mapping, app[web.AppKey({name!r}, ...)]",
+                    DeprecationWarning,
+                    stacklevel=2,
+                )
+            super().__setattr__(name, value)
 
     # -- state mapping --------------------------------------------------------------------
 
@@ -210,8 +280,10 @@ class Application(MutableMapping[str | AppKey[Any], Any]):
 
     def __setitem__(self, key: str | AppKey[_T], value: Any) -> None:
         self._check_state_change()
-        if not isinstance(key, (str, AppKey)):
-            raise TypeError(f"Application keys are str or AppKey, not {type(key).__name__}")
+        if not isinstance(key, AppKey):
+            if not isinstance(key, str):
+                raise TypeError(f"Application keys are str or AppKey, not {type(key).__name__}")
+            warn_str_key(key, AppKey, stacklevel=2)
         self._state[key] = value
 
     def __delitem__(self, key: str | AppKey[_T]) -> None:
@@ -264,7 +336,23 @@ class Application(MutableMapping[str | AppKey[Any], Any]):
 
     @property
     def debug(self) -> bool:
+        warnings.warn(
+            "Application.debug is deprecated: debug mode belongs to the server "
+            "(run_app(..., debug=True)) and to the event loop (loop.get_debug())",
+            DeprecationWarning,
+            stacklevel=2,
+        )
         return self._debug
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop | None:
+        """The loop the application was started on (None before), with a warning."""
+        warnings.warn(
+            "Application.loop is deprecated: use asyncio.get_running_loop() in a coroutine",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return self._loop
 
     @property
     def on_response_prepare(self) -> Signal:
@@ -300,6 +388,9 @@ class Application(MutableMapping[str | AppKey[Any], Any]):
             return
         self._pre_frozen = True
         self._middlewares.freeze()
+        for mw in self._middlewares:
+            if not is_new_style(mw):
+                warn_old_style(mw)
         self._router.freeze()
         self._on_response_prepare.freeze()
         self._cleanup_ctx.freeze()
@@ -386,8 +477,22 @@ class Application(MutableMapping[str | AppKey[Any], Any]):
 
     # -- serving ----------------------------------------------------------------------------
 
-    def _make_handler(self, **kwargs: Any) -> Any:
+    def make_handler(self, **kwargs: Any) -> Server:
+        """The low-level server for this application (deprecated: use ``web.AppRunner``)."""
+        warnings.warn(
+            "Application.make_handler() is deprecated: use runner = web.AppRunner(app); "
+            "await runner.setup(), then a web.TCPSite (or web.run_app)",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        kwargs.pop("loop", None)  # aiohttp's make_handler(loop=...): the running loop serves
+        return self._make_handler(**kwargs)
 
+    def _make_handler(self, **kwargs: Any) -> Server:
+        if self._loop is None:
+            # Built outside a loop, ``loop`` stays None, as in aiohttp.
+            with contextlib.suppress(RuntimeError):
+                self._loop = asyncio.get_running_loop()
         self.freeze()
         options = {**self._handler_args, **kwargs}
         options.setdefault("client_max_size", self._client_max_size)
@@ -450,7 +555,10 @@ class Application(MutableMapping[str | AppKey[Any], Any]):
         nested = len(apps) > 1
         for app in reversed(apps):
             for mw in reversed(app._middlewares):
-                handler = update_wrapper(partial(mw, handler=handler), handler)
+                if is_new_style(mw):
+                    handler = update_wrapper(partial(mw, handler=handler), handler)
+                else:
+                    handler = old_style(cast(Any, mw), app, handler)
             if nested:
                 handler = _with_current_app(app, handler)
         return handler

@@ -9,6 +9,7 @@ Classes with constructor arguments of their own (redirects, 405, 413, 451) are w
 from __future__ import annotations
 
 import sys
+import warnings
 from collections.abc import Iterable
 from typing import Any
 
@@ -147,8 +148,16 @@ class HTTPException(Response, Exception):
         text: str | None = None,
         content_type: str | None = None,
     ) -> None:
-        if body is not None and text is not None:
-            raise ValueError("body and text are not allowed together")
+        if body is not None:
+            if text is not None:
+                raise ValueError("body and text are not allowed together")
+            warnings.warn(
+                f"{type(self).__name__}(body=...) is deprecated: pass text= (with "
+                "content_type=) for a text body; for bytes, set exc.body after creating "
+                "the exception",
+                DeprecationWarning,
+                stacklevel=_stacklevel_outside_this_module(),
+            )
         Response.__init__(
             self,
             status=self.status_code,
@@ -173,6 +182,17 @@ class HTTPException(Response, Exception):
 
     def __hash__(self) -> int:
         return id(self)
+
+
+def _stacklevel_outside_this_module() -> int:
+    """The stack level, from ``HTTPException.__init__``, of the first frame that is not in
+    this module: the code that built the exception (a subclass's ``__init__`` chains up)."""
+    frame = sys._getframe(2)
+    level = 2
+    while frame is not None and frame.f_code.co_filename == __file__:
+        frame = frame.f_back  # type: ignore[assignment]
+        level += 1
+    return level
 
 
 class HTTPError(HTTPException):

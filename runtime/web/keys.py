@@ -2,23 +2,29 @@
 
 ``DB = web.AppKey("DB", Database)`` makes ``app[DB]`` a ``Database`` to mypy; ``RequestKey``
 and ``ResponseKey`` do the same for ``request[...]`` and ``response[...]`` (aiohttp 3.14's
-names).
+names). A ``str`` key still works but warns with :class:`NotAppKeyWarning`, as in aiohttp:
+two libraries that both store ``app["db"]`` overwrite each other silently, two keys never
+do (https://docs.aiohttp.org/en/stable/web_advanced.html#application-s-config).
 """
 
 from __future__ import annotations
 
-from typing import Generic, TypeVar, final
+import warnings
+from typing import Any, Final, Generic, TypeVar, final
 
-__all__ = ["AppKey", "NotAppKeyWarning", "RequestKey", "ResponseKey"]
+__all__ = ["AppKey", "NotAppKeyWarning", "RequestKey", "ResponseKey", "warn_str_key"]
 
 _T = TypeVar("_T")
 
+_DOCS: Final = "https://docs.aiohttp.org/en/stable/web_advanced.html"
+
 
 class NotAppKeyWarning(UserWarning):
-    """aiohttp warns with this when an application is given a ``str`` key. Berth never
-    does: ``app["db"] = db`` is a supported style (docs/faq.md, "Where to put my database
-    connection so handlers can access it?"). The class exists so code that filters the
-    warning (``warnings.filterwarnings(..., web.NotAppKeyWarning)``) runs unchanged."""
+    """A ``str`` key was given to an application, a request or a response: use a typed key.
+
+    ``runtime.web`` filters it out by default, as aiohttp does; ``-W default``, ``-X dev``
+    and pytest's warning filters show it (and ``filterwarnings = error`` fails on it).
+    """
 
 
 class _TypedKey(Generic[_T]):
@@ -62,3 +68,25 @@ class ResponseKey(_TypedKey[_T]):
     """A typed key for per-response data (``response[TIMING]``)."""
 
     __slots__ = ()
+
+
+# What each mapping's warning says: its typed key and aiohttp's documentation section.
+_ADVICE: Final = {
+    AppKey: ("Application", "app", "#application-s-config"),
+    RequestKey: ("Request", "request", "#request-s-storage"),
+    ResponseKey: ("Response", "response", "#response-s-storage"),
+}
+
+
+def warn_str_key(key: object, typed: type[_TypedKey[Any]], *, stacklevel: int) -> None:
+    """Warn that ``key`` should have been a ``typed`` key; ``stacklevel`` counts from the
+    caller of this function, as :func:`warnings.warn`'s does from its caller."""
+    owner, var, anchor = _ADVICE[typed]
+    kind = typed.__name__
+    warnings.warn(
+        f"{owner} key {key!r} is a str: use a web.{kind} instance instead "
+        f"(KEY = web.{kind}({key!r}, ValueType); {var}[KEY] = value), which types the "
+        f"value and cannot clash with another library's key; see {_DOCS}{anchor}",
+        NotAppKeyWarning,
+        stacklevel=stacklevel + 1,
+    )

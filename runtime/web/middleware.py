@@ -1,14 +1,19 @@
-"""Middlewares: the ``@middleware`` marker and ``normalize_path_middleware``.
+"""Middlewares: the ``@middleware`` marker, old-style factories, ``normalize_path_middleware``.
 
-A middleware is ``async def mw(request, handler) -> StreamResponse``; the application
-chains them directly, once, when it freezes (see ``Application._build_chain``).
+A middleware is ``@middleware async def mw(request, handler) -> StreamResponse``; the
+application chains them directly, once, when it freezes (see ``Application._build_chain``).
+Without the marker it is an old-style factory, as in aiohttp: ``async def factory(app,
+handler)`` returning the handler to call, deprecated since aiohttp 2.3
+(https://docs.aiohttp.org/en/stable/web_advanced.html#middlewares).
 """
 
 from __future__ import annotations
 
 import re
+import warnings
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Final, TypeVar, cast
+from functools import update_wrapper
+from typing import TYPE_CHECKING, Any, Final, TypeVar, cast
 from urllib.parse import quote
 
 from yarl import URL
@@ -16,10 +21,11 @@ from yarl import URL
 from .exceptions import HTTPMove, HTTPPermanentRedirect
 
 if TYPE_CHECKING:
+    from .app import Application
     from .request import Request
     from .response import StreamResponse
 
-__all__ = ["middleware", "normalize_path_middleware"]
+__all__ = ["is_new_style", "middleware", "normalize_path_middleware", "old_style", "warn_old_style"]
 
 _F = TypeVar("_F")
 Handler = Callable[["Request"], Awaitable["StreamResponse"]]
@@ -36,13 +42,43 @@ _LOCATION_SAFE: Final = "/:@!$&'()*+,;=-._~%"
 def middleware(f: _F) -> _F:
     """Mark ``f`` as a new-style middleware ``async def mw(request, handler)``.
 
-    Every middleware is new-style here; the marker is kept so aiohttp code runs unchanged.
+    Without the marker, the application takes ``f`` for an old-style factory (below).
 
     Returns:
         ``f`` itself.
     """
     f.__middleware_version__ = 1  # type: ignore[attr-defined]
     return f
+
+
+def is_new_style(mw: object) -> bool:
+    """Whether ``mw`` was marked with :func:`middleware`."""
+    return getattr(mw, "__middleware_version__", None) == 1
+
+
+def warn_old_style(mw: object) -> None:
+    """The DeprecationWarning for a middleware without the marker (when its app freezes)."""
+    warnings.warn(
+        f"old-style middleware {mw!r} is deprecated: write it as @web.middleware "
+        "async def mw(request, handler) returning the response (see #2252)",
+        DeprecationWarning,
+        stacklevel=3,
+    )
+
+
+def old_style(
+    factory: Callable[[Application, Handler], Awaitable[Handler]],
+    app: Application,
+    handler: Handler,
+) -> Handler:
+    """Run an old-style factory as aiohttp does: asked for its handler on every request,
+    ``await factory(app, handler)``, which is then called with the request."""
+
+    async def run_old_style(request: Request) -> StreamResponse:
+        inner = await factory(app, handler)
+        return await inner(request)
+
+    return cast(Handler, update_wrapper(run_old_style, cast(Any, handler)))
 
 
 def _candidate_paths(

@@ -7,10 +7,11 @@ import datetime
 import json
 import re
 import socket
+import warnings
 from collections.abc import Awaitable, Callable, Iterator, Mapping, MutableMapping
 from email.utils import parsedate_to_datetime
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, Final, TypeVar, overload
+from typing import TYPE_CHECKING, Any, ClassVar, Final, TypeVar, overload
 from urllib.parse import parse_qsl
 
 from multidict import CIMultiDict, CIMultiDictProxy, MultiDict, MultiDictProxy
@@ -29,7 +30,7 @@ from .exceptions import (
     HTTPUnsupportedMediaType,
     http_exception_for,
 )
-from .keys import RequestKey
+from .keys import RequestKey, warn_str_key
 from .multipart import FileField, MultipartReader, read_form, too_many_fields
 
 if TYPE_CHECKING:
@@ -76,6 +77,9 @@ class BaseRequest(MutableMapping[str | RequestKey[Any], Any]):
         "_task",
         "_writer",
     )
+
+    # The str keys warned about already: aiohttp warns once per key, not once per request.
+    _seen_str_keys: ClassVar[set[str]] = set()
 
     def __init__(
         self,
@@ -211,6 +215,9 @@ class BaseRequest(MutableMapping[str | RequestKey[Any], Any]):
     def __setitem__(self, key: str, value: Any) -> None: ...
 
     def __setitem__(self, key: str | RequestKey[_T], value: Any) -> None:
+        if not isinstance(key, RequestKey) and key not in BaseRequest._seen_str_keys:
+            BaseRequest._seen_str_keys.add(key)  # once per key and process, as aiohttp
+            warn_str_key(key, RequestKey, stacklevel=2)
         self._state[key] = value
 
     def __delitem__(self, key: str | RequestKey[Any]) -> None:
@@ -238,6 +245,12 @@ class BaseRequest(MutableMapping[str | RequestKey[Any], Any]):
 
     @property
     def message(self) -> RequestMessage:
+        warnings.warn(
+            "Request.message is deprecated: read request.method, request.version, "
+            "request.raw_path and request.headers",
+            DeprecationWarning,
+            stacklevel=2,
+        )
         return self._message
 
     @property
@@ -420,6 +433,11 @@ class BaseRequest(MutableMapping[str | RequestKey[Any], Any]):
 
     @property
     def loop(self) -> asyncio.AbstractEventLoop:
+        warnings.warn(
+            "Request.loop is deprecated: use asyncio.get_running_loop() in the handler",
+            DeprecationWarning,
+            stacklevel=2,
+        )
         return self._loop
 
     @property
@@ -484,7 +502,14 @@ class BaseRequest(MutableMapping[str | RequestKey[Any], Any]):
 
     @property
     def has_body(self) -> bool:
-        return self.body_exists
+        """Deprecated (aiohttp #2005): ``can_read_body``, which it returns, with a warning."""
+        warnings.warn(
+            "Request.has_body is deprecated: use request.can_read_body (or "
+            "request.body_exists for whether the request came with a body at all)",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return self.can_read_body
 
     @property
     def can_read_body(self) -> bool:

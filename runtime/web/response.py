@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Executor
 from email.utils import format_datetime, parsedate_to_datetime
 from http.cookies import SimpleCookie
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar, overload
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar, overload
 
 from multidict import CIMultiDict, getversion, istr
 
@@ -21,7 +21,7 @@ from ..http.fields import ETag
 from ..http.grammar import ETAGC_RE
 from ..http.header_params import parse_content_type
 from ..http.writer import REASONS, ResponseWriter, reason_phrase
-from .keys import ResponseKey
+from .keys import ResponseKey, warn_str_key
 from .payload import Payload, make_payload
 
 if TYPE_CHECKING:
@@ -105,6 +105,8 @@ class StreamResponse:
     _chunked = False
     _keep_alive: bool | None = None
     _req: BaseRequest | None = None
+    # The str keys warned about already: aiohttp warns once per key, not per response.
+    _seen_str_keys: ClassVar[set[str]] = set()
 
     def __init__(
         self,
@@ -170,13 +172,31 @@ class StreamResponse:
         return self._writer.bytes_sent if self._writer is not None else 0
 
     @property
+    def output_length(self) -> int:
+        """Deprecated: what :attr:`body_length` says, with a warning."""
+        warnings.warn(
+            "StreamResponse.output_length is deprecated: use response.body_length",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return self.body_length
+
+    @property
     def chunked(self) -> bool:
         return self._chunked
 
-    def enable_chunked_encoding(self) -> None:
-        """Send the body chunked even when its length could be known."""
+    def enable_chunked_encoding(self, chunk_size: int | None = None) -> None:
+        """Send the body chunked even when its length could be known. ``chunk_size`` is
+        deprecated and ignored (aiohttp #1615): each ``write()`` is a chunk."""
         if _CONTENT_LENGTH in self._headers:
             raise RuntimeError("You can't enable chunked encoding when a content length is set")
+        if chunk_size is not None:
+            warnings.warn(
+                "enable_chunked_encoding(chunk_size=...) is deprecated and ignored: call "
+                "enable_chunked_encoding() and write() the pieces you want sent as chunks",
+                DeprecationWarning,
+                stacklevel=2,
+            )
         self._chunked = True
 
     @property
@@ -467,8 +487,15 @@ class StreamResponse:
         await writer.drain()
 
     async def drain(self) -> None:
+        """Deprecated: ``await response.write(data)`` already waits for the buffer."""
         if self._writer is None:
             raise RuntimeError("Call prepare() before drain()")
+        warnings.warn(
+            "StreamResponse.drain() is deprecated: await response.write(data) waits for "
+            "the transport's buffer by itself",
+            DeprecationWarning,
+            stacklevel=2,
+        )
         await self._writer.drain()
 
     async def write_eof(self, data: bytes = b"") -> None:
@@ -510,6 +537,9 @@ class StreamResponse:
     def __setitem__(self, key: str, value: Any) -> None: ...
 
     def __setitem__(self, key: Any, value: Any) -> None:
+        if not isinstance(key, ResponseKey) and key not in StreamResponse._seen_str_keys:
+            StreamResponse._seen_str_keys.add(key)  # once per key and process, as aiohttp
+            warn_str_key(key, ResponseKey, stacklevel=2)
         self._state[key] = value
 
     def __delitem__(self, key: Any) -> None:

@@ -9,6 +9,7 @@ import logging
 import signal
 import socket
 import ssl as _ssl
+import warnings
 from typing import Any
 
 from .access_log import AbstractAccessLogger, AccessLogger
@@ -58,6 +59,13 @@ class BaseSite:
         self._backlog = backlog
         self._server: asyncio.AbstractServer | None = None
         if shutdown_timeout is not None:
+            # As aiohttp: the runner shuts the server down, whatever its sites.
+            warnings.warn(
+                "Site(shutdown_timeout=...) is deprecated: pass shutdown_timeout to the "
+                "runner, web.AppRunner(app, shutdown_timeout=...)",
+                DeprecationWarning,
+                stacklevel=3,
+            )
             runner._shutdown_timeout = shutdown_timeout
 
     @property

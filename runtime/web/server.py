@@ -12,6 +12,7 @@ import contextlib
 import logging
 import socket
 import traceback
+import warnings
 from collections.abc import Awaitable, Callable
 from html import escape
 from typing import Any
@@ -213,6 +214,16 @@ class Server:
                     type(response).__name__,
                 )
                 response = HTTPInternalServerError()
+            elif isinstance(response, HTTPException):
+                # aiohttp #2415: an exception is raised; returned, it skips the handling
+                # middlewares give raised ones.
+                warnings.warn(
+                    f"Returning an HTTPException ({type(response).__name__}) from a handler "
+                    f"is deprecated: raise it instead (raise web.{type(response).__name__}"
+                    "(...))",
+                    DeprecationWarning,
+                    stacklevel=1,
+                )
         try:
             response = await self._send(request, response)
         finally:

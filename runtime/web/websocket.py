@@ -189,7 +189,7 @@ class WebSocketResponse(WebSocketBase, StreamResponse, Generic[_DecodeText_co]):
             )
         except HandshakeError as exc:
             raise _http_error(request, exc) from None
-        if not request.message.upgrade:
+        if not request._message.upgrade:
             # The parser carries on with HTTP after an upgrade request with a body (RFC
             # 9110 7.8): the bytes after it are not ours to take.
             raise HTTPBadRequest(text="WebSocket handshake request must not have a body")
@@ -245,7 +245,7 @@ class WebSocketResponse(WebSocketBase, StreamResponse, Generic[_DecodeText_co]):
         flow = protocol.flow
         self._ws_protocol = handshake.protocol
         self._attach(
-            request.loop,
+            request._loop,
             protocol.transport,
             FrameReader(
                 max_msg_size=self._max_msg_size,

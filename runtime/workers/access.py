@@ -57,13 +57,12 @@ def build_environ(request: BaseRequest, sockname: Any) -> dict[str, Any]:
     exactly what the application reads under the dashed name. Such headers are only there
     when ``header_map`` keeps them (``header_map.py``); ``%({name}i)s`` logs them by name.
     """
-    message = request.message
-    target = message.target
+    target = request.raw_path  # the request target as received
     path, _, query = target.partition("?")
-    version = message.version
+    version = request.version
     remote = request.remote
     environ: dict[str, Any] = {
-        "REQUEST_METHOD": message.method,
+        "REQUEST_METHOD": request.method,
         "RAW_URI": target,
         "PATH_INFO": unquote(path.partition("#")[0], encoding="latin-1"),
         "QUERY_STRING": query,

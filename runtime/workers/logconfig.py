@@ -30,6 +30,8 @@ import structlog
 from gunicorn.glogging import Logger
 from structlog.typing import EventDict, Processor, WrappedLogger
 
+from ..web import RequestKey
+
 __all__ = [
     "ACCESS_CONTEXT_KEYS",
     "HANDLER_NAME",
@@ -45,10 +47,11 @@ __all__ = [
 HANDLER_NAME: Final = "berth"
 #: gunicorn's ``logger_class`` setting for :class:`StructuredLogger`.
 LOGGER_CLASS: Final = "runtime.workers.logconfig.StructuredLogger"
-#: Request keys copied onto the access line when the application set them (the
-#: ``middlewares.access_logging`` middleware sets ``request["request_id"]``; a tracing
-#: middleware sets ``trace_id`` and ``span_id`` the same way). Every other line of the
-#: request gets them from ``structlog.contextvars`` (``merge_contextvars``).
+#: The names of the request keys copied onto the access line when the application set them
+#: (the ``middlewares.access_logging`` middleware sets ``request[REQUEST_ID_KEY]``, a typed
+#: ``web.RequestKey("request_id", str)``; a tracing middleware sets ``trace_id`` and
+#: ``span_id`` the same way). A key is matched by its name, typed or a plain ``str``. Every
+#: other line of the request gets them from ``structlog.contextvars`` (``merge_contextvars``).
 ACCESS_CONTEXT_KEYS: Final = ("request_id", "trace_id", "span_id")
 # The attribute of a LogRecord carrying an access line's fields to the formatter.
 _FIELDS_ATTR: Final = "berth_fields"
@@ -231,10 +234,10 @@ def access_fields(
         "referer": environ.get("HTTP_REFERER"),
     }
     if isinstance(req, Mapping):
-        for key in ACCESS_CONTEXT_KEYS:
-            value = req.get(key)
-            if value is not None:
-                fields[key] = value
+        for key, value in req.items():
+            name = key.name if isinstance(key, RequestKey) else key
+            if value is not None and name in ACCESS_CONTEXT_KEYS:
+                fields[name] = value
     if "request_id" not in fields:
         for name, value in getattr(resp, "headers", ()):
             if name.lower() == _REQUEST_ID_HEADER.lower():

@@ -103,7 +103,9 @@ async def status_handler(request: web.Request) -> web.StreamResponse:
 
 
 async def raise_handler(request: web.Request) -> web.StreamResponse:
-    raise web.HTTPNotFound(body=TEXT, content_type="text/html")
+    exc = web.HTTPNotFound(content_type="text/html")
+    exc.body = TEXT  # bytes: body= on an HTTP exception is deprecated
+    raise exc
 
 
 async def echo_handler(request: web.Request) -> web.StreamResponse:
@@ -197,7 +199,7 @@ def make_app(tmp_path: Path | None = None, **options: Any) -> web.Application:
         app_kwargs["handler_args"] = {"auto_decompress": options.pop("auto_decompress")}
     app = web.Application(middlewares=[compression_middleware(**options)], **app_kwargs)
     sse = SSE()
-    app["sse"] = sse
+    app[SSE_KEY] = sse
     router = app.router
     router.add_get("/text", whole(TEXT))
     router.add_get("/small", whole(SMALL))
@@ -239,6 +241,7 @@ def make_app(tmp_path: Path | None = None, **options: Any) -> web.Application:
 
 # -- negotiation (RFC 9110 12.5.3) ------------------------------------------------------------
 
+SSE_KEY = web.AppKey("sse", SSE)
 SERVER = ("br", "gzip")
 
 
@@ -591,7 +594,7 @@ async def test_stream_is_flushed_at_each_write(coding: str) -> None:
             inflate = zstandard.ZstdDecompressor().decompressobj().decompress
         first = inflate(await read_chunk(conn.reader))
         assert first == b"data: " + b"first " * 50 + b"\n\n"  # decodable on its own
-        app["sse"].first_seen.set()
+        app[SSE_KEY].first_seen.set()
         rest = b""
         while chunk := await read_chunk(conn.reader):
             rest += inflate(chunk)

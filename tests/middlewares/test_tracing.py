@@ -13,7 +13,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, StatusCode
 
-from middlewares.tracing import tracing_middleware
+from middlewares.tracing import SPAN_ID_KEY, TRACE_ID_KEY, tracing_middleware
 from runtime import web
 from runtime.testing.pytest_plugin import ClientFactory
 
@@ -36,12 +36,15 @@ class Tracing:
         return list(self.exporter.get_finished_spans())
 
 
+SEEN = web.AppKey("seen", dict[str, object])
+
+
 def app_with(tracing: Tracing) -> web.Application:
     seen: dict[str, object] = {}
 
     async def user(request: web.Request) -> web.Response:
         seen.update(structlog.contextvars.get_contextvars())
-        seen["on_request"] = (request.get("trace_id"), request.get("span_id"))
+        seen["on_request"] = (request.get(TRACE_ID_KEY), request.get(SPAN_ID_KEY))
         return web.Response(text=request.match_info["id"])
 
     async def boom(request: web.Request) -> web.Response:
@@ -62,7 +65,7 @@ def app_with(tracing: Tracing) -> web.Application:
     app.router.add_get("/boom", boom)
     app.router.add_get("/busy", teapot)
     app.router.add_get("/ws", socket)
-    app["seen"] = seen
+    app[SEEN] = seen
     return app
 
 
@@ -102,10 +105,10 @@ async def test_traceparent_makes_the_span_a_child_and_ids_reach_structlog(
     [span] = tracing.spans()
     assert format(span.context.trace_id, "032x") == TRACE_ID
     assert span.parent is not None and format(span.parent.span_id, "016x") == PARENT_ID
-    assert app["seen"]["trace_id"] == TRACE_ID
-    assert app["seen"]["span_id"] == format(span.context.span_id, "016x")
+    assert app[SEEN]["trace_id"] == TRACE_ID
+    assert app[SEEN]["span_id"] == format(span.context.span_id, "016x")
     # and on the request, where gunicorn's access line (written later) reads them
-    assert app["seen"]["on_request"] == (TRACE_ID, format(span.context.span_id, "016x"))
+    assert app[SEEN]["on_request"] == (TRACE_ID, format(span.context.span_id, "016x"))
     assert "trace_id" not in structlog.contextvars.get_contextvars()
 
 

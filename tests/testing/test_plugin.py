@@ -133,10 +133,12 @@ def test_factories(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(
         """
         import pytest
+        from runtime import web
         from runtime.testing.kit import TestServer, RawTestServer
         from app import create_app, handler
 
         sessions = []
+        NAME = web.AppKey("name", str)
 
         async def test_app(make_client):
             client = await make_client(create_app())
@@ -158,11 +160,11 @@ def test_factories(pytester: pytest.Pytester) -> None:
         async def test_async_app_factory_with_arguments(make_client):
             async def factory(name):
                 app = create_app()
-                app["name"] = name
+                app[NAME] = name
                 return app
 
             client = await make_client(factory, "x")
-            assert client.app["name"] == "x"
+            assert client.app[NAME] == "x"
 
         async def test_handler(make_client):
             client = await make_client(handler)

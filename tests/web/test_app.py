@@ -17,6 +17,11 @@ from runtime import web
 from tests.web.support import ClientFactory, ServerFactory, send
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+NAME = web.AppKey("name", str)
+SHARED = web.AppKey("shared", str)
+RESOURCE = web.AppKey("resource", str)
+LISTENER: web.AppKey[asyncio.Task[None]] = web.AppKey("listener")
+UNIQUE = web.RequestKey("unique_key", str)
 
 
 # -- the FAQ's answers (docs/faq.md) -----------------------------------------------------------
@@ -36,10 +41,13 @@ async def create_connection(user: str, password: str) -> FakeDb:
     return FakeDb()
 
 
+DB = web.AppKey("DB", FakeDb)
+
+
 async def test_faq_where_to_put_the_database_connection(make_client: ClientFactory) -> None:
     # docs/faq.md's answer: no loop argument, the factory is a coroutine.
     async def go(request: web.Request) -> web.Response:
-        db = request.app["db"]
+        db = request.app[DB]
         cursor = await db.cursor()
         await cursor.execute("SELECT 42")
         return web.Response(status=200, text="ok")
@@ -47,7 +55,7 @@ async def test_faq_where_to_put_the_database_connection(make_client: ClientFacto
     async def init_app() -> web.Application:
         app = web.Application()
         db = await create_connection(user="user", password="123")
-        app["db"] = db
+        app[DB] = db
         app.router.add_get("/", go)
         return app
 
@@ -59,11 +67,11 @@ async def test_faq_where_to_put_the_database_connection(make_client: ClientFacto
 async def test_faq_middleware_stashes_data_on_the_request(make_client: ClientFactory) -> None:
     @web.middleware
     async def stash(request: web.Request, handler: Handler) -> web.StreamResponse:
-        request["unique_key"] = "data from the middleware"
+        request[UNIQUE] = "data from the middleware"
         return await handler(request)
 
     async def handler(request: web.Request) -> web.Response:
-        return web.Response(text=request["unique_key"])
+        return web.Response(text=request[UNIQUE])
 
     app = web.Application(middlewares=[stash])
     app.router.add_get("/", handler)
@@ -77,18 +85,11 @@ def test_old_style_loop_argument_still_works_but_warns() -> None:
     try:
         with pytest.warns(DeprecationWarning, match="loop=.*deprecated.*Drop the argument"):
             app = web.Application(loop=loop)
-        app["db"] = "connection"
-        assert app["db"] == "connection"
+        db = web.AppKey("db", str)
+        app[db] = "connection"
+        assert app[db] == "connection"
     finally:
         loop.close()
-
-
-def test_str_keys_do_not_warn_but_the_warning_class_exists() -> None:
-    # aiohttp warns with NotAppKeyWarning on app["db"] = ...; a style docs/faq.md shows, stays quiet
-    # here (filterwarnings = error would fail this test otherwise).
-    app = web.Application()
-    app["db"] = "connection"
-    assert issubclass(web.NotAppKeyWarning, UserWarning)
 
 
 # Names aiohttp.web exports that Berth leaves out on purpose (docs/web-api.md says why).
@@ -145,18 +146,6 @@ def test_app_key_is_typed_for_mypy(tmp_path: Path) -> None:
     assert "sample.py:11: error:" in result.stdout
 
 
-def test_app_keys_and_str_keys_side_by_side() -> None:
-    key = web.AppKey("name", str)
-    app = web.Application()
-    app[key] = "typed"
-    app["name"] = "plain"
-    assert app[key] == "typed" and app["name"] == "plain"
-    assert len(app) == 2 and set(app) == {key, "name"}
-    assert "AppKey(name, type=str)" in repr(key)
-    with pytest.raises(TypeError):
-        app[1] = "x"  # type: ignore[index]
-
-
 # -- signals and cleanup contexts -----------------------------------------------------------
 
 
@@ -174,12 +163,12 @@ async def test_signals_and_cleanup_ctx_run_in_order(make_client: ClientFactory) 
 
     async def resource(app: web.Application) -> AsyncIterator[None]:
         events.append("ctx enter")
-        app["resource"] = "open"  # startup hooks may set state
+        app[RESOURCE] = "open"  # startup hooks may set state
         yield
         events.append("ctx exit")
 
     async def handler(request: web.Request) -> web.Response:
-        return web.Response(text=request.app["resource"])
+        return web.Response(text=request.app[RESOURCE])
 
     app = web.Application()
     app.on_startup.append(on_startup)
@@ -236,15 +225,15 @@ async def test_cleanup_ctx_takes_asynccontextmanager_entries(make_client: Client
 
     @contextlib.asynccontextmanager
     async def background_tasks(app: web.Application) -> AsyncIterator[None]:
-        app["listener"] = asyncio.create_task(listen(app))
+        app[LISTENER] = asyncio.create_task(listen(app))
         yield
-        app["listener"].cancel()
+        app[LISTENER].cancel()
         with contextlib.suppress(asyncio.CancelledError):
-            await app["listener"]
+            await app[LISTENER]
         events.append("cancelled")
 
     async def handler(request: web.Request) -> web.Response:
-        return web.Response(text=str(request.app["listener"].done()))
+        return web.Response(text=str(request.app[LISTENER].done()))
 
     app = web.Application()
     app.cleanup_ctx.append(background_tasks)
@@ -331,7 +320,7 @@ async def test_started_app_refuses_changes_with_a_reason(make_client: ClientFact
     with pytest.raises(RuntimeError, match="Cannot add a sub-application.*frozen"):
         app.add_subapp("/sub", web.Application())
     with pytest.warns(DeprecationWarning, match="Changing state of a started"):
-        app["late"] = 1
+        app[NAME] = "late"
 
 
 # -- sub-applications -----------------------------------------------------------------------
@@ -345,20 +334,20 @@ async def test_subapp_middlewares_run_after_the_parents_and_only_for_its_routes(
     def tracer(name: str) -> Callable[..., Awaitable[web.StreamResponse]]:
         @web.middleware
         async def mw(request: web.Request, handler: Handler) -> web.StreamResponse:
-            trail.append(f"{name}:{request.app['name']}")
+            trail.append(f"{name}:{request.app[NAME]}")
             return await handler(request)
 
         return mw
 
     async def handler(request: web.Request) -> web.Response:
-        return web.Response(text=f"{request.app['name']} {request.config_dict['shared']}")
+        return web.Response(text=f"{request.app[NAME]} {request.config_dict[SHARED]}")
 
     root = web.Application(middlewares=[tracer("root")])
-    root["name"] = "root"
-    root["shared"] = "from root"
+    root[NAME] = "root"
+    root[SHARED] = "from root"
     root.router.add_get("/", handler)
     admin = web.Application(middlewares=[tracer("admin")])
-    admin["name"] = "admin"
+    admin[NAME] = "admin"
     admin.router.add_get("/panel", handler)
     root.add_subapp("/admin/", admin)
     client = await make_client(root)
@@ -374,13 +363,13 @@ async def test_subapp_signals_run_with_the_parent(make_client: ClientFactory) ->
     events: list[str] = []
 
     async def sub_startup(app: web.Application) -> None:
-        events.append(f"startup {app['name']}")
+        events.append(f"startup {app[NAME]}")
 
     async def sub_cleanup(app: web.Application) -> None:
-        events.append(f"cleanup {app['name']}")
+        events.append(f"cleanup {app[NAME]}")
 
     sub = web.Application()
-    sub["name"] = "sub"
+    sub[NAME] = "sub"
     sub.on_startup.append(sub_startup)
     sub.on_cleanup.append(sub_cleanup)
     root = web.Application()
@@ -393,13 +382,13 @@ async def test_subapp_signals_run_with_the_parent(make_client: ClientFactory) ->
 
 async def test_add_domain_routes_by_host(make_client: ClientFactory) -> None:
     async def handler(request: web.Request) -> web.Response:
-        return web.Response(text=request.app["name"])
+        return web.Response(text=request.app[NAME])
 
     root = web.Application()
-    root["name"] = "root"
+    root[NAME] = "root"
     root.router.add_get("/", handler)
     api = web.Application()
-    api["name"] = "api"
+    api[NAME] = "api"
     api.router.add_get("/", handler)
     root.add_domain("*.example.com", api)
     client = await make_client(root)
@@ -419,23 +408,3 @@ async def test_the_route_decorator_example(make_client: ClientFactory) -> None:
     assert (await send(client, "GET", "/")).text == "Hello from a decorated route"
     stored = await client.put("/items/pen")
     assert (stored.status, await stored.json()) == (201, {"stored": "pen"})
-
-
-def test_faq_route_decorator_by_subclassing_application() -> None:
-    # docs/faq.md ("Are there any plans for an @app.route decorator like in Flask?"): derive
-    # from web.Application if you really want decorators.
-    class App(web.Application):
-        def route(self, path: str) -> Callable[[Handler], Handler]:
-            def register(handler: Handler) -> Handler:
-                self.router.add_get(path, handler)
-                return handler
-
-            return register
-
-    app = App()
-
-    @app.route("/hello")
-    async def hello(request: web.Request) -> web.Response:
-        return web.Response(text="hello")
-
-    assert [r.resource.canonical for r in app.router.routes() if r.method == "GET"] == ["/hello"]

@@ -20,12 +20,16 @@ from multidict import CIMultiDictProxy, MultiDictProxy
 from yarl import URL
 
 from runtime.http.message import HttpVersion
+from runtime.web.keys import RequestKey
 from runtime.web.request import BaseRequest, FileField
 from runtime.web.response import ETag, Response, StreamResponse
 from tests.support import build_request, exchange
 from tests.web.support import ClientFactory, Probe, ServerFactory, pieces_of, raw_probe
 
 HOST = {"Host": "example.test"}
+USER: RequestKey[Any] = RequestKey("user")
+TRACE = RequestKey("trace", str)
+SEEN_BY_CLONE = RequestKey("seen-by-clone", bool)
 
 
 async def attrs(request: BaseRequest, *names: str) -> dict[str, Any]:
@@ -169,7 +173,6 @@ async def test_defaults_without_content_headers(probe: Probe) -> None:
             "keep_alive",
             "body_exists",
             "can_read_body",
-            "has_body",
         )
 
     _, got = await probe(fn)
@@ -180,7 +183,6 @@ async def test_defaults_without_content_headers(probe: Probe) -> None:
         "keep_alive": True,
         "body_exists": False,
         "can_read_body": False,
-        "has_body": False,
     }
 
 
@@ -661,7 +663,7 @@ async def test_uploaded_files_are_closed_after_the_response(probe: Probe) -> Non
 
 async def test_clone(probe: Probe) -> None:
     async def fn(request: BaseRequest) -> Any:
-        request["user"] = "alice"
+        request[USER] = "alice"
         clone = request.clone(
             method="put",
             rel_url="/new/path?x=1",
@@ -673,7 +675,7 @@ async def test_clone(probe: Probe) -> None:
         plain = request.clone()
         with pytest.raises(ValueError):
             request.clone(rel_url="http://absolute.test/")
-        clone["seen-by-clone"] = True
+        clone[SEEN_BY_CLONE] = True
         result = {
             "method": clone.method,
             "path": clone.path,
@@ -684,10 +686,10 @@ async def test_clone(probe: Probe) -> None:
             "host": clone.host,
             "remote": clone.remote,
             "url": str(clone.url),
-            "user": clone["user"],
+            "user": clone[USER],
             "original": (request.method, request.path, request.scheme, request.host),
             "original_remote": request.remote,
-            "shared": request.get("seen-by-clone"),
+            "shared": request.get(SEEN_BY_CLONE),
             "plain": (plain.method, plain.path, plain.host, type(plain) is type(request)),
             "body": await request.read(),
         }
@@ -713,21 +715,21 @@ async def test_clone(probe: Probe) -> None:
 
 
 async def test_request_is_a_mutable_mapping_for_per_request_data(probe: Probe) -> None:
-    # docs/faq.md stashes the authenticated user on the request: request["user"] = user.
+    # docs/faq.md stashes the authenticated user on the request: request[USER] = user.
     async def fn(request: BaseRequest) -> Any:
         assert isinstance(request, MutableMapping)
-        assert len(request) == 0 and "user" not in request
-        request["user"] = {"id": 7}
-        request["trace"] = "t-1"
-        snapshot = (len(request), sorted(request), request["user"], request.get("missing"))
-        del request["trace"]
+        assert len(request) == 0 and USER not in request
+        request[USER] = {"id": 7}
+        request[TRACE] = "t-1"
+        snapshot = (len(request), sorted(request), request[USER], request.get("missing"))
+        del request[TRACE]
         with pytest.raises(KeyError):
-            request["trace"]
+            request[TRACE]
         return snapshot, dict(request), bool(request), request == request
 
     _, (snapshot, remaining, truth, equal) = await probe(fn)
-    assert snapshot == (2, ["trace", "user"], {"id": 7}, None)
-    assert remaining == {"user": {"id": 7}}
+    assert snapshot == (2, [TRACE, USER], {"id": 7}, None)
+    assert remaining == {USER: {"id": 7}}
     assert truth and equal
 
 
@@ -736,8 +738,8 @@ async def test_mapping_does_not_leak_between_requests(make_raw_server: ServerFac
     seen: list[Any] = []
 
     async def handler(request: BaseRequest) -> StreamResponse:
-        seen.append(request.get("user"))
-        request["user"] = request.path
+        seen.append(request.get(USER))
+        request[USER] = request.path
         return Response(text="ok")
 
     port = (await make_raw_server(handler)).port

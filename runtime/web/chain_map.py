@@ -22,6 +22,9 @@ class ChainMapProxy(Mapping[str | AppKey[Any], Any]):
     def __init__(self, maps: Iterable[Mapping[Any, Any]]) -> None:
         self._maps = tuple(maps)
 
+    def __init_subclass__(cls) -> None:
+        raise TypeError(f"Subclassing ChainMapProxy ({cls.__name__}) is not supported")
+
     @overload
     def __getitem__(self, key: AppKey[_T]) -> _T: ...
 
@@ -40,12 +43,9 @@ class ChainMapProxy(Mapping[str | AppKey[Any], Any]):
         return len(set().union(*self._maps))
 
     def __iter__(self) -> Iterator[Any]:
-        seen: set[Any] = set()
-        for mapping in self._maps:
-            for key in mapping:
-                if key not in seen:
-                    seen.add(key)
-                    yield key
+        # aiohttp's order: the outermost application's keys first, then each inner one's new
+        # keys (a dict built root first).
+        return iter(dict.fromkeys(key for mapping in reversed(self._maps) for key in mapping))
 
     def __contains__(self, key: object) -> bool:
         return any(key in m for m in self._maps)

@@ -160,7 +160,9 @@ class HTTPException(Response, Exception):
             )
         Response.__init__(
             self,
-            status=self.status_code,
+            # The bare base class has no status (aiohttp's -1, which no response can carry);
+            # raised as it is (``raise web.HTTPException() from exc``), it answers 500.
+            status=self.status_code if self.status_code != -1 else 500,
             headers=headers,
             reason=reason,
             body=body,
@@ -233,7 +235,9 @@ class HTTPMove(HTTPRedirection):
         super().__init__(
             headers=headers, reason=reason, body=body, text=text, content_type=content_type
         )
-        self.headers["Location"] = str(location)  # CR/LF refused when the head is written
+        # Parsed as a URL, as aiohttp does: tabs, CR and LF are dropped (WHATWG URL), so the
+        # value can never split the head, and what is not ASCII is percent-encoded.
+        self.headers["Location"] = str(URL(location))
         self.location = location
 
 

@@ -9,8 +9,10 @@ do (https://docs.aiohttp.org/en/stable/web_advanced.html#application-s-config).
 
 from __future__ import annotations
 
+import functools
+import sys
 import warnings
-from typing import Any, Final, Generic, TypeVar, final
+from typing import Any, Final, Generic, TypeVar, final, get_args
 
 __all__ = ["AppKey", "NotAppKeyWarning", "RequestKey", "ResponseKey", "warn_str_key"]
 
@@ -27,26 +29,59 @@ class NotAppKeyWarning(UserWarning):
     """
 
 
+def _defining_module() -> str | None:
+    """The module whose top-level code is running (where the key is defined), so that two
+    modules' keys of the same name print apart, as aiohttp prints them."""
+    frame = sys._getframe(2)
+    while frame is not None:
+        if frame.f_code.co_name == "<module>":
+            return str(frame.f_globals.get("__name__", "")) or None
+        frame = frame.f_back  # type: ignore[assignment]
+    return None  # e.g. created in a thread's target: no module code below it
+
+
+def _type_repr(t: object) -> str:
+    if isinstance(t, type):
+        if t.__module__ == "builtins":
+            return t.__qualname__
+        return f"{t.__module__}.{t.__qualname__}"
+    return repr(t)  # a generic alias such as Iterator[int], or Annotated[...]
+
+
+@functools.total_ordering
 class _TypedKey(Generic[_T]):
-    __slots__ = ("__orig_class__", "_name", "_t")
+    __slots__ = ("__orig_class__", "_module", "_name", "_t")
+
+    # Set by typing when the key is made as ``AppKey[Iterator[int]]("name")``: how a type
+    # that is not a class reaches the key.
+    __orig_class__: type[object]
 
     def __init__(self, name: str, t: type[_T] | None = None) -> None:
         self._name = name
         self._t = t
+        self._module = _defining_module()
 
     @property
     def name(self) -> str:
         return self._name
 
+    @property
+    def _qualified_name(self) -> str:
+        return self._name if self._module is None else f"{self._module}.{self._name}"
+
     def __lt__(self, other: object) -> bool:
         if isinstance(other, _TypedKey):
-            return self._name < other._name
-        return True
+            return self._qualified_name < other._qualified_name
+        return True  # typed keys sort before other keys (str ones), as in aiohttp
 
     def __repr__(self) -> str:
-        t = self._t
-        type_name = "<<Unknown>>" if t is None else getattr(t, "__qualname__", repr(t))
-        return f"<{type(self).__name__}({self._name}, type={type_name})>"
+        t: object = self._t
+        if t is None:
+            orig = getattr(self, "__orig_class__", None)
+            args = get_args(orig) if orig is not None else ()
+            t = args[0] if args else None
+        type_name = "<<Unknown>>" if t is None else _type_repr(t)
+        return f"<{type(self).__name__}({self._qualified_name}, type={type_name})>"
 
 
 @final

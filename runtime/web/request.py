@@ -669,9 +669,13 @@ class Request(BaseRequest):
 
     @property
     def config_dict(self) -> Any:
-        """Look keys up through the chain of applications, innermost first."""
-        apps = self.match_info.apps
-        return ChainMapProxy(list(reversed(apps)))
+        """Look keys up through the chain of applications, from the current one out to the
+        root: a parent's middleware sees its own app and the apps above it, never the keys
+        of the sub-app the route belongs to (aiohttp's scope)."""
+        match_info = self.match_info
+        apps = match_info.apps
+        current = apps.index(match_info.current_app)
+        return ChainMapProxy(apps[current::-1])
 
     def _needs_prepare_hook(self) -> bool:
         if self._prepare_hooks:

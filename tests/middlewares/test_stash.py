@@ -387,7 +387,7 @@ def test_bad_declarations() -> None:
         stash_middleware(provide(DB, factory), provide(DB, factory))
     with pytest.raises(TypeError):
         provide(DB, "not callable")  # type: ignore[call-overload]
-    assert repr(DB) == "<RequestKey(db, type=Conn)>"
+    assert repr(DB) == f"<RequestKey({__name__}.db, type={__name__}.Conn)>"
 
 
 # -- cost (python -m tests.middlewares.test_stash) --------------------------------------------

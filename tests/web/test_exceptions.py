@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import traceback
 from http import HTTPStatus
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from runtime.web.exceptions import (
     HTTPNotFound,
     HTTPRequestEntityTooLarge,
     HTTPServerError,
+    HTTPUnauthorized,
     HTTPUnavailableForLegalReasons,
 )
 
@@ -95,3 +97,40 @@ def test_unavailable_for_legal_reasons_link() -> None:
     exc = HTTPUnavailableForLegalReasons(link="https://example.org/why")
     assert exc.headers["Link"] == '<https://example.org/why>; rel="blocked-by"'
     assert str(exc.link) == "https://example.org/why"
+
+
+def test_a_location_with_cr_or_lf_cannot_split_the_head() -> None:
+    # As in aiohttp 3.14: the Location is parsed as a URL, which drops tabs, CR and LF.
+    assert HTTPFound("/redirect\r\n").headers["Location"] == "/redirect"
+    assert HTTPFound("/a\r\nSet-Cookie: x=1").headers["Location"] == "/aSet-Cookie:%20x=1"
+    assert HTTPFound("/café?q=é").headers["Location"] == "/caf%C3%A9?q=%C3%A9"
+    assert HTTPFound("/redirect\r\n").location == "/redirect\r\n"  # as given, as aiohttp
+
+
+def test_a_binary_body_overrides_the_default_and_warns() -> None:
+    page = "<html><body>Page not found</body></html>"
+    with pytest.warns(DeprecationWarning, match=r"body=\.\.\.\) is deprecated"):
+        exc = HTTPNotFound(body=page.encode(), content_type="text/html")
+    assert (exc.status, exc.body, exc.text) == (404, page.encode(), page)
+    assert (exc.content_type, exc.charset) == ("text/html", None)
+
+
+def test_unicode_text_bodies() -> None:
+    exc = HTTPNotFound(text="Ünïcode ✓")
+    assert (exc.body, exc.charset) == ("Ünïcode ✓".encode(), "utf-8")
+    with pytest.warns(DeprecationWarning, match="body=...") as record:
+        unauthorized = HTTPUnauthorized(body="text")
+    assert record[0].filename == __file__
+    assert (unauthorized.status, unauthorized.text) == (401, "text")
+
+
+def test_the_cause_is_kept() -> None:
+    with pytest.raises(HTTPException) as info:
+        try:
+            raise LookupError("the real reason")
+        except LookupError as exc:
+            raise HTTPException() from exc  # the bare base class answers 500
+    assert isinstance(info.value.__cause__, LookupError)
+    report = "".join(traceback.format_exception(info.value))
+    assert "the real reason" in report and "direct cause" in report
+    assert (info.value.status, info.value.text) == (500, "500: Internal Server Error")

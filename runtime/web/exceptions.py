@@ -151,10 +151,11 @@ class HTTPException(Response, Exception):
         if body is not None:
             if text is not None:
                 raise ValueError("body and text are not allowed together")
+            # The message starts as aiohttp's does, so filters written for it still match.
             warnings.warn(
-                f"{type(self).__name__}(body=...) is deprecated: pass text= (with "
-                "content_type=) for a text body; for bytes, set exc.body after creating "
-                "the exception",
+                "body argument is deprecated for http web exceptions: pass "
+                f"{type(self).__name__}(text=..., content_type=...) for a text body; for "
+                "bytes, set exc.body after creating the exception",
                 DeprecationWarning,
                 stacklevel=_stacklevel_outside_this_module(),
             )

@@ -49,7 +49,8 @@ _RANGE = re.compile(r"bytes=([0-9]*)-([0-9]*)", re.ASCII)
 
 
 class BaseRequest(MutableMapping[str | RequestKey[Any], Any]):
-    """An incoming request. Also a mapping for per-request data (``request["user"]``).
+    """An incoming request. Also a mapping for per-request data (``request[USER]``, with
+    ``USER`` a ``web.RequestKey``).
 
     URL, query, cookies and the headers proxy are built on first use.
     """

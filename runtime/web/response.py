@@ -520,7 +520,7 @@ class StreamResponse:
     def __hash__(self) -> int:
         return id(self)
 
-    # A response is a mapping for per-response data (aiohttp's ``resp["key"]``).
+    # A response is a mapping for per-response data (``resp[KEY]``, a ``web.ResponseKey``).
     @overload
     def __getitem__(self, key: ResponseKey[_T]) -> _T: ...
 

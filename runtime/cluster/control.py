@@ -118,6 +118,7 @@ class Control:
         self._wake = asyncio.Event()
         self._waiters: dict[str, _Waiter] = {}
         self._check_trim = False
+        self._closed = False
 
     async def start(self) -> None:
         """Read from the stream's current end: what was issued before we existed is not
@@ -133,15 +134,22 @@ class Control:
         self._wake.set()
 
     async def run(self) -> None:
-        """Read and apply operations until cancelled."""
+        """Read and apply operations until cancelled or :meth:`close`."""
+        loop = asyncio.get_running_loop()
         poll = self._config.control_poll
-        while True:
+        while not self._closed:
+            # A timer sets the event rather than asyncio.timeout() around the wait:
+            # redis-py can leave this task's cancel count raised after a failed read, and
+            # asyncio.timeout() then takes the hub's own cancel for its expiry and swallows
+            # it, so stop() would wait forever.
+            timer = loop.call_later(poll, self._wake.set)
             try:
-                async with asyncio.timeout(poll):
-                    await self._wake.wait()
-            except TimeoutError:
-                pass
+                await self._wake.wait()
+            finally:
+                timer.cancel()
             self._wake.clear()
+            if self._closed:
+                return
             try:
                 if self._cursor is None:
                     await self.start()
@@ -151,6 +159,11 @@ class Control:
             except (RedisError, OSError) as exc:
                 self._check_trim = True
                 cluster_logger.debug("Reading the control stream failed: %r", exc)
+
+    def close(self) -> None:
+        """Stop reading (the loop ends at its next turn, cancelled or not)."""
+        self._closed = True
+        self._wake.set()
 
     async def _pump(self) -> None:
         stream = self._names.control

@@ -400,9 +400,21 @@ class Hub:
         """Close what is still open with 1001, leave the presence, close the connections."""
         tasks = list(self._tasks.values())
         self._tasks.clear()
+        if self._listener is not None:
+            self._listener.closed = True
+        if self._control is not None:
+            self._control.close()
         for task in tasks:
             task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        if tasks:
+            # Bounded: a loop that swallowed its cancel still ends at its next turn (the
+            # flags above), and a stop must not hang on one that does not.
+            done, late = await asyncio.wait(tasks, timeout=_STOP_TIMEOUT)
+            for task in done:
+                if not task.cancelled() and task.exception() is not None:
+                    cluster_logger.error("A cluster loop failed", exc_info=task.exception())
+            if late:
+                cluster_logger.warning("Cluster loops still running at stop: %r", late)
         open_sockets = [ws for ws in self._local.members if not ws.closed]
         if open_sockets:
             await close_sockets(open_sockets, timeout=_STOP_TIMEOUT)

@@ -75,6 +75,7 @@ class Listener:
         self._sync_task: asyncio.Task[None] | None = None
         self._lost_at: float | None = None  # loop time the connection was lost
         self.connected = False
+        self.closed = False  # set by the hub's stop: the loops end at their next turn
         self.alive_at = 0.0  # loop time something was last read (the watchdog looks)
 
     # -- subscriptions -----------------------------------------------------------------
@@ -121,7 +122,7 @@ class Listener:
         config = self._config
         loop = asyncio.get_running_loop()
         delay = config.backoff_min
-        while True:
+        while not self.closed:
             try:
                 await self._session()
             except (RedisError, OSError, TimeoutError) as exc:
@@ -134,6 +135,8 @@ class Listener:
                     )
                 else:
                     cluster_logger.debug("Redis subscriber still unavailable: %r", exc)
+            if self.closed:
+                return
             if self.alive_at > (self._lost_at or 0.0):
                 delay = config.backoff_min  # it was up for a while: start the backoff again
             # Jitter, so the workers of a fleet do not reconnect in lockstep.
@@ -177,7 +180,7 @@ class Listener:
         stats = self._stats
         confirmed: set[bytes] = set()
         pinged = False
-        while True:
+        while not self.closed:
             msg = await pubsub.get_message(timeout=interval)
             if msg is None:
                 if pinged:

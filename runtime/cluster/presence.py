@@ -52,6 +52,7 @@ class Presence:
         self._dirty: set[str] = set()
         self._flush_task: asyncio.Task[None] | None = None
         self._in_sync = False  # the hash in Redis matches our counts (but for _dirty)
+        self._closed = False
 
     # -- writing -------------------------------------------------------------------------
 
@@ -107,7 +108,7 @@ class Presence:
 
     async def run(self) -> None:
         """Heartbeat until cancelled; a failed beat makes the next one rewrite everything."""
-        while True:
+        while not self._closed:
             try:
                 await self.beat()
             except (RedisError, OSError) as exc:
@@ -116,7 +117,8 @@ class Presence:
             await asyncio.sleep(self._interval)
 
     async def remove(self) -> None:
-        """Leave now: a clean stop does not wait for the TTL."""
+        """Leave now: a clean stop does not wait for the TTL (and beat no more)."""
+        self._closed = True
         names = self._names
         wid = self._worker_id
         self._in_sync = False

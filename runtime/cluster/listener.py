@@ -74,6 +74,8 @@ class Listener:
         self._subscribed: set[bytes] = set()
         self._sync_task: asyncio.Task[None] | None = None
         self._lost_at: float | None = None  # loop time the connection was lost
+        self._connects = 0  # sessions that subscribed
+        self._outage_reported = False  # the WARNING for this outage is out
         self.connected = False
         self.closed = False  # set by the hub's stop: the loops end at their next turn
         self.alive_at = 0.0  # loop time something was last read (the watchdog looks)
@@ -120,16 +122,16 @@ class Listener:
     async def run(self) -> None:
         """Listen until cancelled, reconnecting with backoff."""
         config = self._config
-        loop = asyncio.get_running_loop()
         delay = config.backoff_min
         while not self.closed:
+            connects = self._connects
             try:
                 await self._session()
             except (RedisError, OSError, TimeoutError) as exc:
-                if self._lost_at is None:
-                    self._lost_at = loop.time()
+                if not self._outage_reported:
+                    self._outage_reported = True
                     cluster_logger.warning(
-                        "Lost the Redis subscriber connection (%s); reconnecting: messages "
+                        "The Redis subscriber connection failed (%s); reconnecting: messages "
                         "published meanwhile are missed",
                         _describe(exc),
                     )
@@ -137,8 +139,8 @@ class Listener:
                     cluster_logger.debug("Redis subscriber still unavailable: %r", exc)
             if self.closed:
                 return
-            if self.alive_at > (self._lost_at or 0.0):
-                delay = config.backoff_min  # it was up for a while: start the backoff again
+            if self._connects != connects:
+                delay = config.backoff_min  # it had connected: a new outage backs off afresh
             # Jitter, so the workers of a fleet do not reconnect in lockstep.
             await asyncio.sleep(delay * random.uniform(0.8, 1.2))
             delay = min(delay * 2, config.backoff_max)
@@ -154,6 +156,8 @@ class Listener:
             await self._sync()
             self.connected = True
             self.alive_at = loop.time()
+            self._connects += 1
+            self._outage_reported = False
             if self._lost_at is not None:
                 lost_for = loop.time() - self._lost_at
                 self._lost_at = None

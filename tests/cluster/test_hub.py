@@ -249,6 +249,10 @@ async def test_a_redis_outage_is_a_gap_the_sockets_hear_about(
         assert hub.stats.reconnects == 1
         gap_lines = [r for r in caplog.records if "may have been missed" in r.getMessage()]
         assert len(gap_lines) == 1
+        # The outage itself was announced when it began, once, not only when it ended.
+        lost = [r for r in caplog.records if "subscriber connection failed" in r.getMessage()]
+        assert len(lost) == 1
+        assert lost[0].created < gap_lines[0].created
         # Fan-out resumes for who comes back.
         again = await join(client, "alice", "room")
         await settle(hub)
@@ -494,5 +498,29 @@ async def test_operations_raise_when_redis_stays_away(redis_server: RedisServer)
             await hub.close_user("alice", timeout=0.3)
         with pytest.raises(cluster.ClusterUnavailable):
             await hub.workers()
+    finally:
+        await client.close()
+
+
+async def test_the_backoff_starts_afresh_for_each_outage(redis_server: RedisServer) -> None:
+    # A long outage grows the delay to backoff_max; once connected again, the next outage
+    # must begin at backoff_min, not where the last one left off.
+    client = TestClient(TestServer(make_app(redis_server.url, backoff_min=0.1, backoff_max=4.0)))
+    await client.start_server()
+    try:
+        hub = hub_of(client)
+        await settle(hub)
+        await asyncio.to_thread(redis_server.restart_after, 3.5)  # 0.1 + 0.2 + ... > 3 s
+        for _ in range(600):  # the delay has grown to 3.2 s or 4 s by now
+            if hub.stats.reconnects:
+                break
+            await asyncio.sleep(0.02)
+        assert hub.stats.reconnects == 1
+        await settle(hub)
+        await asyncio.to_thread(redis_server.restart_after, 0.2)
+        back = time.monotonic()
+        while hub.stats.reconnects < 2:
+            await asyncio.sleep(0.02)
+            assert time.monotonic() - back < 2.0, "the second outage waited out the old delay"
     finally:
         await client.close()

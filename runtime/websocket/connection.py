@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import threading
 from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
@@ -416,7 +417,7 @@ class WebSocketBase:
             self._flush()
         elif not self._flush_scheduled:
             self._flush_scheduled = True
-            self._loop.call_soon(self._flush)
+            _flush_later(self)
 
     def _flush(self) -> None:
         self._flush_scheduled = False
@@ -747,3 +748,39 @@ def _compress_flag(compress: int | None) -> bool | None:
 
 def _as_bytes(message: bytes | str) -> bytes:
     return message.encode("utf-8") if isinstance(message, str) else bytes(message)
+
+
+class _FlushBatch(threading.local):
+    """The sockets corked in this pass of this thread's loop, flushed by one callback.
+
+    A fan-out corks a frame on hundreds of sockets in one pass; one ``call_soon`` for all
+    of them instead of one each saves a handle and a loop dispatch per socket.
+    """
+
+    def __init__(self) -> None:
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.sockets: list[WebSocketBase] = []
+
+
+_batch = _FlushBatch()
+
+
+def _flush_later(ws: WebSocketBase) -> None:
+    batch = _batch
+    loop = ws._loop
+    assert loop is not None
+    if batch.loop is loop and batch.sockets:
+        batch.sockets.append(ws)
+        return
+    # A new pass (or another loop): a new list, handed to its callback, so a list left
+    # behind by a loop that closed before running it is simply dropped with it.
+    batch.loop = loop
+    batch.sockets = [ws]
+    loop.call_soon(_flush_batch, batch.sockets)
+
+
+def _flush_batch(sockets: list[WebSocketBase]) -> None:
+    if _batch.sockets is sockets:
+        _batch.sockets = []  # corks from here on start the next pass's batch
+    for ws in sockets:
+        ws._flush()

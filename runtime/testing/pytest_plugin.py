@@ -43,6 +43,13 @@ _AIOHTTP_PLUGINS = ("aiohttp", "pytest_aiohttp", "pytest_aiohttp.plugin")
 # -- who runs what ----------------------------------------------------------------------
 
 
+def _aiohttp_plugin_loaded(config: pytest.Config) -> bool:
+    """Whether aiohttp's own pytest plugin runs: not the compatibility mode's stand-in for
+    it (runtime.compat), whose fixtures are built on ours and whose tests berth runs."""
+    plugin = config.pluginmanager.get_plugin("aiohttp.pytest_plugin")
+    return plugin is not None and not getattr(plugin, "__berth_compat__", False)
+
+
 def _has_any(config: pytest.Config, names: tuple[str, ...]) -> bool:
     return any(config.pluginmanager.has_plugin(name) for name in names)
 
@@ -65,7 +72,7 @@ def _async_fixture_is_ours(request: pytest.FixtureRequest) -> bool:
     """Whether berth runs this ``async def`` fixture: always when no other asyncio plugin
     is active; with pytest-asyncio in strict mode, when a test berth runs asks for it."""
     config = request.config
-    if config.pluginmanager.has_plugin("aiohttp.pytest_plugin"):
+    if _aiohttp_plugin_loaded(config):
         return False
     if not _asyncio_plugin_active(config):
         return True
@@ -76,7 +83,7 @@ def _async_fixture_is_ours(request: pytest.FixtureRequest) -> bool:
 def _owned_elsewhere(item: pytest.Item) -> bool:
     """Whether another asyncio plugin runs this async test."""
     config = item.config
-    if config.pluginmanager.has_plugin("aiohttp.pytest_plugin"):
+    if _aiohttp_plugin_loaded(config):
         return True
     if config.pluginmanager.has_plugin("anyio") and (
         item.get_closest_marker("anyio") is not None
@@ -351,5 +358,5 @@ class _ExtraFixtures:
 
 def pytest_configure(config: pytest.Config) -> None:
     """Register the fixtures that could clash, unless aiohttp's plugin is loaded."""
-    if not config.pluginmanager.has_plugin("aiohttp.pytest_plugin"):
+    if not _aiohttp_plugin_loaded(config):
         config.pluginmanager.register(_ExtraFixtures(), "berth-extra-fixtures")

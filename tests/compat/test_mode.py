@@ -1,0 +1,71 @@
+"""runtime.compat.aiohttp: aiohttp's server-side modules resolve to Berth's objects, the
+client stays aiohttp's, and the mode comes and goes cleanly."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from collections.abc import Iterator
+
+import pytest
+
+from runtime import testing, web
+from runtime.compat import aiohttp as compat_aiohttp
+
+from .mode_support import compat_mode
+
+
+@pytest.fixture
+def mode() -> Iterator[None]:
+    with compat_mode():
+        yield
+
+
+def test_web_modules_are_berths(mode: None) -> None:
+    from aiohttp import web as aio_web
+    from aiohttp.web_exceptions import HTTPMethodNotAllowed
+    from aiohttp.web_request import Request
+    from aiohttp.web_urldispatcher import UrlDispatcher
+
+    assert aio_web.Application is web.Application
+    assert aio_web.View is web.View
+    assert HTTPMethodNotAllowed is web.HTTPMethodNotAllowed
+    assert Request is web.Request
+    assert UrlDispatcher is web.UrlDispatcher
+    for name in ("web_app", "web_response", "web_routedef", "web_ws", "web_fileresponse"):
+        assert importlib.import_module(f"aiohttp.{name}").Response is web.Response
+
+
+def test_test_utils_are_berths(mode: None) -> None:
+    from aiohttp.test_utils import TestClient, TestServer
+
+    assert TestClient is testing.TestClient
+    assert TestServer is testing.TestServer
+
+
+def test_client_stays_aiohttps(mode: None) -> None:
+    import aiohttp
+    import aiohttp.client
+
+    assert aiohttp.ClientSession is aiohttp.client.ClientSession
+    assert aiohttp.ClientSession.__module__ == "aiohttp.client"
+
+
+def test_install_is_idempotent_and_uninstall_restores(mode: None) -> None:
+    substitute = sys.modules["aiohttp.web"]
+    compat_aiohttp.install()
+    assert sys.modules["aiohttp.web"] is substitute
+    compat_aiohttp.uninstall()
+    assert not compat_aiohttp.installed()
+    from aiohttp import web as aio_web
+
+    assert aio_web.Application is not web.Application
+    assert aio_web.Application.__module__ == "aiohttp.web_app"
+    compat_aiohttp.install()  # what the fixture's exit undoes
+
+
+def test_a_missing_name_says_so(mode: None) -> None:
+    import aiohttp.web_urldispatcher
+
+    with pytest.raises(AttributeError, match="compatibility mode"):
+        aiohttp.web_urldispatcher.NoSuchThing  # noqa: B018

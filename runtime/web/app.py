@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast, overload
 
 from .chain_map import ChainMapProxy
 from .expect import default_expect_handler
-from .keys import AppKey, warn_str_key
+from .keys import AppKey, is_foreign_key, warn_str_key
 from .middleware import is_new_style, old_style, warn_old_style
 from .request import Request
 from .routing.dispatcher import (
@@ -280,7 +280,7 @@ class Application(MutableMapping[str | AppKey[Any], Any]):
 
     def __setitem__(self, key: str | AppKey[_T], value: Any) -> None:
         self._check_state_change()
-        if not isinstance(key, AppKey):
+        if not isinstance(key, AppKey) and not is_foreign_key(key, AppKey):
             if not isinstance(key, str):
                 raise TypeError(f"Application keys are str or AppKey, not {type(key).__name__}")
             warn_str_key(key, AppKey, stacklevel=2)

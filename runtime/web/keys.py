@@ -14,7 +14,14 @@ import sys
 import warnings
 from typing import Any, Final, Generic, TypeVar, final, get_args
 
-__all__ = ["AppKey", "NotAppKeyWarning", "RequestKey", "ResponseKey", "warn_str_key"]
+__all__ = [
+    "AppKey",
+    "NotAppKeyWarning",
+    "RequestKey",
+    "ResponseKey",
+    "is_foreign_key",
+    "warn_str_key",
+]
 
 _T = TypeVar("_T")
 
@@ -125,3 +132,12 @@ def warn_str_key(key: object, typed: type[_TypedKey[Any]], *, stacklevel: int) -
         NotAppKeyWarning,
         stacklevel=stacklevel + 1,
     )
+
+
+def is_foreign_key(key: object, typed: type) -> bool:
+    """Whether ``key`` is aiohttp's own key of the kind ``typed`` is ours (``AppKey``,
+    ``RequestKey``, ``ResponseKey``): an extension that imported aiohttp's keys (without
+    the compatibility mode, or before it) stores under them, and they are typed keys too
+    (docs/compat.md). Recognised without importing aiohttp."""
+    cls = type(key)
+    return cls.__name__ == typed.__name__ and cls.__module__.startswith("aiohttp.")

@@ -30,7 +30,7 @@ from .exceptions import (
     HTTPUnsupportedMediaType,
     http_exception_for,
 )
-from .keys import RequestKey, warn_str_key
+from .keys import RequestKey, is_foreign_key, warn_str_key
 from .multipart import FileField, MultipartReader, read_form, too_many_fields
 
 if TYPE_CHECKING:
@@ -216,7 +216,11 @@ class BaseRequest(MutableMapping[str | RequestKey[Any], Any]):
     def __setitem__(self, key: str, value: Any) -> None: ...
 
     def __setitem__(self, key: str | RequestKey[_T], value: Any) -> None:
-        if not isinstance(key, RequestKey) and key not in BaseRequest._seen_str_keys:
+        if (
+            not isinstance(key, RequestKey)
+            and key not in BaseRequest._seen_str_keys
+            and not is_foreign_key(key, RequestKey)
+        ):
             BaseRequest._seen_str_keys.add(key)  # once per key and process, as aiohttp
             warn_str_key(key, RequestKey, stacklevel=2)
         self._state[key] = value

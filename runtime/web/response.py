@@ -21,7 +21,7 @@ from ..http.fields import ETag
 from ..http.grammar import ETAGC_RE
 from ..http.header_params import parse_content_type
 from ..http.writer import REASONS, ResponseWriter, reason_phrase
-from .keys import ResponseKey, warn_str_key
+from .keys import ResponseKey, is_foreign_key, warn_str_key
 from .payload import Payload, make_payload
 
 if TYPE_CHECKING:
@@ -537,7 +537,11 @@ class StreamResponse:
     def __setitem__(self, key: str, value: Any) -> None: ...
 
     def __setitem__(self, key: Any, value: Any) -> None:
-        if not isinstance(key, ResponseKey) and key not in StreamResponse._seen_str_keys:
+        if (
+            not isinstance(key, ResponseKey)
+            and key not in StreamResponse._seen_str_keys
+            and not is_foreign_key(key, ResponseKey)
+        ):
             StreamResponse._seen_str_keys.add(key)  # once per key and process, as aiohttp
             warn_str_key(key, ResponseKey, stacklevel=2)
         self._state[key] = value

@@ -27,6 +27,7 @@ from ..server.streams import EMPTY_PAYLOAD, StreamReader
 from .access_log import AbstractAccessLogger, AccessLogger, access_logger
 from .decoded_body import DecodedBody, decode_request_body
 from .exceptions import HTTPException, HTTPGatewayTimeout, HTTPInternalServerError
+from .foreign import as_http_exception
 from .request import BaseRequest
 from .response import Response, StreamResponse
 
@@ -263,6 +264,9 @@ class Server:
             return await self._error_response(exc)  # a malformed body the handler read
         if isinstance(exc, TimeoutError):
             return self._timeout_response(request, exc)
+        foreign = as_http_exception(exc)  # aiohttp's own, raised by an extension
+        if foreign is not None:
+            return foreign
         return self._internal_error(request, exc)
 
     def _decoding(

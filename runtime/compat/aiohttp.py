@@ -8,16 +8,21 @@ Call :func:`install` before the application and its extensions import aiohttp::
     from aiohttp import web            # runtime.web's objects
 
 ``aiohttp.web``, its ``web_*`` modules, ``aiohttp.test_utils`` and ``aiohttp.pytest_plugin``
-become substitutes (``modules.py``); in ``aiohttp.abc`` and ``aiohttp.typedefs`` only the
-server-side names change, as the client uses those modules too. Everything else, the client
-first (``aiohttp.ClientSession``), stays aiohttp's. ``python -m runtime --aiohttp-compat`` and
-``runtime.workers.GunicornAiohttpCompatWorker`` call it for you (docs/compat.md).
+become substitutes (``modules.py``), made when first imported; in ``aiohttp.abc`` and
+``aiohttp.typedefs`` only the server-side names change, as the client uses those modules
+too. Everything else, the client first (``aiohttp.ClientSession``), stays aiohttp's.
+``python -m runtime --aiohttp-compat`` and ``runtime.workers.GunicornAiohttpCompatWorker``
+call it for you (docs/compat.md).
 """
 
 from __future__ import annotations
 
+import importlib.abc
+import importlib.machinery
+import importlib.util
 import sys
 import types
+from collections.abc import Sequence
 from typing import Any, Final
 
 from .. import web
@@ -40,10 +45,32 @@ class AiohttpMissingError(ImportError):
     """The mode was asked for but aiohttp, whose client it keeps, is not installed."""
 
 
+class _SubstituteFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    """Answers the imports of aiohttp's server-side modules with Berth's substitutes."""
+
+    def find_spec(
+        self,
+        fullname: str,
+        path: Sequence[str] | None,
+        target: types.ModuleType | None = None,
+    ) -> importlib.machinery.ModuleSpec | None:
+        if fullname not in modules.SERVER_MODULES:
+            return None
+        return importlib.util.spec_from_loader(fullname, self)
+
+    def create_module(self, spec: importlib.machinery.ModuleSpec) -> types.ModuleType:
+        return modules.build(spec.name)
+
+    def exec_module(self, module: types.ModuleType) -> None:
+        """Nothing to run: :func:`modules.build` filled the module."""
+
+
 class _Installation:
     """What :func:`install` replaced, to put back in :func:`uninstall`."""
 
-    def __init__(self) -> None:
+    def __init__(self, package: types.ModuleType) -> None:
+        self.package = package
+        self.finder = _SubstituteFinder()
         self.modules: dict[str, object] = {}
         self.package_attributes: dict[str, object] = {}
         self.attributes: list[tuple[types.ModuleType, str, object]] = []
@@ -73,25 +100,28 @@ def installed() -> bool:
 def install() -> None:
     """Make aiohttp's server-side modules resolve to Berth's; calling it again does nothing.
 
-    Raises :class:`AiohttpMissingError` (an ``ImportError``) when aiohttp is not installed.
+    Modules that imported aiohttp's own ``aiohttp.web`` before keep it: install first.
+
+    Raises:
+        AiohttpMissingError: aiohttp is not installed (an ``ImportError``).
     """
     global _installation  # noqa: PLW0603 - the mode is process-wide, as sys.modules is
     if _installation is not None:
         return
-    package = _import_aiohttp()
-    record = _Installation()
+    record = _Installation(_import_aiohttp())
+    # aiohttp's own modules, if something imported them already, step aside so that the
+    # next import reaches the finder.
     for name in modules.SERVER_MODULES:
         short = name.rpartition(".")[2]
-        record.modules[name] = sys.modules.get(name, _MISSING)
-        record.package_attributes[short] = vars(package).get(short, _MISSING)
-        substitute = modules.build(name)
-        sys.modules[name] = substitute
-        setattr(package, short, substitute)
+        record.modules[name] = sys.modules.pop(name, _MISSING)
+        record.package_attributes[short] = vars(record.package).pop(short, _MISSING)
     for module_name, attribute, value in _PATCHED_ATTRIBUTES:
         module = sys.modules[module_name]
         record.attributes.append((module, attribute, getattr(module, attribute, _MISSING)))
         setattr(module, attribute, value)
-    _register_views(package)
+    # ABC registration: seen by modules that imported AbstractView before the mode too.
+    record.package.abc.AbstractView.register(web.View)
+    sys.meta_path.insert(0, record.finder)
     _installation = record
 
 
@@ -102,33 +132,22 @@ def uninstall() -> None:
     record = _installation
     if record is None:
         return
-    package = sys.modules["aiohttp"]
+    _installation = None
+    sys.meta_path.remove(record.finder)
+    package: Any = record.package
     for name, previous in record.modules.items():
-        if previous is _MISSING:
-            sys.modules.pop(name, None)
-        else:
+        sys.modules.pop(name, None)
+        if previous is not _MISSING:
             sys.modules[name] = previous  # type: ignore[assignment]
     for short, previous in record.package_attributes.items():
-        if previous is _MISSING:
-            vars(package).pop(short, None)
-        else:
+        vars(package).pop(short, None)
+        if previous is not _MISSING:
             setattr(package, short, previous)
     for module, attribute, previous in reversed(record.attributes):
         if previous is _MISSING:
             vars(module).pop(attribute, None)
         else:
             setattr(module, attribute, previous)
-    _unregister_views(package)
-    _installation = None
-
-
-def _register_views(package: Any) -> None:
-    """``isinstance(view, aiohttp.abc.AbstractView)`` holds for Berth's views, as
-    aiohttp-jinja2's ``@template`` asks, whichever module imported the class first."""
-    package.abc.AbstractView.register(web.View)
-
-
-def _unregister_views(package: Any) -> None:
     abstract_view = package.abc.AbstractView
     abstract_view._abc_registry_clear()
     abstract_view._abc_caches_clear()

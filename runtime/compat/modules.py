@@ -12,9 +12,8 @@ import types
 from collections.abc import Callable, Mapping
 from typing import Any, Final
 
-from .. import testing, web
+from .. import web
 from ..web.middleware import Handler, Middleware
-from . import pytest_fixtures
 
 __all__ = ["SERVER_MODULES", "build"]
 
@@ -24,10 +23,18 @@ def _web_face() -> dict[str, Any]:
 
 
 def _test_utils() -> dict[str, Any]:
+    # Deferred, to save start-up time: the test kit (and unittest.mock) only when a test
+    # imports aiohttp.test_utils, never in a server running in the mode.
+    from .. import testing  # noqa: PLC0415
+
     return {name: getattr(testing, name) for name in testing.__all__}
 
 
 def _pytest_plugin() -> dict[str, Any]:
+    # Deferred: pytest is a test-time dependency, imported only when a test asks for
+    # aiohttp.pytest_plugin, never by a server running in the mode.
+    from . import pytest_fixtures  # noqa: PLC0415
+
     return {name: getattr(pytest_fixtures, name) for name in pytest_fixtures.__all__}
 
 
@@ -69,7 +76,8 @@ def _missing(module: str) -> Callable[[str], Any]:
 
 
 def build(name: str) -> types.ModuleType:
-    """A fresh substitute for aiohttp's module ``name`` (one of :data:`SERVER_MODULES`)."""
+    """A fresh substitute for aiohttp's module ``name`` (one of :data:`SERVER_MODULES`),
+    built when it is first imported."""
     module = types.ModuleType(name, f"Berth's stand-in for {name} (runtime.compat.aiohttp).")
     namespace = _web_face()
     extras = _EXTRAS[name]

@@ -52,9 +52,13 @@ def test_client_stays_aiohttps(mode: None) -> None:
 
 
 def test_install_is_idempotent_and_uninstall_restores(mode: None) -> None:
+    import aiohttp.web
+
     substitute = sys.modules["aiohttp.web"]
     compat_aiohttp.install()
-    assert sys.modules["aiohttp.web"] is substitute
+    import aiohttp.web as again
+
+    assert again is substitute is aiohttp.web
     compat_aiohttp.uninstall()
     assert not compat_aiohttp.installed()
     from aiohttp import web as aio_web

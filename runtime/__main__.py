@@ -1,5 +1,7 @@
 """``python -m runtime pkg.module:factory``: run an application for development, once or,
-with ``--reload``, restarted on each change to the code (docs/development.md)."""
+with ``--reload``, restarted on each change to the code (docs/development.md); with
+``--aiohttp-compat``, an application written for aiohttp and its extensions
+(docs/compat.md)."""
 
 from __future__ import annotations
 
@@ -7,6 +9,7 @@ import argparse
 import logging
 import sys
 
+from .compat.aiohttp import AiohttpMissingError, install
 from .devserver import supervisor
 from .devserver.serving import ServeOptions, build_app, new_loop, serve
 from .web.loader import import_target
@@ -29,6 +32,12 @@ def _parser() -> argparse.ArgumentParser:
         "--debug",
         action="store_true",
         help="tracebacks in 500 pages, and asyncio's debug mode",
+    )
+    parser.add_argument(
+        "--aiohttp-compat",
+        action="store_true",
+        help="serve an aiohttp application: 'aiohttp.web' and the modules its extensions "
+        "import resolve to Berth's (needs aiohttp for its client; docs/compat.md)",
     )
     dev = parser.add_argument_group("reloading (needs watchfiles: pip install 'berth[dev]')")
     dev.add_argument(
@@ -104,7 +113,16 @@ def main(argv: list[str] | None = None) -> int:
         debug=args.debug,
         access_log=not args.no_access_log,
         shutdown_timeout=args.shutdown_timeout,
+        aiohttp_compat=args.aiohttp_compat,
     )
+    if args.aiohttp_compat:
+        # Here for a single server, and checked here for --reload, whose servers install
+        # it again in their own processes.
+        try:
+            install()
+        except AiohttpMissingError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
     if args.reload:
         return _serve_reloading(options, args)
     return _serve_once(options, args)

@@ -20,6 +20,7 @@ import sys
 import traceback
 from typing import TextIO
 
+from ..compat.aiohttp import install as install_aiohttp_compat
 from ..web.runner import GracefulExit
 from .serving import ServeOptions, load_app, new_loop, serve
 
@@ -39,6 +40,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--uvloop", action="store_true")
     parser.add_argument("--debug", action="store_true")
     parser.add_argument("--no-access-log", action="store_true")
+    parser.add_argument("--aiohttp-compat", action="store_true")
     return parser
 
 
@@ -91,6 +93,7 @@ def main(argv: list[str] | None = None) -> int:
         debug=args.debug,
         access_log=not args.no_access_log,
         shutdown_timeout=args.shutdown_timeout,
+        aiohttp_compat=args.aiohttp_compat,
     )
     # Ctrl-C in a terminal reaches the whole process group; the supervisor alone decides,
     # and stops this server with one SIGTERM.
@@ -99,6 +102,8 @@ def main(argv: list[str] | None = None) -> int:
     with open(args.ready_fd, "w", encoding="utf-8", errors="replace", closefd=True) as ready:
         loop = new_loop(options)
         try:
+            if options.aiohttp_compat:
+                install_aiohttp_compat()  # before the application imports aiohttp
             app = load_app(options.entry, loop)
         except Exception as exc:
             _report(ready, _traceback_of(exc))

@@ -25,11 +25,13 @@ class ServeOptions:
     debug: bool = False
     access_log: bool = True
     shutdown_timeout: float = 60.0
+    aiohttp_compat: bool = False  # install runtime.compat.aiohttp before the import
 
     def to_argv(self) -> list[str]:
         """The options as a child's command line (``runtime.devserver.child`` parses it)."""
         argv = [self.entry, "--shutdown-timeout", repr(self.shutdown_timeout)]
         argv += ["--uvloop"] * self.uvloop + ["--debug"] * self.debug
+        argv += ["--aiohttp-compat"] * self.aiohttp_compat
         return argv + ["--no-access-log"] * (not self.access_log)
 
 

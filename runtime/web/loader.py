@@ -47,11 +47,25 @@ async def resolve_app(target: Any, *args: Any) -> Any:
         if inspect.isawaitable(result):
             result = await result
         return _check(result)
-    raise TypeError(f"Expected an Application or a factory returning one, got {target!r}")
+    raise TypeError(
+        f"Expected an Application or a factory returning one, got {target!r}{_hint(target)}"
+    )
 
 
 def _check(result: Any) -> Any:
 
     if isinstance(result, (Application, BaseRunner)):
         return result
-    raise TypeError(f"The factory returned {result!r}, not an Application")
+    raise TypeError(f"The factory returned {result!r}, not an Application{_hint(result)}")
+
+
+def _hint(result: Any) -> str:
+    """What to do when the application is aiohttp's own: the mode that serves it."""
+    if not type(result).__module__.startswith("aiohttp."):
+        return ""
+    return (
+        f" but aiohttp's {type(result).__name__}: serve it in the aiohttp compatibility mode "
+        "(python -m runtime --aiohttp-compat, gunicorn -k "
+        "runtime.workers.GunicornAiohttpCompatWorker, or runtime.compat.aiohttp.install() "
+        "before aiohttp is imported; docs/compat.md)"
+    )

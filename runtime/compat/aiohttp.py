@@ -8,7 +8,7 @@ Call :func:`install` before the application and its extensions import aiohttp::
     from aiohttp import web            # runtime.web's objects
 
 ``aiohttp.web``, its ``web_*`` modules, ``aiohttp.test_utils`` and ``aiohttp.pytest_plugin``
-become substitutes (``modules.py``), made when first imported; in ``aiohttp.abc`` and
+become substitutes (``modules.py``); in ``aiohttp.abc`` and
 ``aiohttp.typedefs`` only the server-side names change, as the client uses those modules
 too. Everything else, the client first (``aiohttp.ClientSession``), stays aiohttp's.
 ``python -m runtime --aiohttp-compat`` and ``runtime.workers.GunicornAiohttpCompatWorker``
@@ -17,12 +17,8 @@ call it for you (docs/compat.md).
 
 from __future__ import annotations
 
-import importlib.abc
-import importlib.machinery
-import importlib.util
 import sys
 import types
-from collections.abc import Sequence
 from typing import Any, Final
 
 from .. import web
@@ -45,32 +41,11 @@ class AiohttpMissingError(ImportError):
     """The mode was asked for but aiohttp, whose client it keeps, is not installed."""
 
 
-class _SubstituteFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
-    """Answers the imports of aiohttp's server-side modules with Berth's substitutes."""
-
-    def find_spec(
-        self,
-        fullname: str,
-        path: Sequence[str] | None,
-        target: types.ModuleType | None = None,
-    ) -> importlib.machinery.ModuleSpec | None:
-        if fullname not in modules.SERVER_MODULES:
-            return None
-        return importlib.util.spec_from_loader(fullname, self)
-
-    def create_module(self, spec: importlib.machinery.ModuleSpec) -> types.ModuleType:
-        return modules.build(spec.name)
-
-    def exec_module(self, module: types.ModuleType) -> None:
-        """Nothing to run: :func:`modules.build` filled the module."""
-
-
 class _Installation:
     """What :func:`install` replaced, to put back in :func:`uninstall`."""
 
     def __init__(self, package: types.ModuleType) -> None:
         self.package = package
-        self.finder = _SubstituteFinder()
         self.modules: dict[str, object] = {}
         self.package_attributes: dict[str, object] = {}
         self.attributes: list[tuple[types.ModuleType, str, object]] = []
@@ -109,19 +84,19 @@ def install() -> None:
     if _installation is not None:
         return
     record = _Installation(_import_aiohttp())
-    # aiohttp's own modules, if something imported them already, step aside so that the
-    # next import reaches the finder.
     for name in modules.SERVER_MODULES:
         short = name.rpartition(".")[2]
-        record.modules[name] = sys.modules.pop(name, _MISSING)
-        record.package_attributes[short] = vars(record.package).pop(short, _MISSING)
+        record.modules[name] = sys.modules.get(name, _MISSING)
+        record.package_attributes[short] = vars(record.package).get(short, _MISSING)
+        substitute = modules.build(name)
+        sys.modules[name] = substitute
+        setattr(record.package, short, substitute)
     for module_name, attribute, value in _PATCHED_ATTRIBUTES:
         module = sys.modules[module_name]
         record.attributes.append((module, attribute, getattr(module, attribute, _MISSING)))
         setattr(module, attribute, value)
     # ABC registration: seen by modules that imported AbstractView before the mode too.
     record.package.abc.AbstractView.register(web.View)
-    sys.meta_path.insert(0, record.finder)
     _installation = record
 
 
@@ -133,7 +108,6 @@ def uninstall() -> None:
     if record is None:
         return
     _installation = None
-    sys.meta_path.remove(record.finder)
     package: Any = record.package
     for name, previous in record.modules.items():
         sys.modules.pop(name, None)

@@ -2,7 +2,9 @@
 resolve to which of Berth's objects (docs/compat.md lists them).
 
 Every substitute carries the whole of ``runtime.web``'s face, as aiohttp's ``web`` re-exports
-its ``web_*`` modules, plus the names only that module has. A name Berth lacks fails with an
+its ``web_*`` modules, plus the names only that module has. Those extra names are loaded on
+first use, so a server in the mode never imports the test kit or pytest for
+``aiohttp.test_utils`` and ``aiohttp.pytest_plugin``. A name Berth lacks fails with an
 ``AttributeError`` saying so, instead of silently falling back to aiohttp's server.
 """
 
@@ -13,43 +15,62 @@ from collections.abc import Callable, Mapping
 from typing import Any, Final
 
 from .. import web
-from ..web.middleware import Handler, Middleware
 
 __all__ = ["SERVER_MODULES", "build"]
 
+Extras = Callable[[], Mapping[str, Any]]
 
-def _web_face() -> dict[str, Any]:
-    return {name: getattr(web, name) for name in web.__all__}
+_TEST_UTILS: Final = (
+    "BaseTestServer",
+    "RawTestServer",
+    "TestClient",
+    "TestServer",
+    "loop_context",
+    "make_mocked_coro",
+    "make_mocked_request",
+    "unused_port",
+)
+_PYTEST_PLUGIN: Final = (
+    "AiohttpClient",
+    "AiohttpRawServer",
+    "AiohttpServer",
+    "aiohttp_client",
+    "aiohttp_raw_server",
+    "aiohttp_server",
+)
+_MIDDLEWARES: Final = ("Handler", "Middleware")
 
 
-def _test_utils() -> dict[str, Any]:
+def _test_utils() -> Mapping[str, Any]:
     # Deferred, to save start-up time: the test kit (and unittest.mock) only when a test
-    # imports aiohttp.test_utils, never in a server running in the mode.
+    # reaches into aiohttp.test_utils, never in a server running in the mode.
     from .. import testing  # noqa: PLC0415
 
-    return {name: getattr(testing, name) for name in testing.__all__}
+    return {name: getattr(testing, name) for name in _TEST_UTILS}
 
 
-def _pytest_plugin() -> dict[str, Any]:
-    # Deferred: pytest is a test-time dependency, imported only when a test asks for
+def _pytest_plugin() -> Mapping[str, Any]:
+    # Deferred: pytest is a test-time dependency, imported only when pytest loads
     # aiohttp.pytest_plugin, never by a server running in the mode.
     from . import pytest_fixtures  # noqa: PLC0415
 
-    return {name: getattr(pytest_fixtures, name) for name in pytest_fixtures.__all__}
+    return {name: getattr(pytest_fixtures, name) for name in _PYTEST_PLUGIN}
 
 
-def _middlewares() -> dict[str, Any]:
-    return {"Handler": Handler, "Middleware": Middleware}
+def _middlewares() -> Mapping[str, Any]:
+    from ..web import middleware  # noqa: PLC0415 - deferred only to share the lazy path
+
+    return {name: getattr(middleware, name) for name in _MIDDLEWARES}
 
 
-# aiohttp's module -> what it holds beside runtime.web's face (None: only the face).
-_EXTRAS: Final[Mapping[str, Callable[[], dict[str, Any]] | None]] = {
+# aiohttp's module -> its own names beside runtime.web's face, and where they come from.
+_EXTRAS: Final[Mapping[str, tuple[tuple[str, ...], Extras] | None]] = {
     "aiohttp.web": None,
     "aiohttp.web_app": None,
     "aiohttp.web_exceptions": None,
     "aiohttp.web_fileresponse": None,
     "aiohttp.web_log": None,
-    "aiohttp.web_middlewares": _middlewares,
+    "aiohttp.web_middlewares": (_MIDDLEWARES, _middlewares),
     "aiohttp.web_protocol": None,
     "aiohttp.web_request": None,
     "aiohttp.web_response": None,
@@ -58,33 +79,42 @@ _EXTRAS: Final[Mapping[str, Callable[[], dict[str, Any]] | None]] = {
     "aiohttp.web_server": None,
     "aiohttp.web_urldispatcher": None,
     "aiohttp.web_ws": None,
-    "aiohttp.test_utils": _test_utils,
-    "aiohttp.pytest_plugin": _pytest_plugin,
+    "aiohttp.test_utils": (_TEST_UTILS, _test_utils),
+    "aiohttp.pytest_plugin": (_PYTEST_PLUGIN, _pytest_plugin),
 }
 
 SERVER_MODULES: Final = tuple(_EXTRAS)
 
 
-def _missing(module: str) -> Callable[[str], Any]:
-    def __getattr__(name: str) -> Any:
+def build(name: str) -> types.ModuleType:
+    """A fresh substitute for aiohttp's module ``name`` (one of :data:`SERVER_MODULES`)."""
+    module = types.ModuleType(name, f"Berth's stand-in for {name} (runtime.compat.aiohttp).")
+    namespace = vars(module)
+    namespace.update({attr: getattr(web, attr) for attr in web.__all__})
+    extras = _EXTRAS[name]
+    extra_names, load = extras if extras is not None else ((), None)
+    namespace["__all__"] = sorted({*web.__all__, *extra_names})
+    namespace["__berth_compat__"] = True
+
+    def load_extras() -> None:
+        nonlocal load
+        if load is not None:
+            namespace.update(load())
+            load = None
+
+    def __getattr__(attr: str) -> Any:
+        if attr in extra_names:
+            load_extras()
+            return namespace[attr]
         raise AttributeError(
-            f"{module}.{name} is not provided by Berth's aiohttp compatibility mode "
+            f"{name}.{attr} is not provided by Berth's aiohttp compatibility mode "
             "(docs/compat.md, limits)"
         )
 
-    return __getattr__
+    def __dir__() -> list[str]:
+        load_extras()  # pytest lists a plugin module's names to find its fixtures
+        return sorted(namespace)
 
-
-def build(name: str) -> types.ModuleType:
-    """A fresh substitute for aiohttp's module ``name`` (one of :data:`SERVER_MODULES`),
-    built when it is first imported."""
-    module = types.ModuleType(name, f"Berth's stand-in for {name} (runtime.compat.aiohttp).")
-    namespace = _web_face()
-    extras = _EXTRAS[name]
-    if extras is not None:
-        namespace.update(extras())
-    vars(module).update(namespace)
-    module.__all__ = sorted(namespace)  # type: ignore[attr-defined]
-    module.__getattr__ = _missing(name)  # type: ignore[method-assign]
-    module.__berth_compat__ = True  # type: ignore[attr-defined]
+    namespace["__getattr__"] = __getattr__
+    namespace["__dir__"] = __dir__
     return module

@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, Final
 
 from .. import web
+from ..web.middleware import Handler, Middleware
 
 __all__ = ["SERVER_MODULES", "build"]
 
@@ -58,9 +59,7 @@ def _pytest_plugin() -> Mapping[str, Any]:
 
 
 def _middlewares() -> Mapping[str, Any]:
-    from ..web import middleware  # noqa: PLC0415 - deferred only to share the lazy path
-
-    return {name: getattr(middleware, name) for name in _MIDDLEWARES}
+    return {"Handler": Handler, "Middleware": Middleware}
 
 
 # aiohttp's module -> its own names beside runtime.web's face, and where they come from.
@@ -88,7 +87,12 @@ SERVER_MODULES: Final = tuple(_EXTRAS)
 
 def build(name: str) -> types.ModuleType:
     """A fresh substitute for aiohttp's module ``name`` (one of :data:`SERVER_MODULES`)."""
-    module = types.ModuleType(name, f"Berth's stand-in for {name} (runtime.compat.aiohttp).")
+    doc = f"Berth's stand-in for {name} (runtime.compat.aiohttp)."
+    if name == "aiohttp.pytest_plugin":
+        # Loaded by pytest_plugins or -p after install() made it: pytest would warn that it
+        # cannot rewrite its asserts, of which it has none.
+        doc += " PYTEST_DONT_REWRITE"
+    module = types.ModuleType(name, doc)
     namespace = vars(module)
     namespace.update({attr: getattr(web, attr) for attr in web.__all__})
     extras = _EXTRAS[name]

@@ -73,3 +73,58 @@ def test_a_missing_name_says_so(mode: None) -> None:
 
     with pytest.raises(AttributeError, match="compatibility mode"):
         aiohttp.web_urldispatcher.NoSuchThing  # noqa: B018
+
+
+def test_views_are_aiohttp_abstract_views_while_installed() -> None:
+    import aiohttp.abc
+
+    with compat_mode():
+        assert issubclass(web.View, aiohttp.abc.AbstractView)
+    assert not issubclass(web.View, aiohttp.abc.AbstractView)
+
+
+def test_server_side_names_in_shared_modules_are_patched_then_restored() -> None:
+    import aiohttp.abc
+    import aiohttp.typedefs
+
+    own_logger, own_handler = aiohttp.abc.AbstractAccessLogger, aiohttp.typedefs.Handler
+    with compat_mode():
+        assert aiohttp.abc.AbstractAccessLogger is web.AbstractAccessLogger
+        assert aiohttp.typedefs.Handler is not own_handler
+        from aiohttp.typedefs import Middleware
+        from aiohttp.web_middlewares import Handler
+
+        assert aiohttp.typedefs.Handler is Handler
+        assert Middleware is aiohttp.typedefs.Middleware
+    assert aiohttp.abc.AbstractAccessLogger is own_logger
+    assert aiohttp.typedefs.Handler is own_handler
+
+
+def test_warnings_and_mocked_requests_are_berths(mode: None) -> None:
+    from aiohttp.test_utils import make_mocked_coro, make_mocked_request
+    from aiohttp.web_exceptions import NotAppKeyWarning
+
+    assert NotAppKeyWarning is web.NotAppKeyWarning  # so aiohttp's warning filters match
+    assert make_mocked_request is testing.make_mocked_request
+    assert make_mocked_coro is testing.make_mocked_coro
+    assert isinstance(make_mocked_request("GET", "/"), web.Request)
+
+
+def test_the_pytest_plugins_names(mode: None) -> None:
+    import aiohttp.pytest_plugin
+
+    assert {"aiohttp_client", "aiohttp_server", "aiohttp_raw_server"} <= set(
+        dir(aiohttp.pytest_plugin)
+    )
+    from aiohttp.pytest_plugin import AiohttpClient
+
+    assert AiohttpClient.__args__[-1].__args__ == (testing.TestClient,)  # type: ignore[attr-defined]
+
+
+def test_every_listed_name_resolves(mode: None) -> None:
+    from runtime.compat import modules
+
+    for name in modules.SERVER_MODULES:
+        module = importlib.import_module(name)
+        for attribute in module.__all__:
+            assert getattr(module, attribute) is not None, (name, attribute)

@@ -38,6 +38,7 @@ _PYTEST_PLUGIN: Final = (
     "aiohttp_client",
     "aiohttp_raw_server",
     "aiohttp_server",
+    "aiohttp_unused_port",
 )
 _MIDDLEWARES: Final = ("Handler", "Middleware")
 

@@ -1,5 +1,6 @@
 """aiohttp's pytest fixture names (``aiohttp_client``, ``aiohttp_server``,
-``aiohttp_raw_server``) on Berth's test kit: the substitute ``aiohttp.pytest_plugin``.
+``aiohttp_raw_server``, ``aiohttp_unused_port``) on Berth's test kit: the substitute
+``aiohttp.pytest_plugin``.
 
 Loaded only through the compatibility mode (``pytest_plugins = "aiohttp.pytest_plugin"``
 after ``runtime.compat.aiohttp.install()``): Berth's own plugin defines no ``aiohttp_*``
@@ -12,7 +13,7 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 
-from ..testing import BaseTestServer, TestClient
+from ..testing import BaseTestServer, TestClient, unused_port
 from ..testing.pytest_plugin import ClientFactory, ServerFactory
 
 __all__ = [
@@ -22,6 +23,7 @@ __all__ = [
     "aiohttp_client",
     "aiohttp_raw_server",
     "aiohttp_server",
+    "aiohttp_unused_port",
 ]
 
 # aiohttp.pytest_plugin's names for the fixtures' types, used in extensions' annotations.
@@ -46,3 +48,9 @@ def aiohttp_server(make_server: ServerFactory) -> ServerFactory:
 def aiohttp_raw_server(make_raw_server: ServerFactory) -> ServerFactory:
     """``server = await aiohttp_raw_server(handler, port=None, **kwargs)``."""
     return make_raw_server
+
+
+@pytest.fixture
+def aiohttp_unused_port() -> Callable[[], int]:
+    """``port = aiohttp_unused_port()``: a free TCP port on 127.0.0.1."""
+    return unused_port

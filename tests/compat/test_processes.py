@@ -119,8 +119,8 @@ def test_a_projects_pytest_run_gets_aiohttps_fixture_names(tmp_path: Path) -> No
                 assert await response.text() == "runtime.web.request"
 
 
-            async def test_server(aiohttp_server, aiohttp_raw_server):
-                server = await aiohttp_server(web.Application())
+            async def test_server(aiohttp_server, aiohttp_raw_server, aiohttp_unused_port):
+                server = await aiohttp_server(web.Application(), port=aiohttp_unused_port())
                 raw = await aiohttp_raw_server(hello)
                 assert server.port and raw.port
 

@@ -47,8 +47,11 @@ def _test_utils() -> Mapping[str, Any]:
     # Deferred, to save start-up time: the test kit (and unittest.mock) only when a test
     # reaches into aiohttp.test_utils, never in a server running in the mode.
     from .. import testing  # noqa: PLC0415
+    from .test_client import AiohttpTestClient  # noqa: PLC0415
 
-    return {name: getattr(testing, name) for name in _TEST_UTILS}
+    names = {name: getattr(testing, name) for name in _TEST_UTILS}
+    names["TestClient"] = AiohttpTestClient  # the client stays aiohttp's
+    return names
 
 
 def _pytest_plugin() -> Mapping[str, Any]:

@@ -1,6 +1,7 @@
 """aiohttp's pytest fixture names (``aiohttp_client``, ``aiohttp_server``,
 ``aiohttp_raw_server``, ``aiohttp_unused_port``) on Berth's test kit: the substitute
-``aiohttp.pytest_plugin``.
+``aiohttp.pytest_plugin``. Servers are Berth's; ``aiohttp_client``'s clients talk through
+aiohttp's own ``ClientSession`` (:class:`AiohttpTestClient`), as the client stays aiohttp's.
 
 Loaded only through the compatibility mode (``pytest_plugins = "aiohttp.pytest_plugin"``
 after ``runtime.compat.aiohttp.install()``): Berth's own plugin defines no ``aiohttp_*``
@@ -9,12 +10,15 @@ names, so pytest-aiohttp's fixtures are never shadowed otherwise.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from typing import Any
 
 import pytest
 
-from ..testing import BaseTestServer, TestClient, unused_port
-from ..testing.pytest_plugin import ClientFactory, ServerFactory
+from ..testing import BaseTestServer, TestServer, unused_port
+from ..testing.pytest_plugin import ServerFactory, Tracker
+from ..web import Application
+from .test_client import AiohttpTestClient
 
 __all__ = [
     "AiohttpClient",
@@ -27,15 +31,35 @@ __all__ = [
 ]
 
 # aiohttp.pytest_plugin's names for the fixtures' types, used in extensions' annotations.
-AiohttpClient = Callable[..., Awaitable[TestClient]]
+AiohttpClient = Callable[..., Awaitable[AiohttpTestClient]]
 AiohttpServer = Callable[..., Awaitable[BaseTestServer]]
 AiohttpRawServer = Callable[..., Awaitable[BaseTestServer]]
 
 
 @pytest.fixture
-def aiohttp_client(make_client: ClientFactory) -> ClientFactory:
-    """``client = await aiohttp_client(app_or_server, server_kwargs=None, **kwargs)``."""
-    return make_client
+def aiohttp_client(request: pytest.FixtureRequest) -> Iterator[AiohttpClient]:
+    """``client = await aiohttp_client(app_or_server, server_kwargs=None, **kwargs)``: an
+    :class:`AiohttpTestClient` (aiohttp's session) on a started Berth test server, closed
+    after the test; ``kwargs`` go to aiohttp's ``ClientSession``."""
+    tracker = Tracker(request)  # closed before any fixture's teardown, as make_client's
+
+    async def factory(
+        target: Application | BaseTestServer,
+        *,
+        server_kwargs: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> AiohttpTestClient:
+        if isinstance(target, Application):
+            target = TestServer(target, **(server_kwargs or {}))
+        elif not isinstance(target, BaseTestServer):
+            raise ValueError(f"Unknown argument type: {type(target)!r}")
+        client = AiohttpTestClient(target, **kwargs)
+        tracker.add(client)
+        await client.start_server()
+        return client
+
+    yield factory
+    tracker.close_all()
 
 
 @pytest.fixture

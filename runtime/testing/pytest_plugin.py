@@ -25,7 +25,7 @@ import asyncio
 import inspect
 import warnings
 from collections.abc import Awaitable, Callable, Generator, Iterator
-from typing import Any
+from typing import Any, Protocol
 
 import pytest
 
@@ -192,15 +192,21 @@ def berth_loop() -> Iterator[asyncio.AbstractEventLoop]:
         yield event_loop
 
 
-class _Tracker:
+class Closable(Protocol):
+    """What a factory fixture hands out and closes at teardown: a test client or server."""
+
+    async def close(self) -> None: ...
+
+
+class Tracker:
     """What a factory fixture made, and the loop it made it on, to close it at teardown."""
 
     def __init__(self, request: pytest.FixtureRequest) -> None:
-        self.items: list[TestClient | BaseTestServer] = []
+        self.items: list[Closable] = []
         self.loop: asyncio.AbstractEventLoop | None = None
         request.node.stash.setdefault(_TRACKERS, []).append(self)
 
-    def add(self, item: TestClient | BaseTestServer) -> None:
+    def add(self, item: Closable) -> None:
         self.loop = asyncio.get_running_loop()
         self.items.append(item)
 
@@ -221,14 +227,14 @@ class _Tracker:
             event_loop.run_until_complete(item.close())
 
 
-_TRACKERS = pytest.StashKey[list[_Tracker]]()
+_TRACKERS = pytest.StashKey[list[Tracker]]()
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)
 def pytest_runtest_teardown(item: pytest.Item) -> Generator[None, None, None]:
     """Close what the factories made before any fixture is torn down: the loop they run on
     may belong to a fixture of another plugin (pytest-asyncio's runner) that goes first."""
-    trackers: list[_Tracker] = item.stash.get(_TRACKERS, [])
+    trackers: list[Tracker] = item.stash.get(_TRACKERS, [])
     for tracker in reversed(trackers):
         tracker.close_all()
     return (yield)
@@ -242,7 +248,7 @@ ServerFactory = Callable[..., Awaitable[BaseTestServer]]
 def make_server(request: pytest.FixtureRequest) -> Iterator[ServerFactory]:
     """``server = await make_server(app, port=None, **runner_kwargs)``: a started
     :class:`TestServer`, closed after the test."""
-    tracker = _Tracker(request)
+    tracker = Tracker(request)
 
     async def factory(
         app: Application, *, host: str = "127.0.0.1", port: int | None = None, **kwargs: Any
@@ -260,7 +266,7 @@ def make_server(request: pytest.FixtureRequest) -> Iterator[ServerFactory]:
 def make_raw_server(request: pytest.FixtureRequest) -> Iterator[ServerFactory]:
     """``server = await make_raw_server(handler, port=None, **server_kwargs)``: a started
     :class:`RawTestServer` for a bare handler, closed after the test."""
-    tracker = _Tracker(request)
+    tracker = Tracker(request)
 
     async def factory(
         handler: Any, *, host: str = "127.0.0.1", port: int | None = None, **kwargs: Any
@@ -284,7 +290,7 @@ def make_client(request: pytest.FixtureRequest) -> Iterator[ClientFactory]:
     the remaining positional and keyword arguments (its result may be awaitable).
     ``server_kwargs`` go to the server.
     """
-    tracker = _Tracker(request)
+    tracker = Tracker(request)
 
     async def factory(
         target: Any, *args: Any, server_kwargs: dict[str, Any] | None = None, **kwargs: Any

@@ -36,11 +36,14 @@ def test_web_modules_are_berths(mode: None) -> None:
         assert importlib.import_module(f"aiohttp.{name}").Response is web.Response
 
 
-def test_test_utils_are_berths(mode: None) -> None:
-    from aiohttp.test_utils import TestClient, TestServer
+def test_test_utils_serve_berth_and_talk_aiohttp(mode: None) -> None:
+    from aiohttp.test_utils import RawTestServer, TestClient, TestServer
 
-    assert TestClient is testing.TestClient
+    from runtime.compat.test_client import AiohttpTestClient
+
     assert TestServer is testing.TestServer
+    assert RawTestServer is testing.RawTestServer
+    assert TestClient is AiohttpTestClient  # on aiohttp's ClientSession
 
 
 def test_client_stays_aiohttps(mode: None) -> None:
@@ -118,7 +121,9 @@ def test_the_pytest_plugins_names(mode: None) -> None:
     )
     from aiohttp.pytest_plugin import AiohttpClient
 
-    assert AiohttpClient.__args__[-1].__args__ == (testing.TestClient,)  # type: ignore[attr-defined]
+    from runtime.compat.test_client import AiohttpTestClient
+
+    assert AiohttpClient.__args__[-1].__args__ == (AiohttpTestClient,)  # type: ignore[attr-defined]
 
 
 def test_every_listed_name_resolves(mode: None) -> None:

@@ -103,6 +103,9 @@ def test_a_projects_pytest_run_gets_aiohttps_fixture_names(tmp_path: Path) -> No
     (tmp_path / "test_app.py").write_text(
         textwrap.dedent(
             """
+            import asyncio
+
+            import aiohttp
             from aiohttp import web
             from aiohttp.test_utils import make_mocked_request
 
@@ -115,7 +118,8 @@ def test_a_projects_pytest_run_gets_aiohttps_fixture_names(tmp_path: Path) -> No
                 app = web.Application()
                 app.router.add_get("/", hello)
                 client = await aiohttp_client(app)
-                response = await client.get("/")
+                response = await asyncio.create_task(client.get("/"))
+                assert isinstance(response, aiohttp.ClientResponse)  # aiohttp's client
                 assert await response.text() == "runtime.web.request"
 
 

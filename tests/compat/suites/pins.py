@@ -19,23 +19,6 @@ _NO_DOCKER: Final = (
     "its fixtures start Redis and Memcached in Docker containers (conftest.py); CI has no "
     "Docker daemon"
 )
-# Berth fails these because the test kit's client is Berth's own (runtime/client), where
-# aiohttp's TestClient uses aiohttp's client, which the compatibility mode means to keep.
-_NOT_A_COROUTINE: Final = (
-    "asyncio.create_task(client.get(...)): Berth's TestClient returns "
-    "runtime.client.session.RequestContextManager, awaitable but not a Coroutine, so "
-    "create_task raises TypeError; aiohttp's _RequestContextManager is a Coroutine"
-)
-_BERTH_CLIENT_ERROR: Final = (
-    "expects aiohttp.ClientPayloadError from the test client's read once the server "
-    "aborts; Berth's TestClient raises runtime.client.errors.ClientPayloadError, another "
-    "class (the server side behaves: it aborts the stalled stream)"
-)
-_NO_COOKIE_PATHS: Final = (
-    "Berth's client CookieJar (runtime/client/cookies.py) matches no cookie paths, by "
-    "design, so a cookie set for /NotTheSame goes to /anotherpath; aiohttp's CookieJar, "
-    "which aiohttp's TestClient uses, path-matches (RFC 6265 5.1.4)"
-)
 
 
 @dataclass(frozen=True)
@@ -93,19 +76,12 @@ SUITES: Final = (
             "tests/test_redis_storage.py": _NO_DOCKER,
             "tests/test_memcached_storage.py": _NO_DOCKER,
         },
-        exclude={"tests.test_path_domain::test_with_different_path": _NO_COOKIE_PATHS},
     ),
     Suite(
         "aiohttp-sse",
         "3.0",
         "aiohttp_sse-3.0.tar.gz",
         "4c2158dc7221fbcad225699c2b7c368c15ae45ef195447ddd0ba3dea5af24c70",
-        exclude={
-            "tests.test_sse::test_wait_stop_streaming": _NOT_A_COROUTINE,
-            "tests.test_sse::test_ping": _NOT_A_COROUTINE,
-            "tests.test_sse::test_ping_reset": _NOT_A_COROUTINE,
-            "tests.test_sse::test_ping_timeout": _BERTH_CLIENT_ERROR,
-        },
     ),
     Suite(
         "aiohttp-security",

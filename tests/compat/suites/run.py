@@ -2,17 +2,20 @@
 
 Each run is ``python -m pytest`` in the suites' venv, in the unpacked sdist, with the
 suite's own configuration file named (``-c``, so pytest never climbs to Berth's
-pyproject.toml) and a junit report, read back per test. The comparison's rule: every
-test that passes on aiohttp passes on Berth, except the suite's explicit exclusions; a
+pyproject.toml) and a junit report with each test's captured log, read back per test. The
+comparison's rule: every test that passes on aiohttp passes on Berth, with no handler
+failing on Berth where none failed on aiohttp, except the suite's explicit exclusions; a
 test that does not pass on aiohttp itself is left out, with what failed recorded.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import time
 import xml.etree.ElementTree as ET
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,10 +42,17 @@ _CLEARED_ENVIRONMENT = ("PYTHONPATH", "PYTEST_ADDOPTS", "PYTEST_PLUGINS", "VIRTU
 
 @dataclass(frozen=True)
 class Outcome:
-    """One test's result in one run: passed, failed, error or skipped, and why."""
+    """One test's result in one run: passed, failed, error or skipped, and why.
+
+    ``handler_errors`` holds the last line (the exception) of each "Error handling
+    request" the server logged during the test: a handler that raises inside a test often
+    leaves the client side passing, so a pass on Berth is only as good as aiohttp's when
+    its handlers failed no more there.
+    """
 
     status: str
     message: str = ""
+    handler_errors: tuple[str, ...] = ()
 
 
 @dataclass
@@ -120,6 +130,39 @@ def _text(captured: str | bytes | None) -> str:
 
 
 _RANK = {"passed": 0, "skipped": 1, "failed": 2, "error": 3}
+# A record of pytest's captured log (junit_logging=log) starts with its level and logger.
+_LOG_RECORD = re.compile(r"^(?:CRITICAL|ERROR|WARNING|INFO|DEBUG) +\S+:", re.MULTILINE)
+# What aiohttp (aiohttp.server) and Berth (runtime.server) both log for a handler's
+# exception, followed by its traceback.
+_HANDLER_ERROR = "Error handling request"
+_TRACEBACK_HEADERS = ("Traceback (most recent call last)", "During handling", "The above")
+
+
+def handler_errors(captured_log: str) -> tuple[str, ...]:
+    """The exception line of each handler error in a test's captured log."""
+    starts = [match.start() for match in _LOG_RECORD.finditer(captured_log)]
+    ends = [*starts[1:], len(captured_log)]
+    found = []
+    for start, end in zip(starts, ends[: len(starts)], strict=True):
+        record = captured_log[start:end].strip().splitlines()
+        if _HANDLER_ERROR in record[0]:
+            found.append(_exception_line(record[1:]) or record[0])
+    return tuple(found)
+
+
+def _exception_line(traceback: list[str]) -> str:
+    """The raised exception's own line: the last unindented line that is not a traceback
+    header (an assertion's explanation follows it, indented)."""
+    lines = [
+        line
+        for line in traceback
+        if line and not line[0].isspace() and not line.startswith(_TRACEBACK_HEADERS)
+    ]
+    return lines[-1][:300] if lines else ""
+
+
+def _exception_types(errors: tuple[str, ...]) -> Counter[str]:
+    return Counter(line.partition(":")[0] for line in errors)
 
 
 def read_junit(report: Path) -> dict[str, Outcome]:
@@ -128,13 +171,15 @@ def read_junit(report: Path) -> dict[str, Outcome]:
     outcomes: dict[str, Outcome] = {}
     for case in ET.parse(report).iter("testcase"):
         name = f"{case.get('classname', '')}::{case.get('name', '')}"
-        outcome = Outcome("passed")
+        status, message, log = "passed", "", ""
         for child in case:
-            if child.tag in ("failure", "error", "skipped"):
+            if child.tag == "system-out":
+                log += child.text or ""
+            elif child.tag in ("failure", "error", "skipped") and status == "passed":
                 status = "failed" if child.tag == "failure" else child.tag
                 text = child.get("message") or (child.text or "").strip()
-                outcome = Outcome(status, text.splitlines()[0][:300] if text else "")
-                break
+                message = text.splitlines()[0][:300] if text else ""
+        outcome = Outcome(status, message, handler_errors(log))
         previous = outcomes.get(name)
         if previous is None or _RANK[outcome.status] > _RANK[previous.status]:
             outcomes[name] = outcome
@@ -150,8 +195,9 @@ class Comparison:
     berth: SuiteRun
     # Not passing on aiohttp itself: left out, with what failed there.
     left_out: dict[str, str] = field(default_factory=dict)
-    # Passing on aiohttp, not on Berth, and not excluded.
-    regressions: dict[str, str] = field(default_factory=dict)
+    # Passing on aiohttp, not on Berth (failing, or passing while a handler failed on
+    # Berth only), with what went wrong there.
+    differences: dict[str, str] = field(default_factory=dict)
     # Explicit exclusions that no longer apply (passing on Berth, or not passing on aiohttp).
     stale: dict[str, str] = field(default_factory=dict)
 
@@ -164,14 +210,28 @@ class Comparison:
                 found.left_out[name] = f"{outcome.status} on aiohttp: {outcome.message}"
         for name in sorted(baseline):
             on_berth = berth.outcomes.get(name, Outcome("missing", "not run on Berth"))
-            if on_berth.status != "passed" and name not in suite.exclude:
-                found.regressions[name] = f"{on_berth.status}: {on_berth.message}"
+            if on_berth.status != "passed":
+                found.differences[name] = f"{on_berth.status}: {on_berth.message}"
+                continue
+            extra = _exception_types(on_berth.handler_errors) - _exception_types(
+                aiohttp.outcomes[name].handler_errors
+            )
+            if extra:
+                lines = [e for e in on_berth.handler_errors if e.partition(":")[0] in extra]
+                found.differences[name] = "passed, but a handler failed on Berth only: " + (
+                    "; ".join(lines)
+                )
         for name, reason in suite.exclude.items():
             if name not in baseline:
                 found.stale[name] = f"excluded, but does not pass on aiohttp ({reason})"
-            elif name in berth.passed():
+            elif name not in found.differences:
                 found.stale[name] = f"excluded, but passes on Berth now ({reason})"
         return found
+
+    @property
+    def regressions(self) -> dict[str, str]:
+        """The differences no exclusion covers."""
+        return {k: v for k, v in self.differences.items() if k not in self.suite.exclude}
 
     def problems(self) -> list[str]:
         """What fails the comparison, one line each (empty when Berth holds up)."""
@@ -191,10 +251,17 @@ class Comparison:
             "tests": len(self.aiohttp.outcomes),
             "passed_on_aiohttp": len(self.aiohttp.passed()),
             "passed_on_berth": len(self.berth.passed()),
+            "passed_on_both_with_handler_errors_on_berth_only": sorted(
+                name for name, why in self.differences.items() if why.startswith("passed")
+            ),
             "seconds": {"aiohttp": self.aiohttp.seconds, "berth": self.berth.seconds},
             "ignored_paths": dict(self.suite.ignore),
             "left_out_failing_on_aiohttp": self.left_out,
-            "excluded": {k: v for k, v in self.suite.exclude.items() if k not in self.stale},
+            "excluded": {
+                name: {"reason": self.suite.exclude[name], "on_berth": why}
+                for name, why in self.differences.items()
+                if name in self.suite.exclude
+            },
             "regressions": self.regressions,
             "stale_exclusions": self.stale,
         }

@@ -8,9 +8,9 @@ Call :func:`install` before the application and its extensions import aiohttp::
     from aiohttp import web            # runtime.web's objects
 
 ``aiohttp.web``, its ``web_*`` modules, ``aiohttp.test_utils`` and ``aiohttp.pytest_plugin``
-become substitutes (``modules.py``); in ``aiohttp.abc`` and
-``aiohttp.typedefs`` only the server-side names change, as the client uses those modules
-too. Everything else, the client first (``aiohttp.ClientSession``), stays aiohttp's.
+become substitutes (``modules.py``); in ``aiohttp.abc`` and ``aiohttp.typedefs`` only the
+server-side names change, as the client uses those modules too. Everything else, the client
+first (``aiohttp.ClientSession``), stays aiohttp's.
 ``python -m runtime --aiohttp-compat`` and ``runtime.workers.GunicornAiohttpCompatWorker``
 call it for you (docs/compat.md).
 """

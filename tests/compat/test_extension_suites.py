@@ -11,7 +11,6 @@ extensions' own tests").
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -31,7 +30,8 @@ _PARALLEL_RUNS = 4
 
 
 @pytest.fixture(scope="module")
-def comparisons(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Comparison]]:
+def comparisons(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Comparison]:
+    """Every suite run on aiohttp and on Berth, four runs at a time, compared."""
     prepared = cache.prepare()
     workdir = tmp_path_factory.mktemp("extension-suites")
     berth_path(workdir / "berth-path")
@@ -49,7 +49,7 @@ def comparisons(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, 
     for name, comparison in found.items():
         text = json.dumps(comparison.summary(), indent=2, sort_keys=True)
         (reports / f"{name}.json").write_text(text + "\n")
-    yield found
+    return found
 
 
 @pytest.mark.parametrize("name", [suite.name for suite in SUITES])

@@ -44,8 +44,8 @@ _CLEARED_ENVIRONMENT = ("PYTHONPATH", "PYTEST_ADDOPTS", "PYTEST_PLUGINS", "VIRTU
 class Outcome:
     """One test's result in one run: passed, failed, error or skipped, and why.
 
-    ``handler_errors`` holds the last line (the exception) of each "Error handling
-    request" the server logged during the test: a handler that raises inside a test often
+    ``handler_errors`` holds the exception line of each "Error handling request" the
+    server logged during the test: a handler that raises inside a test often
     leaves the client side passing, so a pass on Berth is only as good as aiohttp's when
     its handlers failed no more there.
     """

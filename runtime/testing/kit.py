@@ -77,6 +77,8 @@ class BaseTestServer:
         scheme: ``http`` (the default) or ``https`` for URLs built by :meth:`make_url`.
         host: the address to listen on.
         port: the port to listen on; ``None`` or 0 picks a free one.
+        skip_url_asserts: :meth:`make_url` appends the path to the server's root as
+            written (``//a//b`` stays a path), where it otherwise refuses absolute URLs.
         kwargs: given to the runner (and so to the low-level ``Server``), as
             :meth:`start_server`'s keyword arguments are.
     """
@@ -89,11 +91,13 @@ class BaseTestServer:
         scheme: str = "",
         host: str = "127.0.0.1",
         port: int | None = None,
+        skip_url_asserts: bool = False,
         **kwargs: Any,
     ) -> None:
         self.scheme = scheme or "http"
         self.host = host
         self.port: int | None = port
+        self.skip_url_asserts = skip_url_asserts
         self.runner: BaseRunner | None = None
         self._kwargs = kwargs
         self._root: URL | None = None
@@ -135,6 +139,8 @@ class BaseTestServer:
         """The absolute URL of ``path`` (``"/users?id=1"``) on this server."""
         if self._root is None:
             raise RuntimeError("The test server is not started")
+        if self.skip_url_asserts:
+            return URL(str(self._root) + str(path))
         url = URL(path)
         if url.is_absolute():
             raise ValueError(f"make_url() wants a path, got the absolute URL {url}")
@@ -165,9 +171,12 @@ class TestServer(BaseTestServer):
         scheme: str = "",
         host: str = "127.0.0.1",
         port: int | None = None,
+        skip_url_asserts: bool = False,
         **kwargs: Any,
     ) -> None:
-        super().__init__(scheme=scheme, host=host, port=port, **kwargs)
+        super().__init__(
+            scheme=scheme, host=host, port=port, skip_url_asserts=skip_url_asserts, **kwargs
+        )
         self.app = app
 
     def _make_runner(self, **kwargs: Any) -> BaseRunner:
@@ -186,9 +195,12 @@ class RawTestServer(BaseTestServer):
         scheme: str = "",
         host: str = "127.0.0.1",
         port: int | None = None,
+        skip_url_asserts: bool = False,
         **kwargs: Any,
     ) -> None:
-        super().__init__(scheme=scheme, host=host, port=port, **kwargs)
+        super().__init__(
+            scheme=scheme, host=host, port=port, skip_url_asserts=skip_url_asserts, **kwargs
+        )
         self._handler = handler
         self.app = None
 

@@ -117,10 +117,15 @@ class BaseTestServer:
         return None if self.runner is None else self.runner.server
 
     async def start_server(self, **kwargs: Any) -> None:
-        """Start listening (a no-op once started); ``kwargs`` go to the runner."""
+        """Start listening (a no-op once started); ``kwargs`` go to the runner.
+
+        Handlers are cancelled when their client disconnects (``handler_cancellation``),
+        as aiohttp's test server always has them; pass ``handler_cancellation=False`` to
+        test a handler that runs on.
+        """
         if self.runner is not None:
             return
-        runner = self._make_runner(**{**self._kwargs, **kwargs})
+        runner = self._make_runner(**{"handler_cancellation": True, **self._kwargs, **kwargs})
         await runner.setup()
         site = TCPSite(runner, self.host, self.port or 0)
         try:

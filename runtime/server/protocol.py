@@ -640,6 +640,23 @@ class HttpProtocol(SlowClients, asyncio.Protocol):
         """Close the connection now."""
         self._close()
 
+    def force_close(self) -> None:
+        """Close the connection at once, as aiohttp's ``RequestHandler.force_close()`` does.
+
+        What was written is still sent, then the connection closes; nothing more is read
+        and no queued (pipelined) request is answered. :attr:`transport` becomes None at
+        once, so the running handler sees its client gone (``request.transport`` is None,
+        writes raise ``ConnectionResetError``; aiohttp-sse reads that as a disconnect), and
+        with ``handler_cancellation`` it is cancelled when the connection is lost.
+        """
+        transport = self.transport
+        if transport is None:
+            return
+        self._cancel_timer()
+        self._queue = None
+        transport.close()
+        self.transport = None
+
     def _release_parser(self) -> None:
         # The parser calls back into us: released, this connection is freed by reference
         # counting when it ends instead of waiting for the cycle collector.

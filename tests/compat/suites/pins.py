@@ -20,23 +20,6 @@ _NO_DOCKER: Final = (
     "Docker daemon"
 )
 
-# Differences of Berth that the suites find; each test still passes on the client side,
-# but a handler fails on Berth where it does not on aiohttp (run.py's rule).
-_NO_FORCE_CLOSE: Final = (
-    "the handler calls request.protocol.force_close(): Berth's request.protocol is "
-    "HttpProtocol (runtime/server/protocol.py), which has close() but no force_close(), "
-    "so the handler dies with AttributeError; aiohttp's RequestHandler.force_close() "
-    "closes the transport at once and sets protocol.transport to None, which aiohttp-sse's "
-    "prepare() then reads as a disconnect"
-)
-_NO_HANDLER_CANCELLATION: Final = (
-    "aiohttp's test server always runs with handler_cancellation=True "
-    "(BaseTestServer.start_server), so when aiohttp-sse aborts the stalled connection the "
-    "handler is cancelled before its closing `assert False`; Berth's TestServer "
-    "(runtime/testing/kit.py, start_server) keeps the default, False, so the handler runs "
-    "on into it"
-)
-
 
 @dataclass(frozen=True)
 class Suite:
@@ -100,12 +83,6 @@ SUITES: Final = (
         "3.0",
         "aiohttp_sse-3.0.tar.gz",
         "4c2158dc7221fbcad225699c2b7c368c15ae45ef195447ddd0ba3dea5af24c70",
-        exclude={
-            "tests.test_sse::test_ping_auto_close": _NO_FORCE_CLOSE,
-            "tests.test_sse::test_connection_is_not_alive": _NO_FORCE_CLOSE,
-            "tests.test_sse::test_ping_timeout": _NO_HANDLER_CANCELLATION,
-            "tests.test_sse::test_with_timeout[0.1]": _NO_HANDLER_CANCELLATION,
-        },
     ),
     Suite(
         "aiohttp-security",

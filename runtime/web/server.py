@@ -11,10 +11,8 @@ import asyncio
 import contextlib
 import logging
 import socket
-import traceback
 import warnings
 from collections.abc import Awaitable, Callable
-from html import escape
 from typing import Any
 
 from ..http.errors import HttpProcessingError
@@ -26,6 +24,7 @@ from ..server.protocol import HttpProtocol
 from ..server.streams import EMPTY_PAYLOAD, StreamReader
 from .access_log import AbstractAccessLogger, AccessLogger, access_logger
 from .decoded_body import DecodedBody, decode_request_body
+from .error_page import internal_error_page
 from .exceptions import HTTPException, HTTPGatewayTimeout, HTTPInternalServerError
 from .foreign import as_http_exception
 from .request import BaseRequest
@@ -75,6 +74,10 @@ class Server:
             head or body, in bytes per second over each ``rate_window`` seconds in which
             the server waits for it (0 turns one off); slower clients get 408 and a
             closed connection (docs/hardening.md).
+        send_timeout: how long a client may keep the server's writes blocked (its buffers
+            full) without reading anything; any progress restarts it. Then its connection
+            is aborted, and a handler waiting to write gets ``ConnectionResetError``. 60 s,
+            nginx's ``send_timeout``; ``None`` or 0 turns it off (docs/hardening.md).
         access_log_class, access_log, access_log_format: access logging (``access_log=None``
             turns it off).
 
@@ -107,6 +110,7 @@ class Server:
         min_head_rate: float = 500.0,
         min_body_rate: float = 500.0,
         rate_window: float = 5.0,
+        send_timeout: float | None = 60.0,
         max_pipeline: int = 16,
         lingering_time: float = 2.0,
         server_header: str | None = "Berth",
@@ -121,6 +125,8 @@ class Server:
                 raise ValueError(f"{name} must be >= 0 (0 turns it off), got {rate!r}")
         if rate_window <= 0:
             raise ValueError(f"rate_window must be > 0 seconds, got {rate_window!r}")
+        if send_timeout is not None and send_timeout < 0:
+            raise ValueError(f"send_timeout must be >= 0 (0 turns it off), got {send_timeout!r}")
         if read_bufsize <= 0:
             raise ValueError(f"read_bufsize must be > 0 bytes, got {read_bufsize!r}")
         self.request_handler = handler
@@ -142,6 +148,7 @@ class Server:
             min_head_rate=min_head_rate,
             min_body_rate=min_body_rate,
             rate_window=rate_window,
+            send_timeout=send_timeout,
             max_pipeline=max_pipeline,
             handler_cancellation=handler_cancellation,
             server_header=server_header,
@@ -305,13 +312,7 @@ class Server:
         if request.writer.head_sent:
             request.writer.force_close()
             raise exc  # headers are out: the protocol closes the connection
-        if self.debug:
-            tb = escape("".join(traceback.format_exception(exc)))
-            return HTTPInternalServerError(
-                text=f"<h1>500 Internal Server Error</h1><pre>{tb}</pre>",
-                content_type="text/html",
-            )
-        return HTTPInternalServerError()
+        return internal_error_page(request.headers, exc, self.debug)
 
     def _timeout_response(self, request: BaseRequest, exc: TimeoutError) -> StreamResponse:
         """504 for a handler's ``asyncio.TimeoutError``, as aiohttp answers it: what the

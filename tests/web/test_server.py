@@ -84,3 +84,41 @@ async def test_half_closed_client_still_gets_its_answer() -> None:
                 received += chunk
     assert received.startswith(b"HTTP/1.1 200 OK")
     assert received.endswith(b"still answered")
+
+
+async def _fails(request: web.BaseRequest) -> web.StreamResponse:
+    raise RuntimeError("kaboom")
+
+
+async def test_an_unhandled_error_answers_aiohttps_plain_500_page(
+    caplog: Any,
+) -> None:
+    async with serve(_fails) as port, await Connection.open(port) as conn:
+        reply = await conn.request()
+    assert reply.status == 500
+    assert reply.headers["Content-Type"].startswith("text/plain")
+    assert reply.text == "500 Internal Server Error\n\nServer got itself in trouble"
+    assert "Error handling request GET /" in caplog.text
+
+
+async def test_a_browser_gets_the_500_page_in_html_with_the_traceback_in_debug() -> None:
+    accept = [("Accept", "text/html,application/xhtml+xml")]
+    async with serve(_fails) as port, await Connection.open(port) as conn:
+        plain = await conn.request(headers=accept)
+    async with serve(_fails, debug=True) as port, await Connection.open(port) as conn:
+        debug_html = await conn.request(headers=accept)
+        debug_text = await conn.request()
+    assert plain.headers["Content-Type"].startswith("text/html")
+    assert plain.text == (
+        "<html><head><title>500 Internal Server Error</title></head><body>\n"
+        "<h1>500 Internal Server Error</h1>\nServer got itself in trouble\n</body></html>\n"
+    )
+    assert debug_html.text.startswith(
+        "<html><head><title>500 Internal Server Error</title></head><body>\n"
+        "<h1>500 Internal Server Error</h1>\n<h2>Traceback:</h2>\n"
+        "<pre>Traceback (most recent call last):\n"
+    )
+    assert "RuntimeError: kaboom" in debug_html.text
+    assert debug_text.text.startswith(
+        "500 Internal Server Error\n\nTraceback (most recent call last):\n"
+    )

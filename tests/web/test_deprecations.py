@@ -224,7 +224,9 @@ async def test_drain_output_length_and_chunk_size_warn_on_a_response(probe: Prob
             response.enable_chunked_encoding(chunk_size=8192)
         await response.prepare(request)
         await response.write(b"data")
-        with pytest.warns(DeprecationWarning, match=r"drain\(\) is deprecated.*write"):
+        with pytest.warns(
+            DeprecationWarning, match=r"^drain method is deprecated, use await resp\.write\(\)$"
+        ):
             await response.drain()
         with pytest.warns(DeprecationWarning, match="output_length is deprecated.*body_length"):
             written = response.output_length

@@ -21,8 +21,9 @@ from ..http.fields import ETag
 from ..http.grammar import ETAGC_RE
 from ..http.header_params import parse_content_type
 from ..http.writer import REASONS, ResponseWriter, reason_phrase
+from .foreign_payload import as_payload
 from .keys import ResponseKey, is_foreign_key, warn_str_key
-from .payload import Payload, make_payload
+from .payload import Payload
 
 if TYPE_CHECKING:
     from .request import BaseRequest
@@ -663,7 +664,7 @@ class Response(StreamResponse):
             # The declared charset is what the bytes must be in (RFC 9110 8.3.2).
             self._body = body.encode(charset or "utf-8")
             return
-        payload = make_payload(body, charset=charset)
+        payload = as_payload(body, charset=charset)
         self._body = None
         self._payload = payload
         for name, value in payload.headers.items():

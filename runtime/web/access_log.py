@@ -32,7 +32,9 @@ class AbstractAccessLogger:
 
     @property
     def enabled(self) -> bool:
-        return self.logger.isEnabledFor(logging.INFO)
+        """Whether :meth:`log` is called: always, as in aiohttp (a subclass may log
+        somewhere other than ``self.logger``); :class:`AccessLogger` asks its logger."""
+        return True
 
 
 def _local_time(request: BaseRequest, response: StreamResponse, elapsed: float) -> str:
@@ -81,6 +83,11 @@ class AccessLogger(AbstractAccessLogger):
 
         template = _FORMAT_RE.sub(replace, log_format.replace("%%", "\x00"))
         return template.replace("\x00", "%%"), atoms
+
+    @property
+    def enabled(self) -> bool:
+        """Whether its logger emits INFO: otherwise no line is formatted."""
+        return self.logger.isEnabledFor(logging.INFO)
 
     def log(self, request: BaseRequest, response: StreamResponse, time: float) -> None:
         try:

@@ -407,7 +407,9 @@ class Application(MutableMapping[str | AppKey[Any], Any]):
         self._frozen = True
         for subapp in self._subapps:
             subapp.freeze()
-        self._build_chains(self._router.resources(), (self,))
+        resources = getattr(self._router, "resources", None)
+        if resources is not None:  # a router of one's own may only resolve (aiohttp's abc)
+            self._build_chains(resources(), (self,))
 
     def _check_frozen(self, what: str) -> None:
         if self._pre_frozen:

@@ -14,6 +14,7 @@ from .access_log import AbstractAccessLogger, AccessLogger
 from .app import AppKey, Application, ChainMapProxy, CleanupError
 from .decoded_body import DecodedBody
 from .exceptions import *  # noqa: F403 - every HTTPxxx class, as aiohttp.web exports them
+from .exceptions import MalformedRequestBody, RequestPayloadError
 from .fileresponse import FileResponse
 from .json_responses import json_bytes_response, json_response
 from .keys import NotAppKeyWarning, RequestKey, ResponseKey
@@ -102,6 +103,7 @@ __all__ = [
     "HttpVersion",
     "HttpVersion10",
     "HttpVersion11",
+    "MalformedRequestBody",
     "MaskDomain",
     "MatchInfoError",
     "MatchedSubAppResource",
@@ -114,6 +116,7 @@ __all__ = [
     "ReadinessState",
     "Request",
     "RequestKey",
+    "RequestPayloadError",
     "Resource",
     "ResourceRoute",
     "Response",

@@ -20,7 +20,7 @@ from typing import Final
 from ..http.codings import DECODABLE, BodyDecoder, coding_name, make_decoder
 from ..http.message import RequestMessage
 from ..server.streams import StreamReader
-from .exceptions import HTTPBadRequest, HTTPException, HTTPRequestEntityTooLarge
+from .exceptions import HTTPException, HTTPRequestEntityTooLarge, MalformedRequestBody
 
 __all__ = ["DecodedBody", "decode_request_body"]
 
@@ -75,7 +75,7 @@ class DecodedBody:
             # RFC 9110 15.5.1: a body that is not valid for its declared coding is the
             # client's error.
             stream.set_exception(
-                HTTPBadRequest(text=f"Malformed {self._coding} request body: {exc}")
+                MalformedRequestBody(text=f"Malformed {self._coding} request body: {exc}")
             )
         except Exception as exc:  # the connection's own errors: timeouts, resets
             logger.debug("Reading the %s request body failed: %r", self._coding, exc)

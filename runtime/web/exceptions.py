@@ -77,6 +77,8 @@ __all__ = [
     "HTTPUseProxy",
     "HTTPVariantAlsoNegotiates",
     "HTTPVersionNotSupported",
+    "MalformedRequestBody",
+    "RequestPayloadError",
     "http_exception_for",
 ]
 
@@ -504,6 +506,16 @@ class HTTPNetworkAuthenticationRequired(HTTPServerError):
 # --- end of generated classes -----------------------------------------------------------
 
 
+class RequestPayloadError(Exception):
+    """A request body that cannot be read to its end: malformed inside (a bad chunk) or
+    not valid for its ``Content-Encoding`` (aiohttp's name, for ``except`` clauses)."""
+
+
+class MalformedRequestBody(HTTPBadRequest, RequestPayloadError):
+    """What ``read()``, ``text()``, ``json()``, ``post()`` and a decoded
+    ``request.content`` raise for such a body: a 400 when it escapes the handler."""
+
+
 def http_exception_for(error: HttpProcessingError) -> HTTPException:
     """The web exception for a protocol error met while reading a body (a handler's
     ``read()``/``post()``): 408 for a body too slow, 413 past a limit, 400 otherwise."""
@@ -511,7 +523,7 @@ def http_exception_for(error: HttpProcessingError) -> HTTPException:
         return HTTPRequestTimeout(text=error.message)
     if error.status == 413:
         return HTTPRequestEntityTooLarge(max_size=0, actual_size=0, text=error.message)
-    return HTTPBadRequest(text=error.message)
+    return MalformedRequestBody(text=error.message)
 
 
 if __name__ == "__main__" and sys.argv[1:] == ["--generate"]:

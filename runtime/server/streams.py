@@ -114,6 +114,11 @@ class StreamReader:
     def exception(self) -> BaseException | None:
         return self._exception
 
+    def get_read_buffer_limits(self) -> tuple[int, int]:
+        """``(low, high)``: reading resumes at or below ``low`` unread bytes and pauses
+        above ``high`` (``read_bufsize``), as aiohttp's ``StreamReader`` reports them."""
+        return self._low_water, self._high_water
+
     def is_eof(self) -> bool:
         """True once the sender finished (data may still be buffered)."""
         return self._eof

@@ -246,6 +246,14 @@ async def test_read_bufsize_is_the_body_buffer(probe: Probe) -> None:
     assert (default, small) == (2**16, 4096)
 
 
+async def test_the_body_stream_reports_its_limits_as_aiohttps_does(probe: Probe) -> None:
+    async def limits(request: BaseRequest) -> list[int]:
+        return list(request.content.get_read_buffer_limits())
+
+    _, small = await probe(limits, "POST", data=b"x", server_kwargs={"read_bufsize": 4096})
+    assert small == [2048, 4096]  # resumes at or below 2048 unread bytes, pauses above 4096
+
+
 async def test_tcp_keepalive_probes_are_on_unless_turned_off(probe: Probe) -> None:
     async def keepalive(request: BaseRequest) -> int:
         assert request.transport is not None

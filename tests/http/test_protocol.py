@@ -84,6 +84,25 @@ async def test_http10_keep_alive_only_when_asked() -> None:
     assert not conn.transport.closed
 
 
+async def test_an_http10_request_gets_an_http11_status_line_framed_for_http10() -> None:
+    # RFC 9110 2.5: we answer with the highest version we conform to (a deliberate difference
+    # from aiohttp, which echoes 1.0: docs/web-api.md), framed so a 1.0 client can read it.
+    async def streamed(request: BaseRequest) -> StreamResponse:
+        resp = StreamResponse()
+        await resp.prepare(request)
+        await resp.write(b"no length known")
+        return resp
+
+    conn = Conn(streamed)
+    conn.send(b"GET / HTTP/1.0\r\n\r\n")
+    await conn.settle()
+    raw = conn.transport.take()
+    assert raw.startswith(b"HTTP/1.1 200 OK\r\n")
+    assert b"chunked" not in raw.lower()  # RFC 9112 6.1: no chunked to an HTTP/1.0 client
+    assert raw.endswith(b"\r\n\r\nno length known")
+    assert conn.transport.closed  # the close delimits the body (RFC 9112 6.3)
+
+
 async def test_slow_head_gets_408_then_close() -> None:
     conn = Conn(hello, head_timeout=10)
     conn.send(b"GET / HTTP/1.1\r\nHost: t\r\n")

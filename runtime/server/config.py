@@ -54,6 +54,11 @@ class ProtocolConfig:
     min_head_rate: float = 500.0
     min_body_rate: float = 500.0
     rate_window: float = 5.0
+    # How long the peer may keep our writes blocked (the write buffer past its high-water
+    # mark) without reading anything; any progress restarts it. Then the connection is
+    # aborted: a half-written response cannot be finished. nginx's send_timeout, and its
+    # default (docs/hardening.md). None or 0: no limit.
+    send_timeout: float | None = 60.0
     max_pipeline: int = 16  # requests read ahead of the one being answered
     handler_cancellation: bool = False
     server_header: str | None = "Berth"

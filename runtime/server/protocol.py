@@ -185,7 +185,13 @@ class HttpProtocol(SlowClients, asyncio.Protocol):
         # uvloop's transports are not asyncio.Transport subclasses; they quack the same.
         transport = cast(asyncio.Transport, transport)
         self.transport = transport
-        self.flow = FlowControl(transport)
+        config = self.config
+        self.flow = FlowControl(
+            transport,
+            clock=self._clock,
+            send_timeout=config.send_timeout,
+            on_send_timeout=self._send_timed_out,
+        )
         self.peername = transport.get_extra_info("peername")
         self._idle_since = self._clock.time()
         self._begin_head()
@@ -560,6 +566,21 @@ class HttpProtocol(SlowClients, asyncio.Protocol):
             self._check_body()
         else:
             self._close(abort=kind is _LINGER)
+
+    def _send_timed_out(self, stalled: float) -> None:
+        """The peer kept our writes blocked for ``send_timeout`` without reading: abort.
+        What is written cannot be finished, and a close would wait for the buffer to drain;
+        the handler's pending write raises ``ConnectionResetError`` (docs/hardening.md)."""
+        transport = self.transport
+        if transport is None or self._state is _CLOSED:
+            return
+        self.config.logger.info(
+            "Aborting the connection from %s: it read nothing of its %s for %.1f s (send_timeout)",
+            _peer(self.peername),
+            "WebSocket" if self._state is _UPGRADED else "response",
+            stalled,
+        )
+        transport.abort()
 
     def _rearm_idle(self) -> None:
         """Idle: close once ``keepalive_timeout`` has passed since the connection became

@@ -30,6 +30,10 @@ __all__ = ["SlowClients"]
 # a new client's request is on its way by then. A body's rate needs a second to measure.
 _JUDGE_HEAD_AFTER = 0.25
 _JUDGE_BODY_AFTER = 1.0
+# A peer that keeps our writes blocked is judged after a second without reading anything
+# (or half its send_timeout, if that is shorter): a fast reader's buffer drains within
+# milliseconds of each pause, and a lossy link's retransmission backs off in about a second.
+_JUDGE_WRITE_AFTER = 1.0
 _OPEN, _REFUSING = ConnState.OPEN, ConnState.REFUSING
 _LINGERING, _CLOSED = ConnState.LINGERING, ConnState.CLOSED
 _HEAD, _BODY = TimerKind.HEAD, TimerKind.BODY
@@ -183,13 +187,26 @@ class SlowClients:
 
         0: already closing (a lingering close); 1: idle between requests, oldest first;
         2: a head not finished (or, on a new connection, not begun), furthest behind
-        ``min_head_rate`` first; 3: a body arriving below ``min_body_rate``, slowest first.
-        A head is judged only after a quarter second, a body after a second: a new client
-        is not slow yet.
+        ``min_head_rate`` first; 3: a body arriving below ``min_body_rate``, slowest first;
+        4: a peer that has read nothing for a second while our writes to it are blocked (a
+        response, or a WebSocket), the longest stalled first. A head is judged only after a
+        quarter second, a body and a blocked write after a second: a new client is not slow
+        yet. 4 comes last: 1-3 have nothing in flight or are below a minimum rate, while a
+        peer not reading is still within its ``send_timeout`` and a response (the handler's
+        work) is on its way to it; but unlike a request being served, it waits on the
+        client, not on us.
         """
         state = self._state
         if state is _LINGERING:
             return (0, 0.0)
+        flow = self.flow
+        if flow is not None and flow.writing_paused and state is not _CLOSED:
+            # Whatever the request's state: a connection whose response is still going out
+            # is not idle, and closing it cuts that response short.
+            stalled = flow.stalled_for(now)
+            timeout = self.config.send_timeout
+            judge = min(_JUDGE_WRITE_AFTER, timeout / 2) if timeout else _JUDGE_WRITE_AFTER
+            return (4, -stalled) if stalled >= judge else None
         if state is not _OPEN:
             # Upgraded: the application's. Refusing: an answer is on its way, then it
             # closes. Switching: its handler runs. Closed: gone.
@@ -222,5 +239,8 @@ class SlowClients:
             return
         if self._state is _LINGERING:
             transport.abort()  # the response went out; the rest is only courtesy
+        elif self.flow is not None and self.flow.writing_paused:
+            # A close would wait for a peer that does not read to take the buffer first.
+            transport.abort()
         else:
             self._close()

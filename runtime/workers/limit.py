@@ -4,10 +4,12 @@ A hard limit that only stops accepting can be turned against the server: a thous
 keep-alive connections, or a thousand clients that never finish their heads, and no one
 else gets in. So at the limit, before each new connection, one connection is closed to make
 room, the cheapest first: one already closing, then idle ones (oldest first), then heads
-begun and not finished, then bodies arriving below the minimum rate (slowest first; see
-``HttpProtocol.shed_rank``). A request being served and a WebSocket are never closed. Only
-when nothing can be closed does the worker stop accepting (new connections wait in the
-listen backlog, where a sibling worker may take them) until a connection ends.
+begun and not finished, then bodies arriving below the minimum rate (slowest first), then
+peers that have read nothing for a second while our writes to them are blocked (longest
+first; see ``HttpProtocol.shed_rank``). A request being served and a WebSocket are never
+closed while their peer keeps reading. Only when nothing can be closed does the worker stop
+accepting (new connections wait in the listen backlog, where a sibling worker may take
+them) until a connection ends.
 
 Each episode at the limit is logged twice at most: one WARNING when the worker first has to
 refuse, one INFO line when it is over, with what was closed.
@@ -33,7 +35,7 @@ _SCAN_KEEP = 64
 _SCAN_FRESH = 0.5
 # An episode at the limit is over after this long without reaching it.
 _EPISODE_QUIET = 1.0
-_KINDS = ("closing", "idle", "slow head", "slow body")
+_KINDS = ("closing", "idle", "slow head", "slow body", "not reading")
 
 
 class ConnectionLimit:
@@ -120,8 +122,9 @@ class ConnectionLimit:
             episode.warned = True
             self._logger.warning(
                 "worker_connections (%d) reached and no connection can be closed to make "
-                "room (all are serving requests or WebSockets): new connections wait in the "
-                "listen backlog. Raise --worker-connections or add workers if this recurs.",
+                "room (all are serving requests or WebSockets to peers that read): new "
+                "connections wait in the listen backlog. Raise --worker-connections or add "
+                "workers if this recurs.",
                 self.limit,
             )
         self._schedule()
@@ -204,7 +207,7 @@ class _Episode:
     def __init__(self, now: float) -> None:
         self.started = now
         self.last_seen = now
-        self.shed = [0, 0, 0, 0]  # by shed_rank kind: closing, idle, slow head, slow body
+        self.shed = [0] * len(_KINDS)  # by shed_rank kind: closing, idle, ..., not reading
         self.refused_since = 0.0
         self.refused_for = 0.0
         self.warned = False

@@ -40,6 +40,18 @@ RequestFactory = Callable[..., BaseRequest]
 ErrorHandler = Callable[[HttpProcessingError], Awaitable[StreamResponse]]
 
 
+def _closing(factory: RequestFactory) -> RequestFactory:
+    """``factory``, with each request's connection closed once it is answered."""
+
+    def make(
+        message: RequestMessage, payload: Any, conn: Any, writer: Any, *args: Any, **kw: Any
+    ) -> BaseRequest:
+        writer.force_close()
+        return factory(message, payload, conn, writer, *args, **kw)
+
+    return make
+
+
 class Server:
     """Serve a handler coroutine ``async def handler(request) -> StreamResponse``.
 
@@ -69,7 +81,8 @@ class Server:
         timeout_ceil_threshold: accepted for aiohttp code; our timers are not rounded, so
             it changes nothing (docs/web-api.md).
         keepalive_timeout, max_line_size, max_field_size, max_headers, lingering_time,
-        head_timeout, body_timeout, max_pipeline, server_header: connection settings.
+        head_timeout, body_timeout, max_pipeline, server_header: connection settings;
+            ``keepalive_timeout=0`` turns keep-alive off (each answer closes), as in aiohttp.
         min_head_rate, min_body_rate, rate_window: the slowest a client may send a request
             head or body, in bytes per second over each ``rate_window`` seconds in which
             the server waits for it (0 turns one off); slower clients get 408 and a
@@ -131,6 +144,10 @@ class Server:
             raise ValueError(f"read_bufsize must be > 0 bytes, got {read_bufsize!r}")
         self.request_handler = handler
         self.request_factory: RequestFactory = request_factory or BaseRequest
+        if not keepalive_timeout:
+            # Keep-alive off, as aiohttp (and gunicorn's --keep-alive 0) mean it: every answer
+            # says Connection: close. Wrapped here, so serving with keep-alive costs nothing.
+            self.request_factory = _closing(self.request_factory)
         self.error_handler = error_handler or self._default_error_response
         self._loop = loop
         self.debug = debug

@@ -122,3 +122,18 @@ async def test_a_browser_gets_the_500_page_in_html_with_the_traceback_in_debug()
     assert debug_text.text.startswith(
         "500 Internal Server Error\n\nTraceback (most recent call last):\n"
     )
+
+
+async def test_keepalive_timeout_zero_closes_each_connection_once_answered() -> None:
+    """As aiohttp and gunicorn's ``--keep-alive 0`` mean it; a pause before the first
+    request is still allowed."""
+
+    async def ok(request: web.BaseRequest) -> web.StreamResponse:
+        return web.Response(text="ok")
+
+    async with serve(ok, keepalive_timeout=0) as port, await Connection.open(port) as conn:
+        await asyncio.sleep(0.05)
+        reply = await conn.request()
+        rest = await asyncio.wait_for(conn.reader.read(), 5)
+    assert (reply.status, reply.text, rest) == (200, "ok", b"")
+    assert reply.headers["Connection"] == "close"

@@ -321,7 +321,7 @@ class FanoutLoad:
         """Every client connected, spread evenly: at most ``ceil(clients / workers)`` on a
         worker (a client that lands on a full worker is closed and opened again)."""
         quota = math.ceil(self.client_count / self.workers)
-        limit = self.client_count * (self.workers + 10)
+        limit = max(self.client_count * (self.workers + 10), 2_000)
         gate = asyncio.Semaphore(64)  # connections being opened at once
 
         async def one(index: int) -> None:
@@ -350,6 +350,9 @@ class FanoutLoad:
                     self.clients.append(client)
                     return
                 client.close()
+                # Landed on a full worker: give the others a moment to reach accept(), or a
+                # busy machine keeps handing every retry to the one worker that is awake.
+                await asyncio.sleep(0.01)
 
         await asyncio.gather(*(one(index) for index in range(self.client_count)))
         if len(self.per_worker) != self.workers:

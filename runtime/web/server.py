@@ -321,9 +321,10 @@ class Server:
 
     def _internal_error(self, request: BaseRequest, exc: BaseException) -> StreamResponse:
         if not getattr(exc, "berth_logged", False):
-            self.logger.error(
-                "Error handling request %s %s", request.method, request.raw_path, exc_info=exc
-            )
+            # aiohttp's call, word for word and argument for argument: code and tests written
+            # for aiohttp match on it (the access log line of the same request has its
+            # method and path).
+            self.logger.exception("Error handling request from %s", request.remote, exc_info=exc)
             with contextlib.suppress(AttributeError):  # so the protocol does not repeat it
                 exc.berth_logged = True  # type: ignore[attr-defined]
         if request.writer.head_sent:
@@ -334,9 +335,7 @@ class Server:
     def _timeout_response(self, request: BaseRequest, exc: TimeoutError) -> StreamResponse:
         """504 for a handler's ``asyncio.TimeoutError``, as aiohttp answers it: what the
         handler waited for (an upstream call, a database) did not answer in time."""
-        self.logger.debug(
-            "Handler for %s %s timed out", request.method, request.raw_path, exc_info=exc
-        )
+        self.logger.debug("Request handler timed out.", exc_info=exc)  # aiohttp's words
         if request.writer.head_sent:
             request.writer.force_close()
             raise exc  # headers are out: the protocol closes the connection

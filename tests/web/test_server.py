@@ -98,7 +98,7 @@ async def test_an_unhandled_error_answers_aiohttps_plain_500_page(
     assert reply.status == 500
     assert reply.headers["Content-Type"].startswith("text/plain")
     assert reply.text == "500 Internal Server Error\n\nServer got itself in trouble"
-    assert "Error handling request GET /" in caplog.text
+    assert "Error handling request from 127.0.0.1" in caplog.text  # aiohttp's words
 
 
 async def test_a_browser_gets_the_500_page_in_html_with_the_traceback_in_debug() -> None:
@@ -137,3 +137,24 @@ async def test_keepalive_timeout_zero_closes_each_connection_once_answered() -> 
         rest = await asyncio.wait_for(conn.reader.read(), 5)
     assert (reply.status, reply.text, rest) == (200, "ok", b"")
     assert reply.headers["Connection"] == "close"
+
+
+async def test_debug_records_use_aiohttps_words(caplog: Any) -> None:
+    # Code and tests written for aiohttp match on these records (a mocked logger's calls).
+    caplog.set_level("DEBUG", "runtime.server")
+
+    async def times_out(request: web.BaseRequest) -> web.StreamResponse:
+        raise TimeoutError("upstream")
+
+    async def cancelled(request: web.BaseRequest) -> web.StreamResponse:
+        raise asyncio.CancelledError()
+
+    async with serve(times_out) as port, await Connection.open(port) as conn:
+        assert (await conn.request()).status == 504
+    assert "Request handler timed out." in caplog.messages
+    async with serve(cancelled) as port:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(build_request("GET", "/"))
+        assert await reader.read() == b""  # closed without an answer
+        writer.close()
+    assert "Ignored premature client disconnection" in caplog.messages

@@ -147,4 +147,4 @@ def test_handler_errors_reach_gunicorns_error_log(gunicorn: Launcher) -> None:
     assert get(instance.address, "/error").status == 500
     wait_for(lambda: "handler failed on purpose" in instance.stderr, 5, "the traceback")
     line = next(line for line in instance.stderr.splitlines() if "Error handling request" in line)
-    assert "[ERROR] Error handling request GET /error" in line  # gunicorn's error log format
+    assert "[ERROR] Error handling request from 127.0.0.1" in line  # gunicorn's format

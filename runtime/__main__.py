@@ -107,14 +107,7 @@ def _serve_reloading(options: ServeOptions, args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    options = ServeOptions(
-        entry=args.entry,
-        uvloop=args.uvloop,
-        debug=args.debug,
-        access_log=not args.no_access_log,
-        shutdown_timeout=args.shutdown_timeout,
-        aiohttp_compat=args.aiohttp_compat,
-    )
+    options = ServeOptions.from_args(args)
     if args.aiohttp_compat:
         # Here for a single server, and checked here for --reload, whose servers install
         # it again in their own processes.

@@ -87,14 +87,7 @@ def _report(ready: TextIO, text: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    options = ServeOptions(
-        entry=args.entry,
-        uvloop=args.uvloop,
-        debug=args.debug,
-        access_log=not args.no_access_log,
-        shutdown_timeout=args.shutdown_timeout,
-        aiohttp_compat=args.aiohttp_compat,
-    )
+    options = ServeOptions.from_args(args)
     # Ctrl-C in a terminal reaches the whole process group; the supervisor alone decides,
     # and stops this server with one SIGTERM.
     signal.signal(signal.SIGINT, signal.SIG_IGN)

@@ -3,6 +3,7 @@ each child of the reloading supervisor both do."""
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import logging
 from collections.abc import Callable
@@ -26,6 +27,19 @@ class ServeOptions:
     access_log: bool = True
     shutdown_timeout: float = 60.0
     aiohttp_compat: bool = False  # install runtime.compat.aiohttp before the import
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> ServeOptions:
+        """The options from a parsed command line (``python -m runtime`` and a child's,
+        which share these flags)."""
+        return cls(
+            entry=args.entry,
+            uvloop=args.uvloop,
+            debug=args.debug,
+            access_log=not args.no_access_log,
+            shutdown_timeout=args.shutdown_timeout,
+            aiohttp_compat=args.aiohttp_compat,
+        )
 
     def to_argv(self) -> list[str]:
         """The options as a child's command line (``runtime.devserver.child`` parses it)."""

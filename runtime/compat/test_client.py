@@ -15,13 +15,13 @@ import aiohttp
 from yarl import URL
 
 from ..testing import BaseTestServer
-from ..web import Application
+from ..testing.kit import BaseTestClient
 from .pending import Pending
 
 __all__ = ["AiohttpTestClient"]
 
 
-class AiohttpTestClient:
+class AiohttpTestClient(BaseTestClient[Pending[Any]]):
     """A client for one Berth test server on aiohttp's ``ClientSession``.
 
     Args:
@@ -29,8 +29,6 @@ class AiohttpTestClient:
         cookie_jar: default: aiohttp's ``CookieJar(unsafe=True)``, as aiohttp's TestClient.
         kwargs: given to ``aiohttp.ClientSession``.
     """
-
-    __test__ = False
 
     def __init__(
         self,
@@ -48,33 +46,9 @@ class AiohttpTestClient:
         self._closed = False
 
     @property
-    def server(self) -> BaseTestServer:
-        return self._server
-
-    @property
-    def app(self) -> Application | None:
-        """The application under test (``None`` for a raw server)."""
-        app: Application | None = getattr(self._server, "app", None)
-        return app
-
-    @property
-    def host(self) -> str:
-        return self._server.host
-
-    @property
-    def port(self) -> int | None:
-        return self._server.port
-
-    @property
     def session(self) -> aiohttp.ClientSession:
         """aiohttp's session: its requests need absolute URLs (:meth:`make_url`)."""
         return self._session
-
-    def make_url(self, path: str | URL) -> URL:
-        return self._server.make_url(path)
-
-    async def start_server(self) -> None:
-        await self._server.start_server()
 
     async def _request(self, method: str, path: str | URL, **kwargs: Any) -> Any:
         response = await self._session.request(method, self.make_url(path), **kwargs)
@@ -84,27 +58,6 @@ class AiohttpTestClient:
     def request(self, method: str, path: str | URL, **kwargs: Any) -> Pending[Any]:
         """Send ``method`` to ``path``: await it, ``async with`` it, or make it a task."""
         return Pending(self._request(method, path, **kwargs))
-
-    def get(self, path: str | URL, **kwargs: Any) -> Pending[Any]:
-        return self.request("GET", path, **kwargs)
-
-    def post(self, path: str | URL, **kwargs: Any) -> Pending[Any]:
-        return self.request("POST", path, **kwargs)
-
-    def put(self, path: str | URL, **kwargs: Any) -> Pending[Any]:
-        return self.request("PUT", path, **kwargs)
-
-    def patch(self, path: str | URL, **kwargs: Any) -> Pending[Any]:
-        return self.request("PATCH", path, **kwargs)
-
-    def delete(self, path: str | URL, **kwargs: Any) -> Pending[Any]:
-        return self.request("DELETE", path, **kwargs)
-
-    def head(self, path: str | URL, **kwargs: Any) -> Pending[Any]:
-        return self.request("HEAD", path, **kwargs)
-
-    def options(self, path: str | URL, **kwargs: Any) -> Pending[Any]:
-        return self.request("OPTIONS", path, **kwargs)
 
     async def _ws_connect(self, path: str | URL, **kwargs: Any) -> Any:
         ws = await self._session.ws_connect(self.make_url(path), **kwargs)
@@ -126,10 +79,3 @@ class AiohttpTestClient:
             await ws.close()
         await self._session.close()
         await self._server.close()
-
-    async def __aenter__(self) -> AiohttpTestClient:
-        await self.start_server()
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.close()

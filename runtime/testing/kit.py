@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import socket
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, Generic, Self, TypeVar
 
 from yarl import URL
 
@@ -23,6 +23,7 @@ from ..web.runner import AppRunner, BaseRunner, ServerRunner, TCPSite
 from ..web.server import Handler, Server
 
 __all__ = [
+    "BaseTestClient",
     "BaseTestServer",
     "RawTestServer",
     "TestClient",
@@ -30,6 +31,8 @@ __all__ = [
     "loop_context",
     "unused_port",
 ]
+
+_Sent = TypeVar("_Sent")
 
 # A test server that is still busy when the test ends gives in quickly.
 _SHUTDOWN_TIMEOUT = 5.0
@@ -214,22 +217,15 @@ class RawTestServer(BaseTestServer):
         return ServerRunner(Server(self._handler, **kwargs), shutdown_timeout=shutdown_timeout)
 
 
-class TestClient:
-    """A client for one test server: ``await client.get("/path")``.
+class BaseTestClient(Generic[_Sent]):
+    """What every test client shares: the server under test, its URLs, the verb shortcuts.
 
-    Args:
-        server: the server to talk to (started by :meth:`start_server` or ``async with``).
-        kwargs: given to the :class:`ClientSession` (``headers``, ``cookies``, ``timeout``,
-            ``raise_for_status``, ...).
+    Subclasses give :meth:`request` (what a request returns differs: Berth's
+    ``RequestContextManager``, or the compatibility mode's awaitable over aiohttp's client).
     """
 
     __test__ = False
-
-    def __init__(self, server: BaseTestServer, **kwargs: Any) -> None:
-        self._server = server
-        self._session = ClientSession(**kwargs)
-        self._responses: list[ClientResponse] = []
-        self._closed = False
+    _server: BaseTestServer
 
     @property
     def server(self) -> BaseTestServer:
@@ -249,16 +245,66 @@ class TestClient:
     def port(self) -> int | None:
         return self._server.port
 
-    @property
-    def session(self) -> ClientSession:
-        """The underlying :class:`ClientSession` (its cookie jar, its connector)."""
-        return self._session
-
     def make_url(self, path: str | URL) -> URL:
         return self._server.make_url(path)
 
     async def start_server(self) -> None:
         await self._server.start_server()
+
+    def request(self, method: str, path: str | URL, **kwargs: Any) -> _Sent:
+        raise NotImplementedError
+
+    def get(self, path: str | URL, **kwargs: Any) -> _Sent:
+        return self.request("GET", path, **kwargs)
+
+    def post(self, path: str | URL, **kwargs: Any) -> _Sent:
+        return self.request("POST", path, **kwargs)
+
+    def put(self, path: str | URL, **kwargs: Any) -> _Sent:
+        return self.request("PUT", path, **kwargs)
+
+    def patch(self, path: str | URL, **kwargs: Any) -> _Sent:
+        return self.request("PATCH", path, **kwargs)
+
+    def delete(self, path: str | URL, **kwargs: Any) -> _Sent:
+        return self.request("DELETE", path, **kwargs)
+
+    def head(self, path: str | URL, **kwargs: Any) -> _Sent:
+        return self.request("HEAD", path, **kwargs)
+
+    def options(self, path: str | URL, **kwargs: Any) -> _Sent:
+        return self.request("OPTIONS", path, **kwargs)
+
+    async def close(self) -> None:
+        raise NotImplementedError
+
+    async def __aenter__(self) -> Self:
+        await self.start_server()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+
+class TestClient(BaseTestClient[RequestContextManager]):
+    """A client for one test server: ``await client.get("/path")``.
+
+    Args:
+        server: the server to talk to (started by :meth:`start_server` or ``async with``).
+        kwargs: given to the :class:`ClientSession` (``headers``, ``cookies``, ``timeout``,
+            ``raise_for_status``, ...).
+    """
+
+    def __init__(self, server: BaseTestServer, **kwargs: Any) -> None:
+        self._server = server
+        self._session = ClientSession(**kwargs)
+        self._responses: list[ClientResponse] = []
+        self._closed = False
+
+    @property
+    def session(self) -> ClientSession:
+        """The underlying :class:`ClientSession` (its cookie jar, its connector)."""
+        return self._session
 
     async def _request(self, method: str, path: str | URL, **kwargs: Any) -> ClientResponse:
         response = await self._session._request(method, self.make_url(path), **kwargs)
@@ -269,27 +315,9 @@ class TestClient:
         """Send ``method`` to ``path``; await the result or use it with ``async with``."""
         return RequestContextManager(self._request(method, path, **kwargs))
 
-    def get(self, path: str | URL, **kwargs: Any) -> RequestContextManager:
-        return self.request("GET", path, **kwargs)
-
-    def post(self, path: str | URL, **kwargs: Any) -> RequestContextManager:
-        return self.request("POST", path, **kwargs)
-
-    def put(self, path: str | URL, **kwargs: Any) -> RequestContextManager:
-        return self.request("PUT", path, **kwargs)
-
-    def patch(self, path: str | URL, **kwargs: Any) -> RequestContextManager:
-        return self.request("PATCH", path, **kwargs)
-
-    def delete(self, path: str | URL, **kwargs: Any) -> RequestContextManager:
-        return self.request("DELETE", path, **kwargs)
-
     def head(self, path: str | URL, **kwargs: Any) -> RequestContextManager:
         kwargs.setdefault("allow_redirects", False)
         return self.request("HEAD", path, **kwargs)
-
-    def options(self, path: str | URL, **kwargs: Any) -> RequestContextManager:
-        return self.request("OPTIONS", path, **kwargs)
 
     def ws_connect(self, path: str | URL, **kwargs: Any) -> WebSocketContextManager:
         """Open a WebSocket to ``path`` on the test server; await it or use ``async with``
@@ -306,10 +334,3 @@ class TestClient:
         self._responses.clear()
         await self._session.close()
         await self._server.close()
-
-    async def __aenter__(self) -> TestClient:
-        await self.start_server()
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.close()

@@ -37,6 +37,10 @@ class GracefulExit(SystemExit):
     code = 1
 
 
+# Loop passes that turn an accepted socket into a connection (accept, transport, made).
+_ACCEPT_PASSES = 3
+
+
 def _raise_graceful_exit() -> None:
     raise GracefulExit()
 
@@ -272,6 +276,12 @@ class BaseRunner:
         server = self._server
         for site in list(self._sites):
             await site.stop()
+        # A connection accepted just before the listener closed is made on a later pass of
+        # the loop (its transport and connection_made are scheduled, not run). Let those
+        # passes run, so it is among the connections below and gets the shutdown's grace
+        # to be answered; otherwise the stop could end with it unserved and reset it.
+        for _ in range(_ACCEPT_PASSES):
+            await asyncio.sleep(0)
         if server is not None:
             server.pre_shutdown()  # responses from now on carry Connection: close
         await self._run_shutdown_hooks()

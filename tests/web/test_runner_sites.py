@@ -8,6 +8,7 @@ under ``GunicornUVLoopWebWorker`` or a uvloop test loop (found by ``make fuzz --
 from __future__ import annotations
 
 import asyncio
+import socket
 from collections.abc import Callable
 
 import pytest
@@ -44,3 +45,30 @@ def test_tcp_site_reports_its_port(make_loop: Callable[[], asyncio.AbstractEvent
         loop.run_until_complete(main())
     finally:
         loop.close()
+
+
+async def test_a_connection_accepted_as_the_listener_closes_is_still_answered() -> None:
+    # The loop has accepted the socket but not made the connection yet (its transport and
+    # connection_made come on later passes) when the stop closes the listener: the stop
+    # must still answer it, not leave it unserved until the process exits and resets it
+    # (seen as a reset in the dev server's reload, tests/devserver).
+    async def hello(request: web.Request) -> web.Response:
+        return web.Response(text="ok")
+
+    app = web.Application()
+    app.router.add_get("/", hello)
+    runner = web.AppRunner(app, handle_signals=False)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    client = socket.create_connection(("127.0.0.1", port))
+    try:
+        for _ in range(3):  # accepted, not yet a connection
+            await asyncio.sleep(0)
+        client.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        await runner.cleanup()
+        client.settimeout(5)
+        assert client.recv(15) == b"HTTP/1.1 200 OK"
+    finally:
+        client.close()

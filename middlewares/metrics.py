@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import struct
 import time
 from collections.abc import Awaitable, Callable
 from functools import partial
@@ -77,6 +78,10 @@ UNMATCHED_ROUTE: Final = "(unmatched)"
 SIZE_BUCKETS: Final = tuple(float(64 * 4**i) for i in range(11))
 #: Status label of a request whose client went away before it was answered (as nginx logs).
 CLIENT_CLOSED_REQUEST: Final = 499
+
+# Reads of the multiprocess files while a new worker creates its own: retried for 0.5 s.
+_RENDER_ATTEMPTS: Final = 10
+_RENDER_RETRY_PAUSE: Final = 0.05
 
 _LABELS = ("http_request_method", "http_route", "http_response_status_code")
 
@@ -405,8 +410,17 @@ def _render(registry: CollectorRegistry | None, accept: str) -> tuple[bytes, str
         # through their folding into the archives (_multiproc_files.py).
         fresh = CollectorRegistry()
         MultiProcessCollector(fresh)  # type: ignore[no-untyped-call]
-        with directory_lock(path, exclusive=False):
-            return encoder(fresh), content_type
+        for attempt in range(_RENDER_ATTEMPTS):
+            try:
+                with directory_lock(path, exclusive=False):
+                    return encoder(fresh), content_type
+            except (struct.error, ValueError, OSError):
+                # A worker just starting (a max_requests restart) creates its files as we
+                # read them: one can still be empty, or gone between listing and opening.
+                # A moment later it is whole; a scrape should not be a 500 for it.
+                if attempt == _RENDER_ATTEMPTS - 1:
+                    raise
+                time.sleep(_RENDER_RETRY_PAUSE)
     return encoder(registry if registry is not None else REGISTRY), content_type
 
 

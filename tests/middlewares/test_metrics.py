@@ -481,3 +481,27 @@ def test_workers_restarted_by_max_requests_lose_no_counts(served: Any) -> None:
         assert f"histogram_{pid}.db" not in files and f"gauge_livesum_{pid}.db" not in files
     assert "histogram_archive.db" in files
     assert owners <= {str(pid) for pid in live} | {"archive"}, files
+
+
+def test_a_scrape_waits_out_a_worker_creating_its_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A worker that max_requests just started creates its file empty, then writes it: a
+    # scrape reading in between once answered 500 (CI saw it under gunicorn).
+    from middlewares import metrics
+
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
+    path = tmp_path / "counter_4242.db"
+    path.write_bytes(b"")  # created, not yet written
+
+    def starts_up() -> None:
+        time.sleep(0.02)
+        MmapedDict(str(path)).close()  # prometheus_client writes its header
+
+    worker = threading.Thread(target=starts_up)
+    worker.start()
+    try:
+        body, _ = metrics._render(None, "")
+    finally:
+        worker.join()
+    assert isinstance(body, bytes)

@@ -64,7 +64,13 @@ from bench.fanout_wire import (
 from bench.http_wire import parse_response
 from bench.procfs import group_cpu_seconds
 from bench.rate_load import percentiles
-from bench.ws_wire import CLOSE_FRAME, client_frame, handshake_request, parse_frame_header
+from bench.ws_wire import (
+    CLOSE_FRAME,
+    client_frame,
+    handshake_end,
+    handshake_request,
+    parse_frame_header,
+)
 
 COMPLETE_WITHIN_NS = 3_000_000_000  # a message not delivered everywhere by then: lost
 PROBE_EVERY_S = 0.1
@@ -136,15 +142,15 @@ class Client(asyncio.Protocol):
         buf += data
         pos = 0
         if not self.upgraded:
-            end = buf.find(b"\r\n\r\n")
-            if end < 0:
+            try:
+                start = handshake_end(buf)
+            except ValueError as exc:
+                self.fail(str(exc))
                 return
-            status = bytes(buf[: buf.find(b"\r\n")]).decode("latin-1")
-            if status.split(" ")[1:2] != ["101"]:
-                self.fail(f"handshake: {status!r}, expected 101")
+            if start is None:
                 return
             self.upgraded = True
-            pos = end + 4
+            pos = start
         load = self.load
         try:
             while (frame := parse_frame_header(buf, pos)) is not None:

@@ -36,6 +36,7 @@ from bench.ws_wire import (
     HOST,
     check_echo,
     client_frame,
+    handshake_end,
     handshake_request,
     parse_frame_header,
 )
@@ -92,15 +93,15 @@ class EchoClient(asyncio.Protocol):
         buf += data
         pos = 0
         if not self.upgraded:
-            end = buf.find(b"\r\n\r\n")
-            if end < 0:
+            try:
+                start = handshake_end(buf)
+            except ValueError as exc:
+                self.fail(str(exc))
                 return
-            status = bytes(buf[: buf.find(b"\r\n")]).decode("latin-1")
-            if status.split(" ")[1:2] != ["101"]:
-                self.fail(f"handshake: {status!r}, expected 101")
+            if start is None:
                 return
             self.upgraded = True
-            pos = end + 4
+            pos = start
             assert self.transport is not None
             self.transport.write(self.frame * self.window)
             self.ready.set_result(None)

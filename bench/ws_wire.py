@@ -50,6 +50,20 @@ def server_frame_size(payload_size: int) -> int:
     return header + payload_size
 
 
+def handshake_end(buf: bytes | bytearray) -> int | None:
+    """Where the frames start after the server's handshake answer, or None if it is short.
+
+    Raises ValueError when the answer is not 101 Switching Protocols.
+    """
+    end = buf.find(b"\r\n\r\n")
+    if end < 0:
+        return None
+    status = bytes(buf[: buf.find(b"\r\n")]).decode("latin-1")
+    if status.split(" ")[1:2] != ["101"]:
+        raise ValueError(f"handshake: {status!r}, expected 101")
+    return end + 4
+
+
 def parse_frame_header(buf: bytes | bytearray, pos: int) -> tuple[int, int, int] | None:
     """``(opcode, payload start, payload end)`` of a server frame at ``pos``, or None if short.
 

@@ -10,7 +10,11 @@ The harness (runs under any Python 3.11+, standard library only):
 - ``processes.py``: server processes; ``checks.py``: the check before measuring;
 - ``cpus.py``: CPU pinning; ``procfs.py``: /proc readers (CPU time, RSS, descriptors);
 - ``measure.py``: one scenario on every server, in rounds; ``runners/``: one runner per
-  load tool (wrk, ws_load, rate_load, memory) and the CPU-counted tool run they share;
+  load tool (wrk, ws_load, rate_load, memory, fanout_load, instructions) and the CPU-counted
+  tool run they share;
+- the instruction count: ``callgrind.py`` (valgrind's callgrind, driven through vgdb),
+  ``counted_load.py`` (the fixed-count client), ``instructions.py`` (per request from two
+  windows);
 - ``results.py``: one result type per load tool; ``cells.py``: a server x scenario cell;
   ``report.py``: what is printed; ``results_file.py``: ``bench/results/<stamp>.json``.
 

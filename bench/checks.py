@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from bench import fanout_wire, ws_wire
 from bench.scenarios import (
     FanoutScenario,
+    InstructionsScenario,
     LatencyScenario,
     MemoryScenario,
     Scenario,
@@ -99,7 +100,7 @@ def check_scenario(port: int, scenario: Scenario, server: str) -> str | None:
             return ws_wire.check_echo(port, scenario.path, scenario.message)
         case MemoryScenario(mode="ws"):
             return ws_wire.check_echo(port, scenario.path, scenario.message)
-        case MemoryScenario():
+        case MemoryScenario() | InstructionsScenario():
             return check_http(port, "GET", scenario.path, expect_body=scenario.expect_body)
         case FanoutScenario():
             # One socket joins the room and gets one published message back.

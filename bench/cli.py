@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 
+from bench.callgrind import ensure_valgrind
 from bench.cells import Cell
 from bench.cpus import pinning
 from bench.measure import run_scenario
@@ -26,8 +27,9 @@ from bench.redis_server import RedisServer, find_redis_server
 from bench.report import log, print_summary
 from bench.results_file import write_results
 from bench.runners.fanout_load import FANOUT_WARMUP_S
+from bench.runners.instructions import LARGE_FACTOR
 from bench.runners.wrk import ensure_wrk
-from bench.scenarios import SCENARIOS, FanoutScenario, Scenario, serves
+from bench.scenarios import SCENARIOS, FanoutScenario, InstructionsScenario, Scenario, serves
 from bench.servers import SERVERS, Server
 from bench.targets import BASELINE, evaluate
 
@@ -91,6 +93,18 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="fanout: messages per second of the latency phase",
     )
     parser.add_argument(
+        "--instr-requests",
+        type=int,
+        default=1000,
+        help="instructions: requests in the small counted window (the large one is 3x)",
+    )
+    parser.add_argument(
+        "--instr-warmup",
+        type=int,
+        default=500,
+        help="instructions: requests answered before counting starts",
+    )
+    parser.add_argument(
         "--only",
         default="",
         help="comma-separated server and/or scenario names (shell wildcards allowed), "
@@ -124,6 +138,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         parser.error("--rate, --rate-connections and --mem-connections must be positive")
     if min(args.fanout_clients, args.fanout_window) < 1 or args.fanout_rate <= 0:
         parser.error("--fanout-clients, --fanout-window and --fanout-rate must be positive")
+    if args.instr_requests < 1 or args.instr_warmup < 0:
+        parser.error("--instr-requests must be positive and --instr-warmup not negative")
     return args
 
 
@@ -196,6 +212,8 @@ def load_settings(args: argparse.Namespace) -> LoadSettings:
         fanout_clients=args.fanout_clients,
         fanout_window=args.fanout_window,
         fanout_rate=args.fanout_rate,
+        instr_requests=args.instr_requests,
+        instr_warmup=args.instr_warmup,
         ready_timeout=args.ready_timeout,
     )
 
@@ -210,6 +228,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         wrk = ensure_wrk()
         python = ensure_venv(args.venv.resolve(), install=not args.no_install)
         redis_server = find_redis_server() if any(s.redis for s in servers) else None
+        counting = any(isinstance(s, InstructionsScenario) for s in scenarios)
+        valgrind = ensure_valgrind() if counting else None
     except BenchError as exc:
         log(f"error: {exc}")
         return EXIT_SETUP
@@ -223,6 +243,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if isinstance(scenario, FanoutScenario):
             # Each run: connecting, warm-up, saturation, the fixed-rate phase, draining.
             return load.runs * (2 * load.duration + FANOUT_WARMUP_S + 8)
+        if isinstance(scenario, InstructionsScenario):
+            # Start-up under valgrind, then about a thousand requests a second.
+            return load.runs * (6 + (1 + LARGE_FACTOR) * load.instr_requests / 1000)
         return load.warmup + load.runs * (load.duration + 0.3)
 
     log(
@@ -262,6 +285,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             log_dir=results_dir / f"{stamp}-logs",
             script_dir=Path(scripts),
             redis_pgid=redis.pgid if redis is not None else None,
+            valgrind=valgrind,
         )
         try:
             processes = start_all(

@@ -3,7 +3,8 @@ measured runs in rounds (the server order rotated each round so no server always
 each run by the scenario's load tool, and a line per run as it goes.
 
 A memory run gets a fresh server of its own: RSS does not shrink back after a run, so a second
-run on the same process would measure reused memory.
+run on the same process would measure reused memory. So does an instructions run: its server
+runs under callgrind, and warms itself up before counting.
 """
 
 from __future__ import annotations
@@ -17,12 +18,14 @@ from bench.processes import ServerProcess, command, free_port
 from bench.report import log, run_line
 from bench.results import MemoryResult, Result
 from bench.runners.fanout_load import run_fanout_load
+from bench.runners.instructions import run_instructions
 from bench.runners.memory import run_memory
 from bench.runners.rate_load import run_rate_load
 from bench.runners.wrk import run_wrk, wrk_script
 from bench.runners.ws_load import run_ws_load
 from bench.scenarios import (
     FanoutScenario,
+    InstructionsScenario,
     LatencyScenario,
     MemoryScenario,
     Scenario,
@@ -131,6 +134,17 @@ def measure(cell: Cell, process: ServerProcess, plan: Plan, duration: int) -> Re
                     redis_pgid=plan.redis_pgid,
                     server_cpus=plan.server_cpus,
                 )
+            case InstructionsScenario() as scenario:
+                if plan.valgrind is None:
+                    raise RuntimeError("no valgrind (bench/callgrind.py)")
+                return run_instructions(
+                    process.server,
+                    plan=plan,
+                    valgrind=plan.valgrind,
+                    scenario=scenario,
+                    env=process.env,
+                    run_number=len(cell.runs) + 1,
+                )
     except RuntimeError as exc:
         cell.error = str(exc)
         return None
@@ -161,9 +175,11 @@ def run_scenario(
             cell.error = f"check failed: {problem}"
             log(f"  ERROR {name}: {cell.error}")
             continue
-        # Memory: a fresh server per run, nothing to warm up; fan-out: each run warms up
-        # after connecting its clients (bench/fanout_load.py).
-        if load.warmup > 0 and not isinstance(scenario, MemoryScenario | FanoutScenario):
+        # Memory: a fresh server per run, nothing to warm up; fan-out and instructions: each
+        # run warms up on its own (bench/fanout_load.py, bench/runners/instructions.py).
+        if load.warmup > 0 and not isinstance(
+            scenario, MemoryScenario | FanoutScenario | InstructionsScenario
+        ):
             log(f"  warm-up {name} ({load.warmup} s)")
             measure(cell, process, plan, load.warmup)
             if cell.error:

@@ -6,8 +6,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bench.cpus import parse_cpu_list
+
+if TYPE_CHECKING:
+    from bench.callgrind import Valgrind
 
 
 class BenchError(Exception):
@@ -31,6 +35,8 @@ class LoadSettings:
     fanout_clients: int  # fanout_load: WebSockets in the room
     fanout_window: int  # fanout_load: messages in flight at saturation
     fanout_rate: float  # fanout_load: messages per second in the latency phase
+    instr_requests: int  # instructions: the small counted window (the large one is 3x)
+    instr_warmup: int  # instructions: requests answered before counting starts
     ready_timeout: float | None  # seconds a server has to answer; None: the server's own
 
 
@@ -46,6 +52,7 @@ class Plan:
     log_dir: Path  # each server's output
     script_dir: Path  # the wrk Lua scripts
     redis_pgid: int | None = None  # the run's redis-server (fanout), for its CPU time
+    valgrind: Valgrind | None = None  # the instructions scenario's counter
 
     @property
     def server_cpu_count(self) -> int:

@@ -9,6 +9,7 @@ from bench.cells import Cell
 from bench.results import (
     CpuUsage,
     FanoutResult,
+    InstructionsResult,
     LatencyResult,
     MemoryResult,
     Result,
@@ -138,6 +139,24 @@ def _fanout_line(label: str, run: FanoutResult) -> tuple[str, list[str]]:
     return line, problems
 
 
+def _instructions_line(label: str, run: InstructionsResult) -> tuple[str, list[str]]:
+    """The figure, and the two windows it comes from (a fixed part far from zero, or a
+    second process, is worth a look)."""
+    windows = ", ".join(
+        f"{requests:,} req {instructions / 1e6:,.1f}M"
+        for requests, instructions in zip(run.requests, run.instructions, strict=True)
+    )
+    line = (
+        f"{label} {run.instructions_per_request:>10,.0f} instructions/req  (windows {windows}; "
+        f"fixed {run.fixed_instructions / 1e3:,.0f}k; {run.processes} process"
+        f"{'es' if run.processes != 1 else ''}; {run.window_s:.1f} s under callgrind)"
+    )
+    problems = []
+    if run.bad_status:
+        problems.append(f"{run.bad_status} answers were not 2xx")
+    return line, problems
+
+
 def run_line(label: str, run: Result, server_cpu_count: int) -> tuple[str, list[str]]:
     """The progress line of one run, and what to flag in it (each becomes a warning)."""
     match run:
@@ -153,6 +172,8 @@ def run_line(label: str, run: Result, server_cpu_count: int) -> tuple[str, list[
             return _memory_line(label, run)
         case FanoutResult():
             return _fanout_line(label, run)
+        case InstructionsResult():
+            return _instructions_line(label, run)
 
 
 # --- the summary ------------------------------------------------------------------------------

@@ -5,12 +5,16 @@
 - :class:`LatencyResult`: a ``bench/rate_load.py`` run (latency at a fixed request rate);
 - :class:`MemoryResult`: a ``bench/memory.py`` run (worker RSS per idle connection);
 - :class:`FanoutResult`: a ``bench/fanout_load.py`` run (deliveries per second to a room's
-  WebSockets at saturation, delivery latency and losses at a fixed publish rate).
+  WebSockets at saturation, delivery latency and losses at a fixed publish rate);
+- :class:`InstructionsResult`: a server under callgrind counted over a fixed number of
+  requests (``bench/runners/instructions.py``): instructions per request.
 
-Every one carries the :class:`CpuUsage` of its run and names its figures for the summary and
-the comparisons with :meth:`figure` (``requests_per_sec``, ``messages_per_sec``,
-``achieved_rate``, ``kib_per_conn``, the latency percentiles ``p50`` ... ``p999``, ``lost``). In the
-results JSON a run is ``dataclasses.asdict`` of its result.
+Every one but the instruction count carries the :class:`CpuUsage` of its run (callgrind's
+figure is the same whoever else uses the CPU), and every one names its figures for the summary
+and the comparisons with :meth:`figure` (``requests_per_sec``, ``messages_per_sec``,
+``achieved_rate``, ``kib_per_conn``, ``instructions_per_request``, the latency percentiles
+``p50`` ... ``p999``, ``lost``). In the results JSON a run is ``dataclasses.asdict`` of its
+result.
 """
 
 from __future__ import annotations
@@ -306,4 +310,38 @@ class FanoutResult:
         return self.latency_ms.get(name)
 
 
-Result = ThroughputResult | WebSocketEchoResult | LatencyResult | MemoryResult | FanoutResult
+@dataclass(frozen=True)
+class InstructionsResult:
+    """One server under callgrind, one process: after ``warmup_requests`` uncounted, the
+    instructions it executed in two windows of ``requests`` answered on one keep-alive
+    connection (``instructions``, in the same order). ``instructions_per_request`` is the
+    slope between the two windows, ``fixed_instructions`` what is left at zero requests
+    (``bench/instructions.py``). ``processes`` is how many processes of the server were
+    counted (granian's master and worker: 2)."""
+
+    instructions_per_request: float
+    fixed_instructions: float
+    requests: list[int]
+    instructions: list[int]
+    warmup_requests: int
+    processes: int
+    bad_status: int  # answers that were not 2xx
+    window_s: float  # wall time of the two windows, under callgrind
+    server_argv: list[str]  # valgrind's command line
+
+    @property
+    def error_count(self) -> int:
+        return self.bad_status
+
+    def figure(self, name: str) -> float | None:
+        return self.instructions_per_request if name == "instructions_per_request" else None
+
+
+Result = (
+    ThroughputResult
+    | WebSocketEchoResult
+    | LatencyResult
+    | MemoryResult
+    | FanoutResult
+    | InstructionsResult
+)

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import peers, provenance
+from bench.callgrind import valgrind_version
 from bench.cells import Cell
 from bench.plan import Plan
 from bench.processes import ServerProcess
@@ -47,12 +48,18 @@ def write_results(
             "fanout_clients": load.fanout_clients,
             "fanout_window": load.fanout_window,
             "fanout_rate": load.fanout_rate,
+            "instr_requests": load.instr_requests,
+            "instr_warmup": load.instr_warmup,
             "server_cpus": plan.server_cpus,
             "client_cpus": plan.client_cpus,
             "baseline": baseline,
         },
         "machine": provenance.machine(),
-        "versions": {**peers.package_versions(plan.python), "wrk": wrk_version(plan.wrk)},
+        "versions": {
+            **peers.package_versions(plan.python),
+            "wrk": wrk_version(plan.wrk),
+            **({"valgrind": valgrind_version(plan.valgrind)} if plan.valgrind else {}),
+        },
         "git": provenance.git_describe(),
         "servers": {
             name: {

@@ -11,6 +11,9 @@
 - :class:`FanoutScenario`: ``bench/fanout_load.py`` holds ``--fanout-clients`` WebSockets in
   one room spread over a server's workers and publishes to the room: deliveries per second at
   saturation, and delivery latency at a fixed publish rate (``--fanout-rate``).
+- :class:`InstructionsScenario`: a fresh server under valgrind's callgrind answers a fixed
+  number of ``GET path`` on one keep-alive connection (``bench/runners/instructions.py``):
+  instructions per request, a count that does not move with the machine's noise.
 
 Before measuring, each server's answer is checked once (``bench/checks.py``): status, body,
 the headers a scenario names, or one echoed message, so a broken route fails loudly instead of
@@ -32,6 +35,7 @@ from bench.servers import (
     FANOUT_SERVERS,
     FANOUT_WORKERS,
     FRAMEWORK_SERVERS,
+    INSTRUCTION_SERVERS,
     LOGGING_SERVERS,
     WEBSOCKET_SERVERS,
     Server,
@@ -133,8 +137,26 @@ class FanoutScenario(_Common):
     workers: int  # every server of this scenario runs this many workers
 
 
+@dataclass(frozen=True, kw_only=True)
+class InstructionsScenario(_Common):
+    """``bench/runners/instructions.py``: ``GET path`` counted under callgrind, one process
+    per server (no gunicorn master), after a warm-up; lower is better."""
+
+    kind: ClassVar[str] = "instructions"
+    unit: ClassVar[str] = "instructions/req"
+    metric: ClassVar[str] = "instructions_per_request"
+    ratio_metric: ClassVar[str] = "instructions_per_request"
+
+    expect_body: bytes | None = None  # the checked GET's body
+
+
 Scenario = (
-    ThroughputScenario | WebSocketEchoScenario | LatencyScenario | MemoryScenario | FanoutScenario
+    ThroughputScenario
+    | WebSocketEchoScenario
+    | LatencyScenario
+    | MemoryScenario
+    | FanoutScenario
+    | InstructionsScenario
 )
 
 
@@ -236,6 +258,20 @@ SCENARIOS: tuple[Scenario, ...] = (
     ),
     # Issue 17: fan-out across 3 workers through one Redis, Berth's cluster against
     # python-socketio's AsyncRedisManager.
+    # Issue 19: a deterministic measure beside wrk's noisy one. The servers that are one
+    # process on uvloop as they stand (python -m runtime, web.run_app, the ceiling, granian's
+    # worker with its master), so no gunicorn master is counted.
+    InstructionsScenario(
+        name="instructions",
+        path="/",
+        description="GET / counted under valgrind's callgrind, one process per server, one "
+        "keep-alive connection, one request at a time: instructions per request, the slope "
+        "between two windows (--instr-requests and 3x that) after --instr-warmup uncounted "
+        "(bench/runners/instructions.py)",
+        expect_body=b"Hello, World!",
+        servers=INSTRUCTION_SERVERS,
+        baseline="aiohttp-run-app",
+    ),
     FanoutScenario(
         name="fanout",
         path="/rooms/" + common.FANOUT_ROOM,

@@ -109,6 +109,11 @@ WEBSOCKET_SERVERS = frozenset(
         "websockets-server",
     }
 )
+# The servers the instructions scenario counts under callgrind: each one process on uvloop as
+# bench/run.py already starts it (granian: a master and one worker, both counted). Berth and
+# aiohttp run their apps directly (python -m runtime, web.run_app): under gunicorn the master
+# would be a second process doing nothing for the requests.
+INSTRUCTION_SERVERS = frozenset({"berth", "aiohttp-run-app", "granian-asgi", "ceiling"})
 # The fan-out servers (3 gunicorn workers each, Redis between them) and the dialect their
 # clients speak (bench/fanout_wire.py); they run the fanout scenario only.
 FANOUT_SERVERS: Mapping[str, Literal["berth", "socketio"]] = {
@@ -228,8 +233,8 @@ SERVERS: tuple[Server, ...] = (
         name="ceiling",
         argv=("{python}", "-m", "bench.apps.ceiling", "--host", "{host}", "--port", "{port}"),
         description="uvloop + httptools Protocol answering canned bytes: a ceiling, not a "
-        "framework (plaintext only)",
-        scenarios=frozenset({"plaintext"}),
+        "framework (plaintext and instructions only)",
+        scenarios=frozenset({"plaintext", "instructions"}),
     ),
     Server(
         name="websockets-server",

@@ -21,9 +21,10 @@ class Comparison:
     """Report ``subject``'s ``metric`` as a multiple of ``baseline``'s.
 
     ``metric``: a figure the scenario's runs name (``bench/results.py``): ``requests_per_sec``
-    (wrk), ``messages_per_sec`` (WebSocket echo), a latency percentile (``p99``) or
-    ``kib_per_conn`` (memory). ``met`` is ``ratio >= target`` when ``higher_is_better``,
-    else ``ratio <= target`` (latency, memory: the subject may use at most target x).
+    (wrk), ``messages_per_sec`` (WebSocket echo), a latency percentile (``p99``),
+    ``kib_per_conn`` (memory) or ``instructions_per_request`` (callgrind). ``met`` is
+    ``ratio >= target`` when ``higher_is_better``, else ``ratio <= target`` (latency, memory,
+    instructions: the subject may use at most target x).
     """
 
     subject: str
@@ -116,6 +117,17 @@ COMPARISONS: tuple[Comparison, ...] = (
             higher_is_better=False,
         )
         for scenario in ("memory-keepalive", "memory-ws")
+    ),
+    # Issue 19: the deterministic witness of plaintext's cost. Both apps run one process on
+    # uvloop (python -m runtime, web.run_app) under callgrind; Berth may execute at most half
+    # of aiohttp's instructions per request.
+    Comparison(
+        subject="berth",
+        baseline="aiohttp-run-app",
+        scenario="instructions",
+        target=0.5,
+        metric="instructions_per_request",
+        higher_is_better=False,
     ),
     # Issue 17: fan-out to 1,000 WebSockets over 3 workers through one Redis, against
     # python-socketio's AsyncRedisManager doing the same job: ahead on both, deliveries per

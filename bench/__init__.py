@@ -16,7 +16,8 @@ The harness (runs under any Python 3.11+, standard library only):
   ``counted_load.py`` (the fixed-count client), ``instructions.py`` (per request from two
   windows);
 - ``results.py``: one result type per load tool; ``cells.py``: a server x scenario cell;
-  ``report.py``: what is printed; ``results_file.py``: ``bench/results/<stamp>.json``.
+  ``report.py``: what is printed; ``results_file.py``: ``bench/results/<stamp>.json``;
+  ``chart.py``: its SVG chart of the comparisons (``<stamp>.svg``, ``docs/img/``).
 
 The load clients (run as scripts by the bench venv's Python): ``ws_load.py``, ``rate_load.py``,
 ``memory.py`` and ``fanout_load.py``, with ``loadgen.py`` (their loop and result line),

@@ -1,12 +1,15 @@
 """``python bench/run.py``: the options, which servers and scenarios run, and the run itself:
 set up, start the servers, measure every scenario, print the summary, write
-``bench/results/<stamp>.json``; the exit status says how it went."""
+``bench/results/<stamp>.json`` and its chart ``<stamp>.svg`` (a full run, no ``--only``, also
+``docs/img/bench-latest.svg``); the exit status says how it went. ``--chart FILE`` only draws
+an existing results file's chart."""
 
 from __future__ import annotations
 
 import argparse
 import contextlib
 import fnmatch
+import json
 import signal
 import sys
 import tempfile
@@ -17,9 +20,10 @@ from types import FrameType
 
 from bench.callgrind import ensure_valgrind
 from bench.cells import Cell
+from bench.chart import write_chart
 from bench.cpus import pinning
 from bench.measure import run_scenario
-from bench.paths import DEFAULT_VENV, RESULTS_DIR, shown
+from bench.paths import DEFAULT_VENV, DOCS_CHART, RESULTS_DIR, shown
 from bench.peers import ensure_venv
 from bench.plan import BenchError, LoadSettings, Plan
 from bench.processes import ServerProcess, free_port, start_all
@@ -105,6 +109,15 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="instructions: requests answered before counting starts",
     )
     parser.add_argument(
+        "--chart",
+        type=Path,
+        metavar="RESULTS_JSON",
+        help="only draw the chart of an existing results file (next to it, or --chart-out)",
+    )
+    parser.add_argument(
+        "--chart-out", type=Path, metavar="SVG", help="where --chart writes the chart"
+    )
+    parser.add_argument(
         "--only",
         default="",
         help="comma-separated server and/or scenario names (shell wildcards allowed), "
@@ -140,6 +153,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         parser.error("--fanout-clients, --fanout-window and --fanout-rate must be positive")
     if args.instr_requests < 1 or args.instr_warmup < 0:
         parser.error("--instr-requests must be positive and --instr-warmup not negative")
+    if args.chart_out is not None and args.chart is None:
+        parser.error("--chart-out goes with --chart")
     return args
 
 
@@ -218,11 +233,40 @@ def load_settings(args: argparse.Namespace) -> LoadSettings:
     )
 
 
+def chart_paths(results_json: Path, *, only: str, interrupted: bool) -> list[Path]:
+    """Where a run's chart goes: next to its results file; a full run's (no ``--only``, not
+    interrupted) also to ``docs/img/bench-latest.svg``, the picture docs/performance.md shows,
+    so a subset never replaces the whole picture with part of it."""
+    paths = [results_json.with_suffix(".svg")]
+    if not only.strip() and not interrupted:
+        paths.append(DOCS_CHART)
+    return paths
+
+
+def draw_chart(results_json: Path, svg: Path) -> None:
+    """The chart of a results file (``bench/chart.py``), written to ``svg``."""
+    write_chart(json.loads(results_json.read_text()), svg, source=str(shown(results_json)))
+    log(f"chart: {shown(svg)}")
+
+
+def chart_only(results_json: Path, svg: Path | None) -> int:
+    """``--chart``: draw an existing results file's chart; exit status 2 when it cannot be
+    read."""
+    try:
+        draw_chart(results_json, svg or results_json.with_suffix(".svg"))
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        log(f"error: {results_json}: {type(exc).__name__}: {exc}")
+        return EXIT_SETUP
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     if args.list:
         print_list()
         return 0
+    if args.chart is not None:
+        return chart_only(args.chart, args.chart_out)
     try:
         servers, scenarios = select(args.only, include_all=args.all)
         wrk = ensure_wrk()
@@ -317,8 +361,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         cells=cells,
         outcomes=outcomes,
         interrupted=interrupted,
+        selection={"only": args.only, "all": args.all},
     )
     log(f"\nresults: {shown(out)}")
+    for svg in chart_paths(out, only=args.only, interrupted=interrupted):
+        draw_chart(out, svg)
     if interrupted:
         return EXIT_INTERRUPTED
     if any(not cell.ok for cell in cells):

@@ -9,6 +9,7 @@ BENCH_DIR = ROOT / "bench"
 RESULTS_DIR = BENCH_DIR / "results"  # <stamp>.json and <stamp>-logs/ of every run
 DEFAULT_VENV = BENCH_DIR / ".venv"  # the peers' venv (git-ignored)
 REQUIREMENTS = BENCH_DIR / "requirements.txt"  # the peers, pinned
+DOCS_CHART = ROOT / "docs" / "img" / "bench-latest.svg"  # a full run's chart, for the docs
 
 
 def shown(path: Path) -> Path:

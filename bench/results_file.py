@@ -28,6 +28,7 @@ def write_results(
     cells: Sequence[Cell],
     outcomes: Sequence[Outcome],
     interrupted: bool,
+    selection: Mapping[str, Any] | None = None,
 ) -> None:
     load = plan.load
     data: dict[str, Any] = {
@@ -53,6 +54,9 @@ def write_results(
             "server_cpus": plan.server_cpus,
             "client_cpus": plan.client_cpus,
             "baseline": baseline,
+            # --only and --all: which servers and scenarios were picked ("" and False: the
+            # default set, a full run)
+            **dict(selection or {}),
         },
         "machine": provenance.machine(),
         "versions": {

@@ -178,10 +178,15 @@ def render(data: Mapping[str, Any], source: str = "") -> str:
     git = data.get("git") or {}
     commit = str(git.get("commit") or "")[:7] + (" (dirty tree)" if git.get("dirty") else "")
     title = "Berth against its peers: each comparison's ratio and its target"
+    params = data.get("params") or {}
+    shape = (
+        f"{params['runs']} x {params['duration_s']} s per cell"
+        if "runs" in params and "duration_s" in params
+        else ""
+    )
+    started = str(data.get("started", ""))
     subtitle = " \u00b7 ".join(
-        part
-        for part in (source, str(data.get("started", "")), commit and f"commit {commit}")
-        if part
+        part for part in (source, started, commit and f"commit {commit}", shape) if part
     )
     out = [
         '<?xml version="1.0" encoding="UTF-8"?>',

@@ -45,6 +45,7 @@ def _comparison(
 RESULTS: dict[str, Any] = {
     "started": "2026-12-07T13:27:03+00:00",
     "git": {"commit": "51569f8000000000000000000000000000000000", "dirty": False},
+    "params": {"runs": 3, "duration_s": 10},
     "comparisons": [
         _comparison("berth-gunicorn", "aiohttp-gunicorn", "plaintext", 2.0, 1.3),
         _comparison("berth-gunicorn", "granian-asgi", "plaintext", 1.0, 1.14),
@@ -88,7 +89,10 @@ def test_the_chart_is_an_svg_document_with_its_title(svg: ET.Element) -> None:
     assert svg.tag == f"{SVG}svg"
     assert float(svg.attrib["width"]) > 600 and float(svg.attrib["height"]) > 200
     texts = _texts(svg)
-    assert any("bench/results/x.json" in text and "commit 51569f8" in text for text in texts)
+    assert any(
+        "bench/results/x.json" in text and "commit 51569f8" in text and "3 x 10 s per cell" in text
+        for text in texts
+    )
 
 
 def test_one_group_per_scenario_in_the_runs_order(svg: ET.Element) -> None:

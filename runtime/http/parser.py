@@ -95,6 +95,8 @@ class RequestParser:
         "_watching",
         "in_head",
     )
+    # release() deletes llhttp's parser (a compiled class must be told it may).
+    __deletable__ = ("_parser",)
 
     def __init__(self, sink: ParserSink, limits: Limits | None = None) -> None:
         self._sink = sink

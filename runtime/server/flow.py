@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import sys
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 try:
     import fcntl
@@ -49,10 +49,10 @@ class FlowControl:
     successful writes, not the whole response). Nothing of it runs while writes never block.
     """
 
-    BODY = 1
-    PIPELINE = 2
-    UPGRADE = 4
-    SHUTDOWN = 8
+    BODY: Final = 1
+    PIPELINE: Final = 2
+    UPGRADE: Final = 4
+    SHUTDOWN: Final = 8
 
     __slots__ = (
         "_clock",

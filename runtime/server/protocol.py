@@ -43,7 +43,7 @@ _Item = tuple[RequestMessage, StreamReader, ResponseWriter] | HttpProcessingErro
 _UpgradeSink = tuple[Callable[[bytes], None], Callable[[BaseException | None], None]]
 
 
-class HttpProtocol(SlowClients, asyncio.Protocol):
+class HttpProtocol(SlowClients):
     """Serves HTTP/1.x on one connection."""
 
     # Slots: a thousand idle connections cost less, and attribute access stays fast however
@@ -472,9 +472,14 @@ class HttpProtocol(SlowClients, asyncio.Protocol):
             self.flow.resume_reading(FlowControl.UPGRADE)
             if tail:
                 self._feed(tail)
-            if self._task is not None or self._state is _CLOSED:
+            # Asked through a method: the type checker still sees the None set above, and
+            # compiled code would trust it, but the feed may have started a request.
+            if self._busy() or self._state is _CLOSED:
                 return
         self._next()
+
+    def _busy(self) -> bool:
+        return self._task is not None
 
     def _next(self) -> None:
         queue = self._queue

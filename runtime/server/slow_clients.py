@@ -39,8 +39,9 @@ _LINGERING, _CLOSED = ConnState.LINGERING, ConnState.CLOSED
 _HEAD, _BODY = TimerKind.HEAD, TimerKind.BODY
 
 
-class SlowClients:
-    """Mixed into ``HttpProtocol``, which owns the state (its slots) declared here."""
+class SlowClients(asyncio.Protocol):
+    """The base of ``HttpProtocol``, which owns the state (its slots) declared here. (A base
+    rather than a mixin: mypyc compiles both, and a compiled class has one base.)"""
 
     # The state only this part keeps (the head's clock and the data-rate window).
     __slots__ = ("_head_bytes", "_head_deadline", "_mark_bytes", "_mark_time")

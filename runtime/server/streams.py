@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from functools import partial
+
+from mypy_extensions import mypyc_attr
 
 from ..http.errors import RequestTimeout
 
 __all__ = ["EMPTY_PAYLOAD", "StreamReader"]
 
 
+# The client's response body and test doubles subclass it.
+@mypyc_attr(allow_interpreted_subclasses=True)
 class StreamReader:
     """Buffered body bytes with backpressure (aiohttp's ``StreamReader`` API).
 
@@ -240,22 +245,35 @@ class StreamReader:
             self._buffer.appendleft(data)
             self._size += len(data)
 
-    async def iter_chunked(self, n: int) -> AsyncIterator[bytes]:
-        while True:
-            chunk = await self.read(n)
-            if not chunk:
-                return
-            yield chunk
+    def iter_chunked(self, n: int) -> AsyncIterator[bytes]:
+        """``async for chunk in ...``: chunks of at most ``n`` bytes until the end."""
+        return _Chunks(partial(self.read, n))
 
-    async def iter_any(self) -> AsyncIterator[bytes]:
-        while True:
-            chunk = await self.readany()
-            if not chunk:
-                return
-            yield chunk
+    def iter_any(self) -> AsyncIterator[bytes]:
+        """``async for chunk in ...``: whatever has arrived, as it arrives, until the end."""
+        return _Chunks(self.readany)
 
     def __aiter__(self) -> AsyncIterator[bytes]:
-        return self.iter_any()
+        return _Chunks(self.readany)
+
+
+class _Chunks:
+    """Iterates over a stream's reads until one returns nothing. (A class rather than an
+    async generator: mypyc compiles this module, and it cannot compile those.)"""
+
+    __slots__ = ("_read",)
+
+    def __init__(self, read: Callable[[], Awaitable[bytes]]) -> None:
+        self._read = read
+
+    def __aiter__(self) -> _Chunks:
+        return self
+
+    async def __anext__(self) -> bytes:
+        chunk = await self._read()
+        if not chunk:
+            raise StopAsyncIteration
+        return chunk
 
 
 class _EmptyPayload(StreamReader):

@@ -4,15 +4,29 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install system-packages run test check lint typecheck imports pytest pytest-eager bench soak fuzz clean
+.PHONY: install extensions system-packages run test check lint typecheck imports pytest pytest-pure pytest-eager bench soak fuzz clean
 
-$(STAMP): pyproject.toml
+# The hot-path modules mypyc compiles (runtime/extensions.py, docs/performance.md).
+COMPILED_SOURCES := $(shell $(PY) -c 'import runpy; \
+	print(*(n.replace(".", "/") + ".py" for n in runpy.run_path("runtime/extensions.py")["COMPILED"]))')
+EXT_STAMP := $(VENV)/.extensions
+
+# pip builds the compiled modules in place (setup.py); the C compiler and Python's headers
+# come with the Debian packages (.ci/debian-packages).
+$(STAMP): pyproject.toml setup.py
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q --upgrade pip 'setuptools>=77'
 	$(BIN)/pip install -q -e '.[test,uvloop]'
-	touch $(STAMP)
+	touch $(STAMP) $(EXT_STAMP)
 
 install: $(STAMP)
+
+# An edited hot-path module is recompiled; until then Berth runs its source and warns.
+$(EXT_STAMP): $(STAMP) $(COMPILED_SOURCES)
+	$(BIN)/python setup.py -q build_ext --inplace
+	touch $(EXT_STAMP)
+
+extensions: $(EXT_STAMP)
 
 # Debian packages the tests run for real (nginx, systemd-analyze, ...): installed if missing
 # when run as root with apt-get, otherwise a warning names them.
@@ -28,8 +42,9 @@ run: $(STAMP)
 		--bind 127.0.0.1:8080 --workers 2 --access-logfile - --no-control-socket \
 		--config examples/gunicorn.conf.py
 
-# Quick start 2: the whole suite (lint, types, tests), after installing what it needs
-test: system-packages check pytest pytest-eager
+# Quick start 2: the whole suite (lint, types, tests), after installing what it needs; the
+# tests run twice, on the compiled hot path and on its pure-Python source.
+test: system-packages check pytest pytest-pure pytest-eager
 
 check: lint typecheck imports
 
@@ -44,8 +59,12 @@ typecheck: $(STAMP)
 imports: $(STAMP)
 	$(BIN)/lint-imports --no-cache
 
-pytest: $(STAMP)
+pytest: $(EXT_STAMP)
 	$(BIN)/python -m pytest -q
+
+# The same suite on the pure-Python fallback (BERTH_NO_EXTENSIONS=1, docs/performance.md).
+pytest-pure: $(STAMP)
+	BERTH_NO_EXTENSIONS=1 $(BIN)/python -m pytest -q
 
 # On Python 3.12+ a request's handler starts eagerly, inside the read that parsed it: the
 # connection code takes other paths there. The tests that do not start processes run on a
@@ -59,8 +78,12 @@ pytest-eager:
 		echo "pytest-eager: no Python 3.12+ on this machine; the eager-task paths are not run"; \
 	else \
 		test -x $(EAGER_VENV)/bin/python || $$py -m venv $(EAGER_VENV); \
-		test $(EAGER_VENV)/.installed -nt pyproject.toml || \
-			{ $(EAGER_VENV)/bin/pip install -q -e '.[test,uvloop]' && touch $(EAGER_VENV)/.installed; }; \
+		test $(EAGER_VENV)/.installed -nt pyproject.toml -a $(EAGER_VENV)/.installed -nt setup.py || \
+			{ $(EAGER_VENV)/bin/pip install -q --upgrade pip 'setuptools>=77' && \
+			  $(EAGER_VENV)/bin/pip install -q -e '.[test,uvloop]' && touch $(EAGER_VENV)/.installed; }; \
+		for f in $(COMPILED_SOURCES); do test $$f -nt $(EAGER_VENV)/.installed && stale=1; done; \
+		if [ -n "$$stale" ]; then $(EAGER_VENV)/bin/python setup.py -q build_ext --inplace && \
+			touch $(EAGER_VENV)/.installed; fi; \
 		$(EAGER_VENV)/bin/python -m pytest -q -p no:cacheprovider \
 			tests/http tests/ws tests/web tests/client tests/testing tests/middlewares; \
 	fi
@@ -77,4 +100,5 @@ fuzz: $(STAMP)
 	$(BIN)/python -m tests.fuzz $(or $(FUZZ_ARGS),--seconds 300)
 
 clean:
-	rm -rf $(VENV) $(EAGER_VENV) bench/.venv
+	rm -rf $(VENV) $(EAGER_VENV) bench/.venv build
+	find runtime -name '*.so' -delete

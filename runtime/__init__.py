@@ -1,6 +1,11 @@
 """Berth: an asyncio HTTP/1.1 + WebSocket runtime. ``from runtime import web`` for servers;
 the client (``ClientSession`` and friends) is exported from here, as aiohttp's is."""
 
+# First of all, importing it chooses the compiled hot path or its pure-Python source
+# (docs/performance.md).
+from . import extensions as _extensions  # noqa: F401
+
+# isort: split
 from .client import (
     BaseConnector,
     ClientConnectionError,

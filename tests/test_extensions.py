@@ -7,6 +7,7 @@ import importlib
 import os
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -137,3 +138,12 @@ async def test_python_code_may_subclass_the_compiled_body_stream() -> None:
     stream.feed_eof()
     assert await stream.read() == b"abc"
     assert Counting.fed == 3
+
+
+def test_the_compiled_modules_are_checked_for_unreachable_code() -> None:
+    """mypyc compiles away what mypy deems unreachable: pyproject.toml has mypy warn about
+    it in exactly the compiled modules."""
+    config = tomllib.loads((Path(__file__).parent.parent / "pyproject.toml").read_text())
+    overrides = config["tool"]["mypy"]["overrides"]
+    checked = [o["module"] for o in overrides if o.get("warn_unreachable")]
+    assert checked == [list(extensions.COMPILED)]

@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 import re
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Final, Protocol
 
 import httptools
 
@@ -36,9 +36,9 @@ _HOST_RE = re.compile(
     rb"(?:\[[0-9A-Fa-f:.vV!$&'()*+,;=_~-]+\]|[A-Za-z0-9!$&'()*+,;=._~%-]*)(?::[0-9]*)?"
 )
 # Room for the method, the version and the CRLFs around a request line or a field.
-_SLACK = 64
+_SLACK: Final = 64
 # A chunk's size line and CRLFs, extensions aside (those count against the field limit).
-_CHUNK_FRAMING = 24
+_CHUNK_FRAMING: Final = 24
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,7 +12,7 @@ import asyncio
 import sys
 from collections import deque
 from collections.abc import Callable
-from typing import Any, cast
+from typing import Any, Final, cast
 
 from ..http.errors import HttpProcessingError
 from ..http.message import HttpVersion11, RequestMessage
@@ -26,17 +26,26 @@ from .streams import EMPTY_PAYLOAD, StreamReader
 
 __all__ = ["Clock", "HttpProtocol", "ProtocolConfig", "RequestService", "server_logger"]
 
-_CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
-_CONTINUE_STATUS = b"HTTP/1.1 100 "
+# Module constants are Final: compiled code then reads them without a dict lookup.
+_CONTINUE: Final = b"HTTP/1.1 100 Continue\r\n\r\n"
+_CONTINUE_STATUS: Final = b"HTTP/1.1 100 "
 # An unread body at most this large is read and dropped to keep the connection alive;
 # a larger one costs less to close over.
-_DISCARD_LIMIT = 2**16
-_EAGER = sys.version_info >= (3, 12)
-_OPEN, _SWITCHING, _UPGRADED = ConnState.OPEN, ConnState.SWITCHING, ConnState.UPGRADED
-_REFUSING, _LINGERING, _CLOSED = ConnState.REFUSING, ConnState.LINGERING, ConnState.CLOSED
-_HEAD, _BODY, _IDLE, _GRACE, _LINGER = TimerKind
+_DISCARD_LIMIT: Final = 2**16
+_EAGER: Final = sys.version_info >= (3, 12)
+_OPEN: Final = ConnState.OPEN
+_SWITCHING: Final = ConnState.SWITCHING
+_UPGRADED: Final = ConnState.UPGRADED
+_REFUSING: Final = ConnState.REFUSING
+_LINGERING: Final = ConnState.LINGERING
+_CLOSED: Final = ConnState.CLOSED
+_HEAD: Final = TimerKind.HEAD
+_BODY: Final = TimerKind.BODY
+_IDLE: Final = TimerKind.IDLE
+_GRACE: Final = TimerKind.GRACE
+_LINGER: Final = TimerKind.LINGER
 # Stands in for the task object while an eager task runs its first step.
-_PENDING: Any = object()
+_PENDING: Final[Any] = object()
 
 
 _Item = tuple[RequestMessage, StreamReader, ResponseWriter] | HttpProcessingError
@@ -472,14 +481,15 @@ class HttpProtocol(SlowClients):
             self.flow.resume_reading(FlowControl.UPGRADE)
             if tail:
                 self._feed(tail)
-            # Asked through a method: the type checker still sees the None set above, and
-            # compiled code would trust it, but the feed may have started a request.
-            if self._busy() or self._state is _CLOSED:
+            # Asked through a method: the type checker still sees the task and state of
+            # before the feed (and compiled code would trust it), but the feed may have
+            # started a request or closed the connection.
+            if self._feed_took_over():
                 return
         self._next()
 
-    def _busy(self) -> bool:
-        return self._task is not None
+    def _feed_took_over(self) -> bool:
+        return self._task is not None or self._state is _CLOSED
 
     def _next(self) -> None:
         queue = self._queue

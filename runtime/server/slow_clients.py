@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from typing import Any
+from typing import Any, Final
 
 from ..http.errors import HttpProcessingError, RequestTimeout
 from ..http.message import RequestMessage
@@ -28,15 +28,18 @@ __all__ = ["SlowClients"]
 # At the connection limit a head is judged (and its connection may be closed to make room)
 # only after it waited this long, a quarter second: most of a slow network's round trip, so
 # a new client's request is on its way by then. A body's rate needs a second to measure.
-_JUDGE_HEAD_AFTER = 0.25
-_JUDGE_BODY_AFTER = 1.0
+_JUDGE_HEAD_AFTER: Final = 0.25
+_JUDGE_BODY_AFTER: Final = 1.0
 # A peer that keeps our writes blocked is judged after a second without reading anything
 # (or half its send_timeout, if that is shorter): a fast reader's buffer drains within
 # milliseconds of each pause, and a lossy link's retransmission backs off in about a second.
-_JUDGE_WRITE_AFTER = 1.0
-_OPEN, _REFUSING = ConnState.OPEN, ConnState.REFUSING
-_LINGERING, _CLOSED = ConnState.LINGERING, ConnState.CLOSED
-_HEAD, _BODY = TimerKind.HEAD, TimerKind.BODY
+_JUDGE_WRITE_AFTER: Final = 1.0
+_OPEN: Final = ConnState.OPEN
+_REFUSING: Final = ConnState.REFUSING
+_LINGERING: Final = ConnState.LINGERING
+_CLOSED: Final = ConnState.CLOSED
+_HEAD: Final = TimerKind.HEAD
+_BODY: Final = TimerKind.BODY
 
 
 class SlowClients(asyncio.Protocol):

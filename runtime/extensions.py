@@ -9,9 +9,9 @@ that finder when:
 
 - ``BERTH_NO_EXTENSIONS`` is set to anything but ``""`` or ``"0"`` (as aiohttp's
   ``AIOHTTP_NO_EXTENSIONS``): the user asked for pure Python;
-- a compiled module is older than its source (an edited checkout not rebuilt with ``make
-  extensions``): running it would run code that is no longer in the file, so Berth runs the
-  source and warns;
+- in a source checkout, a compiled module is older than its source (edited, not rebuilt with
+  ``make extensions``): running it would run code that is no longer in the file, so Berth
+  runs the source and warns;
 - only some modules are compiled: mypyc's modules call each other directly, so a mix of
   compiled and pure copies of one module would hold two different classes.
 
@@ -76,13 +76,16 @@ def decide(
         return Selection(False, f"{ENV}={environ[ENV]}")
     built: list[str] = []
     stale: list[str] = []
+    # Only a checkout (setup.py beside the package) is edited after its build; an install's
+    # files may be written in any order, so their times say nothing.
+    checkout = root.joinpath("setup.py").exists()
     for name in modules:
         source = root.joinpath(*name.split(".")).with_suffix(".py")
         extension = _extension(source, suffixes)
         if extension is None:
             continue
         built.append(name)
-        if source.exists() and source.stat().st_mtime > extension.stat().st_mtime:
+        if checkout and source.exists() and source.stat().st_mtime > extension.stat().st_mtime:
             stale.append(name)
     if not built:
         return Selection(False, "not compiled")

@@ -19,7 +19,9 @@ MODULES = ("pkg.a", "pkg.sub.b")
 SUFFIX = ".cpython-311-x86_64-linux-gnu.so"
 
 
-def _tree(tmp_path: Path, *, built: tuple[str, ...] = ()) -> Path:
+def _tree(tmp_path: Path, *, built: tuple[str, ...] = (), checkout: bool = True) -> Path:
+    if checkout:
+        (tmp_path / "setup.py").write_text("")
     for name in MODULES:
         source = tmp_path.joinpath(*name.split(".")).with_suffix(".py")
         source.parent.mkdir(parents=True, exist_ok=True)
@@ -63,6 +65,14 @@ def test_a_source_newer_than_its_build_runs_every_source(tmp_path: Path) -> None
     selection = _decide(root)
     assert not selection.compiled
     assert selection.stale == ("pkg.sub.b",)
+
+
+def test_an_installed_package_is_not_judged_by_its_file_times(tmp_path: Path) -> None:
+    """pip writes a wheel's files in any order: without setup.py beside the package (not a
+    checkout), a .py newer than its .so says nothing."""
+    root = _tree(tmp_path, built=MODULES, checkout=False)
+    os.utime(root / "pkg" / "sub" / "b.py", (3_000, 3_000))
+    assert _decide(root).compiled
 
 
 def test_a_partial_build_is_not_mixed_with_sources(tmp_path: Path) -> None:

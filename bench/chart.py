@@ -7,7 +7,8 @@ side and a 7x fan-out does not flatten a 0.35x ceiling. Each bar has a black tic
 target, is green when the target was met and red when it was not (grey, with the reason, when
 there is no ratio), and its row ends with the figures in words. A "lower is better" metric
 (latency, memory, instructions) says so in its label: its bar meets the target on the left of
-the tick.
+the tick. An informational comparison (what the compiled hot path is worth over the pure
+one) is blue whatever its verdict: it is a figure to watch, not a promise to keep.
 
 Written by hand as plain SVG text (no plotting library: the harness runs on the standard
 library only, and the file is small and diffable). Text sizes assume a sans-serif font of
@@ -38,7 +39,7 @@ REASON_CHARS = 32  # of an error shown in place of a verdict
 VALUE_W = (32 + REASON_CHARS) * CHAR_W  # "not measured · target <= 0.50x · <reason>"
 SCALE_MIN, SCALE_MAX = 1 / 64, 64.0  # ratios beyond are drawn at the edge
 
-MET, MISSED, UNKNOWN = "#2e8b57", "#c0392b", "#9e9e9e"
+MET, MISSED, UNKNOWN, INFO = "#2e8b57", "#c0392b", "#9e9e9e", "#4a78b5"
 _GRID_STYLE = 'stroke="#dddddd" stroke-width="1" stroke-dasharray="3,3"'
 # The metrics whose ratio is the scenario's own per-second figure need no word in the label.
 _METRIC_WORDS = {
@@ -62,6 +63,7 @@ class Bar:
     higher_is_better: bool
     met: bool | None
     error: str | None
+    informational: bool = False
 
     @classmethod
     def from_json(cls, comparison: Mapping[str, Any]) -> Bar:
@@ -82,12 +84,15 @@ class Bar:
             higher_is_better=higher,
             met=comparison.get("met"),
             error=comparison.get("error"),
+            informational=bool(comparison.get("informational", False)),
         )
 
     @property
     def colour(self) -> str:
         if self.ratio is None or self.met is None:
             return UNKNOWN
+        if self.informational:
+            return INFO
         return MET if self.met else MISSED
 
     @property
@@ -106,6 +111,8 @@ class Bar:
         if self.ratio is None or self.met is None:
             reason = self.error or ""
             return reason if len(reason) <= REASON_CHARS else reason[: REASON_CHARS - 1] + "\u2026"
+        if self.informational:
+            return "informational: " + ("met" if self.met else "not met")
         return "met" if self.met else "NOT met"
 
     @property
@@ -148,7 +155,7 @@ def _words(x: float, y: float, bar: Bar) -> str:
     """The row's figures: the ratio in bold, the target in grey, the verdict in the bar's
     colour (a missed target in bold)."""
     verdict = bar.verdict
-    weight = "bold" if bar.met is False else "normal"
+    weight = "bold" if bar.met is False and not bar.informational else "normal"
     parts = [
         f'<tspan font-weight="bold">{escape(bar.figure)}</tspan>',
         f'<tspan fill="#555555"> \u00b7 {escape(bar.target_words)}</tspan>',
@@ -204,6 +211,7 @@ def render(data: Mapping[str, Any], source: str = "") -> str:
         (MET, "met"),
         (MISSED, "missed"),
         (UNKNOWN, "not measured"),
+        (INFO, "informational"),
     ]
     x = float(MARGIN)
     intro = "bar: Berth's figure \u00f7 the peer's, from 1x (the same), log scale"

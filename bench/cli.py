@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import fnmatch
 import json
 import signal
@@ -35,7 +36,7 @@ from bench.runners.instructions import LARGE_FACTOR
 from bench.runners.wrk import ensure_wrk
 from bench.scenarios import SCENARIOS, FanoutScenario, InstructionsScenario, Scenario, serves
 from bench.servers import SERVERS, Server
-from bench.targets import BASELINE, evaluate
+from bench.targets import BASELINE, any_missed, evaluate
 
 EXIT_FAILED = 1  # a server or scenario failed
 EXIT_SETUP = 2  # bad arguments, no wrk, no venv
@@ -160,7 +161,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def select(only: str, *, include_all: bool) -> tuple[list[Server], list[Scenario]]:
     """The servers and scenarios ``--only`` (and ``--all``) pick: names or shell wildcards;
-    a kind not named keeps its default set. Only servers that run a picked scenario start."""
+    a kind not named keeps its default set. A server with ``default_scenarios`` runs only those
+    unless it is named or ``--all`` is given. Only servers that run a picked scenario start."""
     tokens = [token.strip() for token in only.split(",") if token.strip()]
     server_names = [server.name for server in SERVERS]
     scenario_names = [scenario.name for scenario in SCENARIOS]
@@ -179,6 +181,14 @@ def select(only: str, *, include_all: bool) -> tuple[list[Server], list[Scenario
 
     servers = [s for s in SERVERS if picked(s.name, s.default, server_names)]
     scenarios = [s for s in SCENARIOS if picked(s.name, s.default, scenario_names)]
+    # A server picked by default (not named, no --all) runs only its default scenarios.
+    named = {s for token in tokens for s in fnmatch.filter(server_names, token)}
+    servers = [
+        dataclasses.replace(s, scenarios=s.default_scenarios)
+        if s.default_scenarios is not None and s.name not in named and not include_all
+        else s
+        for s in servers
+    ]
     # Start only the servers that run one of the scenarios (a ceiling, a logging variant).
     servers = [s for s in servers if any(serves(s, scenario) for scenario in scenarios)]
     if not servers or not scenarios:
@@ -350,7 +360,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         finally:
             stack.close()  # every server's process group, before anything else
     outcomes = evaluate(cells)
-    print_summary(cells, args.baseline, outcomes)
+    hot_paths = {name: p.hot_path for name, p in processes.items() if p.hot_path is not None}
+    print_summary(cells, args.baseline, outcomes, hot_paths)
     out = results_dir / f"{stamp}.json"
     write_results(
         out,
@@ -370,7 +381,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INTERRUPTED
     if any(not cell.ok for cell in cells):
         return EXIT_FAILED
-    if args.check and any(outcome.met is False for outcome in outcomes):
+    if args.check and any_missed(outcomes):
         return EXIT_BELOW_TARGET
     return 0
 

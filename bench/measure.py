@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 from bench.cells import Cell
 from bench.checks import check_scenario
+from bench.hot_path import verify
 from bench.plan import Plan
 from bench.processes import ServerProcess, command, free_port
 from bench.report import log, run_line
@@ -40,8 +41,10 @@ def measure_memory(
 ) -> MemoryResult:
     """One memory run on a fresh server, started with the server's ``MEMORY_SERVER_ARGS`` on
     a port of its own, measured, stopped. The suite's long-running process of that server
-    stays as it is, idle."""
+    stays as it is, idle. A Berth server's hot path is checked again first (a rebuild may
+    have come since the run started)."""
     server = process.server
+    verify(server, plan.python, process.env)
     port = free_port()
     fresh = ServerProcess(
         server=server,

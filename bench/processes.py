@@ -21,9 +21,10 @@ from pathlib import Path
 from typing import IO
 
 from bench.cpus import pin
+from bench.hot_path import HotPathError, verify
 from bench.paths import ROOT
 from bench.report import log
-from bench.servers import HOST, Server
+from bench.servers import HOST, NO_EXTENSIONS, Server
 
 
 def free_port() -> int:
@@ -44,11 +45,14 @@ def tail(path: Path, lines: int = 15) -> str:
 
 def server_env() -> dict[str, str]:
     """The environment of every server: ours, with the repository root importable (the apps
-    are ``bench.apps.*``) and unbuffered output for the logs."""
+    are ``bench.apps.*``) and unbuffered output for the logs. ``BERTH_NO_EXTENSIONS`` is not
+    passed on: which hot path a Berth server runs is its name's business (``Server.env`` of
+    the ``*-pure`` servers), not the shell's that started the run."""
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
     env["PYTHONUNBUFFERED"] = "1"
     env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env.pop(NO_EXTENSIONS, None)
     return env
 
 
@@ -72,6 +76,8 @@ class ServerProcess:
     proc: subprocess.Popen[bytes] | None = None
     error: str | None = None
     ready_after: float | None = None
+    # Berth's ``python -m runtime --version`` line in this environment (bench/hot_path.py).
+    hot_path: str | None = None
     _log_file: IO[bytes] | None = field(default=None, repr=False)
     _stopped: bool = field(default=False, repr=False)
 
@@ -167,9 +173,10 @@ def start_all(
     redis_url: str | None = None,
 ) -> dict[str, ServerProcess]:
     """Start every server at once on a free port, then wait until each is ready; one that is
-    not gets its ``error`` and the tail of its log printed, and is stopped. ``stack`` stops
-    them all at the end (also on an interruption). A server that needs Redis gets
-    ``redis_url`` as ``REDIS_URL``."""
+    not gets its ``error`` and the tail of its log printed, and is stopped. A Berth server
+    whose interpreter would run the other hot path than its name says is not started at all
+    (its ``error`` says why, bench/hot_path.py). ``stack`` stops them all at the end (also on
+    an interruption). A server that needs Redis gets ``redis_url`` as ``REDIS_URL``."""
     env = server_env()
     processes: dict[str, ServerProcess] = {}
     for server in servers:
@@ -186,10 +193,19 @@ def start_all(
             },
         )
         stack.callback(process.stop)
-        log(f"starting {server.name} on {HOST}:{port}: {' '.join(process.argv)}")
-        process.start()
         processes[server.name] = process
+        try:
+            process.hot_path = verify(server, python, process.env)
+        except HotPathError as exc:
+            process.error = str(exc)
+            log(f"  ERROR {server.name}: {process.error}")
+            continue  # never started: its cells fail with this error
+        mode = f" ({process.hot_path})" if process.hot_path else ""
+        log(f"starting {server.name}{mode} on {HOST}:{port}: {' '.join(process.argv)}")
+        process.start()
     for name, process in processes.items():
+        if process.error:
+            continue
         timeout = ready_timeout or process.server.ready_timeout
         if process.wait_ready(timeout):
             log(f"  {name} ready after {process.ready_after:.1f} s")

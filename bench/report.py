@@ -3,7 +3,7 @@ medians with the ratio to the baseline server, then the comparisons against thei
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from bench.cells import Cell
 from bench.results import (
@@ -179,7 +179,14 @@ def run_line(label: str, run: Result, server_cpu_count: int) -> tuple[str, list[
 # --- the summary ------------------------------------------------------------------------------
 
 
-def print_summary(cells: Sequence[Cell], baseline: str, outcomes: Sequence[Outcome]) -> None:
+def print_summary(
+    cells: Sequence[Cell],
+    baseline: str,
+    outcomes: Sequence[Outcome],
+    hot_paths: Mapping[str, str] | None = None,
+) -> None:
+    """The table of medians, which hot path each Berth server ran (``hot_paths``: its
+    ``python -m runtime --version`` line by server), then the comparisons."""
     # A scenario with peers of its own (fanout) is divided by its own baseline.
     base_values = {
         cell.scenario.name: cell.median(cell.scenario.ratio_metric)
@@ -215,6 +222,10 @@ def print_summary(cells: Sequence[Cell], baseline: str, outcomes: Sequence[Outco
     own = {cell.scenario.name: cell.scenario.baseline for cell in cells if cell.scenario.baseline}
     for name, own_baseline in own.items():
         log(f"({name}: ratios against {own_baseline}, its peer, not {baseline})")
+    if hot_paths:
+        log("Berth's hot path, as `python -m runtime --version` said before each server started:")
+        for server, line in hot_paths.items():
+            log(f"  {server:<25} {line}")
     for outcome in outcomes:
         comp = outcome.comparison
         name = f"{comp.subject} / {comp.baseline} on {comp.scenario}"
@@ -224,4 +235,6 @@ def print_summary(cells: Sequence[Cell], baseline: str, outcomes: Sequence[Outco
         verdict = "met" if outcome.met else "NOT met"
         sign = ">=" if comp.higher_is_better else "<="
         metric = "" if comp.metric in _PLAIN_METRICS else f" {comp.metric}"
+        if comp.informational:
+            verdict += ", informational"
         log(f"{name}{metric}: {outcome.ratio:.2f}x (target {sign} {comp.target:.2f}x: {verdict})")

@@ -72,6 +72,9 @@ def write_results(
                 "ready_after_s": round(process.ready_after, 2) if process.ready_after else None,
                 "error": process.error,
                 "log": str(process.log_path),
+                # Berth's servers: `python -m runtime --version` in the server's environment
+                # before it started, e.g. "berth 0.1.0, hot path compiled (mypyc, 11 modules)"
+                **({"hot_path": process.hot_path} if process.server.hot_path else {}),
             }
             for name, process in processes.items()
         },

@@ -4,6 +4,11 @@ gets for the memory scenarios.
 To add a server, append a :class:`Server` to ``SERVERS``. A special-purpose server (the
 ceiling, a logging variant) names the only scenarios it runs in ``Server.scenarios``;
 ``bench/scenarios.py`` says which scenarios each server runs (:func:`bench.scenarios.serves`).
+
+Every Berth server says which of Berth's hot paths it must run (``Server.hot_path``, issue
+19): the compiled one (mypyc), or its pure-Python source, selected with ``PURE_ENV``. The
+``*-pure`` servers measure the fallback in the same run as the compiled ones, and
+``bench/hot_path.py`` refuses a server whose interpreter would run the other one.
 """
 
 from __future__ import annotations
@@ -13,6 +18,12 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 HOST = "127.0.0.1"  # the only address this benchmark ever sends traffic to
+
+HotPath = Literal["compiled", "pure"]
+# What selects Berth's pure-Python hot path over its compiled modules (runtime/extensions.py).
+# The servers' common environment drops it (bench/processes.py), so a name alone decides.
+NO_EXTENSIONS = "BERTH_NO_EXTENSIONS"
+PURE_ENV: Mapping[str, str] = {NO_EXTENSIONS: "1"}
 
 
 @dataclass(frozen=True)
@@ -37,6 +48,12 @@ class Server:
     # Whether it needs Redis: the run starts one redis-server (bench/redis_server.py) and
     # gives its URL to every such server as REDIS_URL.
     redis: bool = False
+    # Berth's hot path this server must run ("compiled" or "pure"), checked before it starts
+    # (bench/hot_path.py); None: not Berth.
+    hot_path: HotPath | None = None
+    # In a default selection (the server not named in --only, no --all), only these of its
+    # scenarios: a server too slow to measure everywhere by default. None: all of them.
+    default_scenarios: frozenset[str] | None = None
 
 
 def _gunicorn(worker_class: str, target: str, *options: str, workers: int = 1) -> tuple[str, ...]:
@@ -84,6 +101,7 @@ FRAMEWORK_SERVERS = frozenset(
         "berth",
         "berth-gunicorn",
         "berth-gunicorn-asyncio",
+        "berth-gunicorn-pure",
         "aiohttp-gunicorn",
         "aiohttp-run-app",
         "uvicorn-starlette",
@@ -104,6 +122,7 @@ WEBSOCKET_SERVERS = frozenset(
         "berth",
         "berth-gunicorn",
         "berth-gunicorn-asyncio",
+        "berth-gunicorn-pure",
         "aiohttp-gunicorn",
         "aiohttp-run-app",
         "websockets-server",
@@ -112,8 +131,16 @@ WEBSOCKET_SERVERS = frozenset(
 # The servers the instructions scenario counts under callgrind: each one process on uvloop as
 # bench/run.py already starts it (granian: a master and one worker, both counted). Berth and
 # aiohttp run their apps directly (python -m runtime, web.run_app): under gunicorn the master
-# would be a second process doing nothing for the requests.
-INSTRUCTION_SERVERS = frozenset({"berth", "aiohttp-run-app", "granian-asgi", "ceiling"})
+# would be a second process doing nothing for the requests. berth-pure: Berth's pure-Python
+# fallback, counted beside the compiled hot path (issue 19).
+INSTRUCTION_SERVERS = frozenset(
+    {"berth", "berth-pure", "aiohttp-run-app", "granian-asgi", "ceiling"}
+)
+# Issue 19: the pure-Python fallback measured in the same run as the compiled hot path. Under
+# gunicorn it runs the throughput scenarios and the WebSocket echo; by default only plaintext,
+# since all five would add about 3 minutes (5 x 33 s) to a default run.
+PURE_SCENARIOS = frozenset({"plaintext", "json", "routes-200", "post-echo-16k", "ws-echo"})
+PURE_DEFAULT_SCENARIOS = frozenset({"plaintext"})
 # The fan-out servers (3 gunicorn workers each, Redis between them) and the dialect their
 # clients speak (bench/fanout_wire.py); they run the fanout scenario only.
 FANOUT_SERVERS: Mapping[str, Literal["berth", "socketio"]] = {
@@ -132,39 +159,54 @@ _FANOUT_OPTIONS = ("--keep-alive", "75")
 # 8k req/s, leaves 20-85 MB per server there).
 _LOG_FILE = "written to <stamp>-logs/<server>.log"
 
+# Berth under its development runner and under gunicorn: the same command lines serve the
+# compiled hot path and, with PURE_ENV, the pure-Python one.
+_BERTH_RUN = (
+    "{python}",
+    "-m",
+    "runtime",
+    "bench.apps.berth_hello:create_app",
+    "--host",
+    "{host}",
+    "--port",
+    "{port}",
+    "--uvloop",
+    "--no-access-log",
+)
+_BERTH_GUNICORN = _gunicorn(
+    "runtime.workers.GunicornUVLoopWebWorker", "bench.apps.berth_hello:create_app"
+)
+
 SERVERS: tuple[Server, ...] = (
     Server(
         name="berth",
-        argv=(
-            "{python}",
-            "-m",
-            "runtime",
-            "bench.apps.berth_hello:create_app",
-            "--host",
-            "{host}",
-            "--port",
-            "{port}",
-            "--uvloop",
-            "--no-access-log",
-        ),
+        argv=_BERTH_RUN,
         description="Berth, python -m runtime, uvloop, no access log",
+        hot_path="compiled",
+    ),
+    Server(
+        name="berth-pure",
+        argv=_BERTH_RUN,
+        description="berth on its pure-Python hot path (BERTH_NO_EXTENSIONS=1) (instructions only)",
+        env=PURE_ENV,
+        hot_path="pure",
+        scenarios=frozenset({"instructions"}),
     ),
     Server(
         name="berth-gunicorn",
-        argv=(
-            "{bin}/gunicorn",
-            "--workers",
-            "1",
-            "--worker-class",
-            "runtime.workers.GunicornUVLoopWebWorker",
-            "--no-control-socket",
-            "--bind",
-            "{host}:{port}",
-            "--log-level",
-            "warning",
-            "bench.apps.berth_hello:create_app",
-        ),
+        argv=_BERTH_GUNICORN,
         description="Berth, gunicorn 1 worker, GunicornUVLoopWebWorker, no access log",
+        hot_path="compiled",
+    ),
+    Server(
+        name="berth-gunicorn-pure",
+        argv=_BERTH_GUNICORN,
+        description="berth-gunicorn on its pure-Python hot path (BERTH_NO_EXTENSIONS=1) "
+        "(plaintext, json, routes-200, post-echo-16k, ws-echo; by default plaintext only)",
+        env=PURE_ENV,
+        hot_path="pure",
+        scenarios=PURE_SCENARIOS,
+        default_scenarios=PURE_DEFAULT_SCENARIOS,
     ),
     Server(
         name="aiohttp-gunicorn",
@@ -192,6 +234,7 @@ SERVERS: tuple[Server, ...] = (
         name="berth-gunicorn-asyncio",
         argv=_gunicorn("runtime.workers.GunicornWebWorker", "bench.apps.berth_hello:create_app"),
         description="Berth, gunicorn 1 worker, GunicornWebWorker (asyncio loop), no access log",
+        hot_path="compiled",
     ),
     Server(
         name="uvicorn-asgi",
@@ -258,6 +301,7 @@ SERVERS: tuple[Server, ...] = (
         description="berth-gunicorn + middlewares.access_logging: one structlog JSON line per "
         f"request written by structlog to stderr (direct_stream), {_LOG_FILE} (logging only)",
         scenarios=frozenset({"logging"}),
+        hot_path="compiled",
     ),
     Server(
         name="berth-gunicorn-metrics",
@@ -266,6 +310,7 @@ SERVERS: tuple[Server, ...] = (
         ),
         description="berth-gunicorn + middlewares.metrics (Prometheus, by route) (plaintext only)",
         scenarios=frozenset({"plaintext"}),
+        hot_path="compiled",
     ),
     Server(
         name="berth-gunicorn-tracing",
@@ -275,6 +320,7 @@ SERVERS: tuple[Server, ...] = (
         description="berth-gunicorn + middlewares.tracing (a span per request, batch processor, "
         "an exporter that drops them) (plaintext only)",
         scenarios=frozenset({"plaintext"}),
+        hot_path="compiled",
     ),
     Server(
         name="berth-gunicorn-accesslog",
@@ -287,6 +333,7 @@ SERVERS: tuple[Server, ...] = (
         description="berth-gunicorn + gunicorn's access log (--access-logfile -, its default "
         f"format) on stdout, {_LOG_FILE} (logging only)",
         scenarios=frozenset({"logging"}),
+        hot_path="compiled",
     ),
     Server(
         name="aiohttp-gunicorn-logging",
@@ -315,6 +362,7 @@ SERVERS: tuple[Server, ...] = (
         "GunicornWebWorker (asyncio loop) (fanout only)",
         scenarios=frozenset({"fanout"}),
         redis=True,
+        hot_path="compiled",
     ),
     Server(
         name="berth-cluster-uvloop",
@@ -328,6 +376,7 @@ SERVERS: tuple[Server, ...] = (
         scenarios=frozenset({"fanout"}),
         redis=True,
         default=False,
+        hot_path="compiled",
     ),
     Server(
         name="socketio-cluster",

@@ -24,7 +24,9 @@ class Comparison:
     (wrk), ``messages_per_sec`` (WebSocket echo), a latency percentile (``p99``),
     ``kib_per_conn`` (memory) or ``instructions_per_request`` (callgrind). ``met`` is
     ``ratio >= target`` when ``higher_is_better``, else ``ratio <= target`` (latency, memory,
-    instructions: the subject may use at most target x).
+    instructions: the subject may use at most target x). An ``informational`` comparison
+    shows a figure worth watching (what the compiled hot path is worth over the pure one),
+    not a promise: it gets a verdict like the others, but ``--check`` does not fail on it.
     """
 
     subject: str
@@ -33,24 +35,55 @@ class Comparison:
     target: float
     metric: str = "requests_per_sec"
     higher_is_better: bool = True
+    informational: bool = False
 
 
 COMPARISONS: tuple[Comparison, ...] = (
     # Like for like: both under gunicorn with their uvloop workers (issues 2 and 6).
-    # Issue 9 raised the plaintext target from 1.5x (issue 2) to 2.0x.
+    # Issue 9 raised the plaintext target from 1.5x (issue 2) to 2.0x; issue 19 keeps it.
     Comparison(
         subject="berth-gunicorn", baseline="aiohttp-gunicorn", scenario="plaintext", target=2.0
     ),
     Comparison(subject="berth", baseline="aiohttp-run-app", scenario="plaintext", target=1.5),
-    # Issue 9: the peers. Plaintext: on par with granian (Rust HTTP, Python ASGI app) and
-    # within 0.35x of a Protocol that parses and answers canned bytes.
-    Comparison(subject="berth-gunicorn", baseline="granian-asgi", scenario="plaintext", target=1.0),
-    Comparison(subject="berth-gunicorn", baseline="ceiling", scenario="plaintext", target=0.35),
-    # Every other throughput scenario: ahead of aiohttp and of Starlette on uvicorn.
+    # The peers on plaintext: granian (Rust HTTP, Python ASGI app) and a Protocol that parses
+    # and answers canned bytes. Issue 9 asked for 1.0x and 0.35x; issue 19, with the hot path
+    # compiled, for 1.3x and 0.55x.
+    Comparison(subject="berth-gunicorn", baseline="granian-asgi", scenario="plaintext", target=1.3),
+    Comparison(subject="berth-gunicorn", baseline="ceiling", scenario="plaintext", target=0.55),
+    # Issue 19: the pure-Python fallback, measured in the same run, must stay "within 5% of
+    # today's figures". Plaintext under gunicorn was 1.3x to 1.6x aiohttp before compiling
+    # (the issue's "Where we stand"): the lower bound is its target.
+    Comparison(
+        subject="berth-gunicorn-pure",
+        baseline="aiohttp-gunicorn",
+        scenario="plaintext",
+        target=1.3,
+    ),
+    # Informational: what compiling is worth, the compiled hot path over the pure one.
+    Comparison(
+        subject="berth-gunicorn",
+        baseline="berth-gunicorn-pure",
+        scenario="plaintext",
+        target=1.0,
+        informational=True,
+    ),
+    # Every other throughput scenario: ahead of aiohttp and of Starlette on uvicorn (issue 9);
+    # issue 19 raised json, routes-200 and post-echo-16k to 1.8x aiohttp. compress-100k is
+    # zlib's time nearly all through: it stays at 1.0x.
     *(
-        Comparison(subject="berth-gunicorn", baseline=baseline, scenario=scenario, target=1.0)
+        Comparison(
+            subject="berth-gunicorn",
+            baseline="aiohttp-gunicorn",
+            scenario=scenario,
+            target=1.0 if scenario == "compress-100k" else 1.8,
+        )
         for scenario in ("json", "routes-200", "post-echo-16k", "compress-100k")
-        for baseline in ("aiohttp-gunicorn", "uvicorn-starlette")
+    ),
+    *(
+        Comparison(
+            subject="berth-gunicorn", baseline="uvicorn-starlette", scenario=scenario, target=1.0
+        )
+        for scenario in ("json", "routes-200", "post-echo-16k", "compress-100k")
     ),
     # Logging: Berth's structured access log middleware, and gunicorn's plain access log
     # under Berth's worker, against aiohttp's access log and uvicorn's.
@@ -86,16 +119,21 @@ COMPARISONS: tuple[Comparison, ...] = (
         scenario="plaintext",
         target=0.5,
     ),
-    # Issue 5: WebSocket echo, small messages; for now "ahead of aiohttp".
-    *(
-        Comparison(
-            subject="berth-gunicorn",
-            baseline=baseline,
-            scenario="ws-echo",
-            target=1.0,
-            metric="messages_per_sec",
-        )
-        for baseline in ("aiohttp-gunicorn", "websockets-server")
+    # WebSocket echo, small messages: ahead of aiohttp and of websockets (issue 5); issue 19
+    # asks for 1.5x aiohttp.
+    Comparison(
+        subject="berth-gunicorn",
+        baseline="aiohttp-gunicorn",
+        scenario="ws-echo",
+        target=1.5,
+        metric="messages_per_sec",
+    ),
+    Comparison(
+        subject="berth-gunicorn",
+        baseline="websockets-server",
+        scenario="ws-echo",
+        target=1.0,
+        metric="messages_per_sec",
     ),
     # Issue 9: p99 latency at a fixed rate, and memory per idle connection (keep-alive and
     # WebSocket): lower is better, at most aiohttp's.
@@ -128,6 +166,27 @@ COMPARISONS: tuple[Comparison, ...] = (
         target=0.5,
         metric="instructions_per_request",
         higher_is_better=False,
+    ),
+    # Issue 19: the pure-Python fallback "within 5% of today's figures". Before the hot path
+    # was compiled, Berth executed 0.654x aiohttp's instructions per request in this step
+    # (docs/performance.md, commit 1ae7f2e); 0.654 x 1.05 = 0.69.
+    Comparison(
+        subject="berth-pure",
+        baseline="aiohttp-run-app",
+        scenario="instructions",
+        target=0.69,
+        metric="instructions_per_request",
+        higher_is_better=False,
+    ),
+    # Informational: the compiled hot path's instructions as a share of the pure one's.
+    Comparison(
+        subject="berth",
+        baseline="berth-pure",
+        scenario="instructions",
+        target=1.0,
+        metric="instructions_per_request",
+        higher_is_better=False,
+        informational=True,
     ),
     # Issue 17: fan-out to 1,000 WebSockets over 3 workers through one Redis, against
     # python-socketio's AsyncRedisManager doing the same job: ahead on both, deliveries per
@@ -212,3 +271,9 @@ def evaluate(cells: Sequence[Cell]) -> list[Outcome]:
         met = ratio >= comp.target if comp.higher_is_better else ratio <= comp.target
         out.append(Outcome(comp, ratio=round(ratio, 3), met=met))
     return out
+
+
+def any_missed(outcomes: Sequence[Outcome]) -> bool:
+    """Whether a target was missed (``--check`` exits 3): informational comparisons do not
+    count."""
+    return any(o.met is False and not o.comparison.informational for o in outcomes)

@@ -32,6 +32,7 @@ from bench.callgrind import (
 )
 from bench.counted_load import CountedClient
 from bench.cpus import pin
+from bench.hot_path import verify
 from bench.instructions import Window, fixed_part, per_request
 from bench.plan import Plan
 from bench.processes import ServerProcess, command, free_port
@@ -53,7 +54,10 @@ def run_instructions(
     run_number: int,
 ) -> InstructionsResult:
     """Count ``server`` answering ``GET scenario.path``; RuntimeError when it does not come up,
-    a request fails or callgrind does not answer."""
+    a request fails, callgrind does not answer or a Berth server would run the other hot
+    path than its name says (checked again for each fresh server: a rebuild may have come
+    between the runs)."""
+    verify(server, plan.python, env)
     load = plan.load
     port = free_port()
     out_prefix = plan.log_dir / "callgrind" / f"{server.name}-{run_number}"

@@ -7,7 +7,9 @@ The harness (runs under any Python 3.11+, standard library only):
   type per kind of load) and the comparisons with their targets;
 - ``plan.py``: the load's shape and where things run; ``paths.py``: where files are;
 - ``peers.py``: the peers' venv; ``provenance.py``: machine and commit for the results;
-- ``processes.py``: server processes; ``checks.py``: the check before measuring;
+- ``processes.py``: server processes; ``hot_path.py``: the check that a Berth server runs
+  the hot path its name says (compiled or pure Python); ``checks.py``: the check of an answer
+  before measuring;
 - ``cpus.py``: CPU pinning; ``procfs.py``: /proc readers (CPU time, RSS, descriptors);
 - ``measure.py``: one scenario on every server, in rounds; ``runners/``: one runner per
   load tool (wrk, ws_load, rate_load, memory, fanout_load, instructions) and the CPU-counted

@@ -24,6 +24,8 @@ from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape, quoteattr
 
+from bench.targets import ratio_words
+
 # Layout, in px.
 FONT = "DejaVu Sans, Helvetica, Arial, sans-serif"
 FONT_SIZE = 13
@@ -97,7 +99,7 @@ class Bar:
 
     @property
     def figure(self) -> str:
-        return f"{self.ratio:.2f}x" if self.ratio is not None else "not measured"
+        return ratio_words(self.ratio, self.target) if self.ratio is not None else "not measured"
 
     @property
     def target_words(self) -> str:

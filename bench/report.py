@@ -17,7 +17,7 @@ from bench.results import (
     WebSocketEchoResult,
 )
 from bench.scenarios import MemoryScenario
-from bench.targets import Outcome
+from bench.targets import Outcome, ratio_words
 
 CLIENT_SATURATED = 0.9  # load tool CPU per wall second above which a run is flagged
 SERVER_BUSY = 0.9  # a throughput run whose server used less of its CPUs than this is flagged
@@ -237,4 +237,5 @@ def print_summary(
         metric = "" if comp.metric in _PLAIN_METRICS else f" {comp.metric}"
         if comp.informational:
             verdict += ", informational"
-        log(f"{name}{metric}: {outcome.ratio:.2f}x (target {sign} {comp.target:.2f}x: {verdict})")
+        figure = ratio_words(outcome.ratio, comp.target)
+        log(f"{name}{metric}: {figure} (target {sign} {comp.target:.2f}x: {verdict})")

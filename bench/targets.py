@@ -277,3 +277,11 @@ def any_missed(outcomes: Sequence[Outcome]) -> bool:
     """Whether a target was missed (``--check`` exits 3): informational comparisons do not
     count."""
     return any(o.met is False and not o.comparison.informational for o in outcomes)
+
+
+def ratio_words(ratio: float, target: float) -> str:
+    """A ratio as printed and charted: two decimals, three when two would read as the
+    target itself (0.502x against <= 0.50x is missed, which "0.50x" would hide)."""
+    if f"{ratio:.2f}" == f"{target:.2f}" and ratio != target:
+        return f"{ratio:.3f}x"
+    return f"{ratio:.2f}x"

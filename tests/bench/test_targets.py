@@ -12,7 +12,7 @@ from bench.report import print_summary
 from bench.results import CpuUsage, ThroughputResult
 from bench.scenarios import SCENARIOS
 from bench.servers import SERVERS
-from bench.targets import COMPARISONS, Comparison, any_missed, evaluate
+from bench.targets import COMPARISONS, Comparison, any_missed, evaluate, ratio_words
 
 # (subject, baseline, scenario, metric) -> (target, higher is better, informational)
 EXPECTED = {
@@ -119,3 +119,9 @@ def test_check_fails_on_a_missed_target_not_on_an_informational_one(
     outcomes.append(_cell("aiohttp-gunicorn", 40_000))
     # berth-gunicorn-pure at 1.25x aiohttp misses its 1.3x, a real target.
     assert any_missed(evaluate(outcomes))
+
+
+def test_a_ratio_next_to_its_target_shows_which_side_it_is_on() -> None:
+    assert ratio_words(0.502, 0.5) == "0.502x"  # "0.50x" would read as met
+    assert ratio_words(0.5, 0.5) == "0.50x"
+    assert ratio_words(1.563, 2.0) == "1.56x"

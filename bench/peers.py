@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -62,7 +63,12 @@ def ensure_venv(venv: Path, *, install: bool = True) -> Path:
     log(f"installing the peers into {venv} (-r {REQUIREMENTS.name}, -e .) ...")
     cmd = [str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check"]
     cmd += ["-r", str(REQUIREMENTS), "-e", str(ROOT)]
-    done = subprocess.run(cmd, check=False, capture_output=True, text=True, timeout=900)
+    # Berth's compiled modules sit beside its sources, built by the project's own venv
+    # (make extensions; `make bench` builds them first): installing here without compiling
+    # keeps this install from rebuilding those shared files under a running test or bench.
+    # Each server's mode is checked before it starts (bench/hot_path.py).
+    env = {**os.environ, "BERTH_NO_EXTENSIONS": "1"}
+    done = subprocess.run(cmd, check=False, capture_output=True, text=True, timeout=900, env=env)
     if done.returncode != 0:
         raise BenchError(f"pip install failed:\n{done.stdout}{done.stderr}")
     stamp.write_text(fingerprint + "\n")

@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 
 .PHONY: install extensions system-packages run test check lint typecheck imports pytest pytest-pure pytest-eager bench soak fuzz clean
 
-# The hot-path modules mypyc compiles (runtime/extensions.py, docs/performance.md).
+# The hot-path modules mypyc compiles (runtime/extensions.py, docs/compiled.md).
 COMPILED_SOURCES := $(shell $(PY) -c 'import runpy; \
 	print(*(n.replace(".", "/") + ".py" for n in runpy.run_path("runtime/extensions.py")["COMPILED"]))')
 EXT_STAMP := $(VENV)/.extensions
@@ -62,7 +62,7 @@ imports: $(STAMP)
 pytest: $(EXT_STAMP)
 	$(BIN)/python -m pytest -q
 
-# The same suite on the pure-Python fallback (BERTH_NO_EXTENSIONS=1, docs/performance.md).
+# The same suite on the pure-Python fallback (BERTH_NO_EXTENSIONS=1, docs/compiled.md).
 pytest-pure: $(STAMP)
 	BERTH_NO_EXTENSIONS=1 $(BIN)/python -m pytest -q
 

@@ -1,5 +1,5 @@
 """The build: the hot-path modules that ``runtime/extensions.py`` lists, compiled by mypyc
-into extension modules beside their sources (docs/performance.md). Everything else is in
+into extension modules beside their sources (docs/compiled.md). Everything else is in
 pyproject.toml.
 
 ``BERTH_NO_EXTENSIONS=1`` at build time builds pure Python only (no C compiler needed); at

@@ -2,7 +2,7 @@
 the client (``ClientSession`` and friends) is exported from here, as aiohttp's is."""
 
 # First of all, importing it chooses the compiled hot path or its pure-Python source
-# (docs/performance.md).
+# (docs/compiled.md).
 from . import extensions as _extensions  # noqa: F401
 
 # isort: split

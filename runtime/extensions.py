@@ -2,7 +2,7 @@
 
 The modules in :data:`COMPILED` are plain Python, the source of truth, and mypyc compiles
 them at install time (``setup.py``) into extension modules beside the ``.py`` files
-(docs/performance.md). An extension module wins over its ``.py`` file on import, so choosing
+(docs/compiled.md). An extension module wins over its ``.py`` file on import, so choosing
 the pure-Python modules takes a finder in front of the import system. :func:`select` runs
 once, when ``runtime/__init__.py`` imports this module before any of them, and installs
 that finder when:
@@ -37,7 +37,7 @@ __all__ = ["COMPILED", "ENV", "Selection", "compiled", "decide", "mode", "select
 
 #: What ``setup.py`` compiles: the bytes layer, the connection, the router's resolve path and
 #: the gunicorn worker's per-request trust check.
-#: Only modules whose classes users neither subclass nor mock may join (docs/performance.md).
+#: Only modules whose classes users neither subclass nor mock may join (docs/compiled.md).
 COMPILED: Final = (
     "runtime.http.fields",
     "runtime.http.message",

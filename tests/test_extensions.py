@@ -1,5 +1,5 @@
 """The compiled hot path and its pure-Python fallback (runtime/extensions.py,
-docs/performance.md): which one runs, and why."""
+docs/compiled.md): which one runs, and why."""
 
 from __future__ import annotations
 

@@ -149,7 +149,7 @@ def _transport_mock(sslcontext: SSLContext | None) -> mock.Mock:
     transport = mock.Mock()
     transport.get_extra_info.side_effect = lambda key, default=None: extra.get(key, default)
     transport.is_closing.return_value = False
-    # What a transport's writes return. The compiled writer checks it (docs/performance.md).
+    # What a transport's writes return. The compiled writer checks it (docs/compiled.md).
     transport.write.return_value = None
     transport.writelines.return_value = None
     return transport

@@ -35,8 +35,7 @@ from typing import Final
 
 __all__ = ["COMPILED", "ENV", "Selection", "compiled", "decide", "mode", "select"]
 
-#: What ``setup.py`` compiles: the bytes layer, the connection, the router's resolve path and
-#: the gunicorn worker's per-request trust check.
+#: What ``setup.py`` compiles: the bytes layer, the connection and the router's resolve path.
 #: Only modules whose classes users neither subclass nor mock may join (docs/compiled.md).
 COMPILED: Final = (
     "runtime.http.fields",
@@ -50,7 +49,6 @@ COMPILED: Final = (
     "runtime.server.slow_clients",
     "runtime.server.streams",
     "runtime.web.routing.dispatcher",
-    "runtime.workers.trust",
 )
 #: The shared library every compiled module loads (mypyc's group), ``runtime/hotpath__mypyc``.
 GROUP: Final = "runtime.hotpath"

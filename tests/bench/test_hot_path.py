@@ -14,7 +14,7 @@ from bench.cells import Cell
 from bench.cli import select
 from bench.hot_path import HotPathError, mismatch, mode_line, running, verify
 from bench.measure import run_scenario
-from bench.plan import LoadSettings, Plan
+from bench.plan import Plan
 from bench.processes import server_env, start_all
 from bench.scenarios import SCENARIOS
 from bench.servers import (
@@ -24,6 +24,7 @@ from bench.servers import (
     SERVERS,
     WEBSOCKET_SERVERS,
 )
+from tests.bench.settings import tiny_load
 
 BY_NAME = {server.name: server for server in SERVERS}
 COMPILED_LINE = "berth 0.1.0, hot path compiled (mypyc, 11 modules)"
@@ -135,24 +136,7 @@ def test_the_real_runtime_says_pure_when_asked_to() -> None:
 
 
 def _plan(tmp_path: Path, python: Path) -> Plan:
-    load = LoadSettings(
-        runs=1,
-        duration=1,
-        warmup=0,
-        connections=1,
-        threads=1,
-        ws_connections=1,
-        ws_window=1,
-        rate=1.0,
-        rate_connections=1,
-        mem_connections=1,
-        fanout_clients=1,
-        fanout_window=1,
-        fanout_rate=1.0,
-        instr_requests=1,
-        instr_warmup=0,
-        ready_timeout=None,
-    )
+    load = tiny_load()
     return Plan(
         load=load,
         wrk="wrk",

@@ -18,7 +18,7 @@ from bench.cells import Cell
 from bench.cli import select
 from bench.counted_load import CountedClient
 from bench.instructions import Window, fixed_part, per_request
-from bench.plan import LoadSettings, Plan
+from bench.plan import Plan
 from bench.processes import server_env
 from bench.report import run_line
 from bench.results import InstructionsResult
@@ -26,6 +26,7 @@ from bench.runners.instructions import run_instructions
 from bench.scenarios import SCENARIOS, InstructionsScenario
 from bench.servers import SERVERS
 from bench.targets import COMPARISONS, evaluate
+from tests.bench.settings import tiny_load
 
 SCENARIO = next(s for s in SCENARIOS if isinstance(s, InstructionsScenario))
 
@@ -215,24 +216,7 @@ def test_a_run_line_shows_the_figure_and_its_windows() -> None:
 @pytest.mark.slow
 @pytest.mark.skipif(shutil.which("valgrind") is None, reason="valgrind is not installed")
 def test_the_ceiling_under_callgrind_counts_the_same_each_request(tmp_path: Path) -> None:
-    load = LoadSettings(
-        runs=1,
-        duration=1,
-        warmup=0,
-        connections=1,
-        threads=1,
-        ws_connections=1,
-        ws_window=1,
-        rate=1.0,
-        rate_connections=1,
-        mem_connections=1,
-        fanout_clients=1,
-        fanout_window=1,
-        fanout_rate=1.0,
-        instr_requests=200,
-        instr_warmup=100,
-        ready_timeout=None,
-    )
+    load = tiny_load(instr_requests=200, instr_warmup=100)
     valgrind = ensure_valgrind()
     plan = Plan(
         load=load,

@@ -81,14 +81,22 @@ def test_a_partial_build_is_not_mixed_with_sources(tmp_path: Path) -> None:
     assert "missing pkg.sub.b" in selection.reason
 
 
-def _python(code: str, *, pure: bool) -> str:
+def _env(*, pure: bool) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k != extensions.ENV}
     if pure:
         env[extensions.ENV] = "1"
+    return env
+
+
+def _run(*args: str, pure: bool) -> str:
     done = subprocess.run(
-        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+        [sys.executable, *args], env=_env(pure=pure), capture_output=True, text=True, check=True
     )
     return done.stdout.strip()
+
+
+def _python(code: str, *, pure: bool) -> str:
+    return _run("-c", code, pure=pure)
 
 
 _FILES = (
@@ -103,26 +111,14 @@ def test_the_install_is_compiled_and_says_so() -> None:
     files = _python(_FILES, pure=False).split()
     assert len(files) == len(extensions.COMPILED)
     assert all(not f.endswith(".py") for f in files), files
-    version = subprocess.run(
-        [sys.executable, "-m", "runtime", "--version"],
-        env={k: v for k, v in os.environ.items() if k != extensions.ENV},
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
+    version = _run("-m", "runtime", "--version", pure=False)
     assert f"hot path compiled (mypyc, {len(extensions.COMPILED)} modules)" in version
 
 
 def test_the_variable_runs_every_source_and_says_so() -> None:
     files = _python(_FILES, pure=True).split()
     assert all(f.endswith(".py") for f in files), files
-    version = subprocess.run(
-        [sys.executable, "-m", "runtime", "--version"],
-        env={**os.environ, extensions.ENV: "1"},
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
+    version = _run("-m", "runtime", "--version", pure=True)
     assert "hot path pure Python (BERTH_NO_EXTENSIONS=1)" in version
 
 

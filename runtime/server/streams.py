@@ -254,7 +254,7 @@ class StreamReader:
         return _Chunks(self.readany)
 
     def __aiter__(self) -> AsyncIterator[bytes]:
-        return _Chunks(self.readany)
+        return self.iter_any()
 
 
 class _Chunks:

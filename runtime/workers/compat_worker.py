@@ -29,13 +29,6 @@ class GunicornAiohttpCompatWorker(GunicornWebWorker):
         super().load_wsgi()
 
 
-class GunicornUVLoopAiohttpCompatWorker(GunicornUVLoopWebWorker):
-    """:class:`GunicornAiohttpCompatWorker` on a uvloop loop."""
-
-    @classmethod
-    def setup(cls) -> None:
-        install()
-
-    def load_wsgi(self) -> None:
-        install()
-        super().load_wsgi()
+class GunicornUVLoopAiohttpCompatWorker(GunicornAiohttpCompatWorker, GunicornUVLoopWebWorker):
+    """:class:`GunicornAiohttpCompatWorker` on a uvloop loop (the mode's hooks come first in
+    the MRO, then the uvloop worker's)."""

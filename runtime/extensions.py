@@ -69,6 +69,7 @@ def decide(
     modules: Sequence[str] = COMPILED,
     environ: Mapping[str, str] = os.environ,
     suffixes: Sequence[str] = tuple(importlib.machinery.EXTENSION_SUFFIXES),
+    group: str = GROUP,
 ) -> Selection:
     """Whether to run the compiled ``modules`` found under ``root`` (the directory that holds
     the ``runtime`` package), by the rules in this module's docstring."""
@@ -79,13 +80,19 @@ def decide(
     # Only a checkout (setup.py beside the package) is edited after its build; an install's
     # files may be written in any order, so their times say nothing.
     checkout = root.joinpath("setup.py").exists()
+    # The modules' code lives in the group's library; each module's own extension is a shim
+    # that a rebuild leaves alone when its C did not change. The build's time is the newer.
+    group_path = root.joinpath(*group.split("."))
+    library = _extension(group_path.with_name(f"{group_path.name}__mypyc.py"), suffixes)
+    library_time = library.stat().st_mtime if library is not None else 0.0
     for name in modules:
         source = root.joinpath(*name.split(".")).with_suffix(".py")
         extension = _extension(source, suffixes)
         if extension is None:
             continue
         built.append(name)
-        if checkout and source.exists() and source.stat().st_mtime > extension.stat().st_mtime:
+        built_at = max(extension.stat().st_mtime, library_time)
+        if checkout and source.exists() and source.stat().st_mtime > built_at:
             stale.append(name)
     if not built:
         return Selection(False, "not compiled")

@@ -67,6 +67,18 @@ def test_a_source_newer_than_its_build_runs_every_source(tmp_path: Path) -> None
     assert selection.stale == ("pkg.sub.b",)
 
 
+def test_a_rebuild_that_left_the_shims_alone_is_fresh(tmp_path: Path) -> None:
+    """A rebuild after an edit rewrites the group's library, where the code lives, and not
+    the modules' own extensions (shims whose C did not change): it is not stale."""
+    root = _tree(tmp_path, built=MODULES)
+    os.utime(root / "pkg" / "sub" / "b.py", (3_000, 3_000))  # edited after the first build
+    library = root / "pkg" / f"hot__mypyc{SUFFIX}"
+    library.write_bytes(b"")
+    os.utime(library, (4_000, 4_000))  # then rebuilt
+    selection = extensions.decide(root, MODULES, {}, (SUFFIX,), group="pkg.hot")
+    assert selection.compiled
+
+
 def test_an_installed_package_is_not_judged_by_its_file_times(tmp_path: Path) -> None:
     """pip writes a wheel's files in any order: without setup.py beside the package (not a
     checkout), a .py newer than its .so says nothing."""

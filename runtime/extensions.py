@@ -39,6 +39,7 @@ __all__ = ["COMPILED", "ENV", "Selection", "compiled", "decide", "mode", "select
 #: Only modules whose classes users neither subclass nor mock may join (docs/compiled.md).
 COMPILED: Final = (
     "runtime.http.fields",
+    "runtime.http.forwarded",
     "runtime.http.message",
     "runtime.http.parser",
     "runtime.http.writer",
@@ -46,6 +47,7 @@ COMPILED: Final = (
     "runtime.http.ws.writer",
     "runtime.server.flow",
     "runtime.server.protocol",
+    "runtime.server.request_gate",
     "runtime.server.slow_clients",
     "runtime.server.streams",
     "runtime.web.routing.dispatcher",
@@ -163,7 +165,7 @@ def compiled() -> bool:
 
 
 def mode() -> str:
-    """One line for ``--version`` and logs: ``compiled (mypyc, 11 modules)`` or
+    """One line for ``--version`` and logs: ``compiled (mypyc, 13 modules)`` or
     ``pure Python (why)``."""
     selection = select()
     if compiled():

@@ -16,16 +16,17 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import functools
 import logging
-import operator
-from collections.abc import Awaitable, Callable
+import sys
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from ..http.forwarded import ForwardedTrust
 from ..http.parser import Limits
+from ..server.request_gate import RequestGate
 from ..web import HTTPBadRequest
 from .access import AccessResponse, build_environ
-from .header_map import HeaderMap, RefusedHeaderName
-from .trust import ForwardedTrust
 
 if TYPE_CHECKING:
     from ..web import BaseRequest, Server, StreamResponse
@@ -37,10 +38,10 @@ __all__ = ["RequestAdapter", "limits_from_config"]
 _MAX_REQUEST_LINE = 8190
 _MAX_HEADERS = 32768
 _DEFAULT_FIELD_SIZE = 8190
-# Marks a request answered with 400 before its handler runs (trusted scheme headers that
-# contradict each other, a header name refused by header_map); the value is the body.
-_REFUSAL = "berth.refusal"
-_name = operator.itemgetter(0)  # of a raw (name, value) header field
+
+
+def _bad_request(text: str) -> HTTPBadRequest:
+    return HTTPBadRequest(text=text)
 
 
 def limits_from_config(cfg: Any) -> Limits:
@@ -60,7 +61,7 @@ class RequestAdapter:
 
     Args:
         worker: the gunicorn worker (``cfg``, ``log``, ``nr``, ``max_requests``).
-        trust: who may set forwarded and scheme headers.
+        trust: who may set forwarded and scheme headers, and the header name policy.
         on_last_request: called once when ``max_requests`` is reached.
     """
 
@@ -72,7 +73,6 @@ class RequestAdapter:
         self._log = worker.log
         self._trust = trust
         self._on_last_request = on_last_request
-        self._header_map = HeaderMap.from_config(worker.cfg, trust.allow)
 
     def install(self, server: Server, *, keepalive: float, limits: Limits, grace: float) -> None:
         """Apply connection settings and wrap the server's request hooks.
@@ -83,61 +83,26 @@ class RequestAdapter:
             limits: the request head limits.
             grace: the idle keep-alive window at the start of a graceful stop.
         """
-        # gunicorn's keepalive <= 0 turns keep-alive off: every response closes.
-        close_always = keepalive <= 0
         server.config = dataclasses.replace(
             server.config, keepalive_timeout=max(0.0, keepalive), limits=limits
         )
         server.shutdown_grace = grace
         server.access_logger = None  # gunicorn's access log replaces the framework's
-        make_request = server.request_factory
-        handle = server.request_handler
-        worker = self._worker
-        trust = self._trust
-        header_map = self._header_map
         pre_request = None if self._default_hook_is_silent("pre_request") else self._cfg.pre_request
-
-        def request_factory(
-            message: Any, payload: Any, conn: Any, writer: Any, *args: Any, **kwargs: Any
-        ) -> BaseRequest:
-            worker.nr += 1
-            if close_always:
-                writer.force_close()
-            if worker.nr >= worker.max_requests:
-                writer.force_close()
-                if worker.nr == worker.max_requests:
-                    self._on_last_request()
-            raw = message.raw_headers
-            # Scheme headers are read before header_map drops any, in gunicorn's order.
-            info = trust.resolve(conn.peername, raw)
-            refusal = "Contradictory scheme headers\n" if info.conflict else None
-            # One look at all the names at once (joined: half the cost of a loop); only a
-            # request with '_' in a name pays for more.
-            if header_map is not None and b"_" in b"".join(map(_name, raw)):
-                try:
-                    message.replace_headers(header_map.apply(conn.peername, raw))
-                except RefusedHeaderName as exc:
-                    refusal = f"{exc} (header names containing '_' are refused)\n"
-            if info.scheme is not None:
-                kwargs["scheme"] = info.scheme
-            if info.remote is not None:
-                kwargs["remote"] = info.remote
-            request = make_request(message, payload, conn, writer, *args, **kwargs)
-            if refusal is not None:
-                request._cache[_REFUSAL] = refusal
-            return request
-
-        # A plain function returning the handler's awaitable: no extra coroutine frame per
-        # request (the server awaits what it returns).
-        def request_handler(request: BaseRequest) -> Awaitable[StreamResponse]:
-            if _REFUSAL in request._cache:
-                raise HTTPBadRequest(text=request._cache[_REFUSAL])
-            if pre_request is not None:
-                pre_request(worker, request)
-            return handle(request)
-
-        server.request_factory = request_factory
-        server.request_handler = request_handler
+        worker = self._worker
+        gate = RequestGate(
+            server.request_factory,
+            server.request_handler,
+            self._trust,
+            # gunicorn's max_requests = 0 (no restarts) reads sys.maxsize.
+            budget=None if worker.max_requests >= sys.maxsize else worker.max_requests,
+            on_budget_spent=self._on_last_request,
+            close_always=keepalive <= 0,  # gunicorn's keepalive <= 0: every response closes
+            before=None if pre_request is None else functools.partial(pre_request, worker),
+            refuse=_bad_request,
+        )
+        server.request_factory = gate
+        server.request_handler = gate.handle
         server.on_request_done = None if self._nothing_to_report() else self._make_done_hook()
 
     def _default_hook_is_silent(self, name: str) -> bool:

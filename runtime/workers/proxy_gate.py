@@ -18,10 +18,10 @@ from typing import cast
 from multidict import CIMultiDict
 
 from ..http.errors import HttpProcessingError
+from ..http.forwarded import AllowList
 from ..http.proxy_protocol import ParseStatus, ProxyProtocolError, parse_proxy_header
 from ..http.writer import http_date, reason_phrase, serialize_head
 from ..server.protocol import HttpProtocol
-from .trust import AllowList
 
 __all__ = ["ProxyProtocolGate"]
 

@@ -21,15 +21,16 @@ from typing import Any
 
 from gunicorn.workers import base
 
+from ..http.forwarded import AllowList, ForwardedTrust
 from ..web import BaseRunner, Server, shutdown_websockets
 from .accept import ConnectionLimit, GunicornSite
 from .adapter import RequestAdapter, limits_from_config
 from .apps import make_error_app, make_runner
+from .header_map import header_name_policy
 from .heartbeat import Heartbeat, heartbeat_interval
 from .posix_signals import LoopSignals, format_blocked_stack
 from .proxy_gate import ProxyProtocolGate
 from .shutdown import QUICK_TIMEOUT, Drain, ShutdownTiming
-from .trust import AllowList, ForwardedTrust
 
 __all__ = ["GunicornUVLoopWebWorker", "GunicornWebWorker"]
 
@@ -229,6 +230,7 @@ class GunicornWebWorker(base.Worker):  # type: ignore[misc] # gunicorn ships no 
         trust = ForwardedTrust(
             _allow_list(cfg, "forwarded_allow_ips", "forwarded_allow_networks"),
             cfg.secure_scheme_headers,
+            header_name_policy(cfg),
         )
         adapter = RequestAdapter(self, trust, self._on_last_request)
         adapter.install(

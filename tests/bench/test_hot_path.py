@@ -27,7 +27,7 @@ from bench.servers import (
 from tests.bench.settings import tiny_load
 
 BY_NAME = {server.name: server for server in SERVERS}
-COMPILED_LINE = "berth 0.1.0, hot path compiled (mypyc, 11 modules)"
+COMPILED_LINE = "berth 0.1.0, hot path compiled (mypyc, 13 modules)"
 STALE_LINE = "berth 0.1.0, hot path pure Python (compiled modules older than their source)"
 PURE_LINE = "berth 0.1.0, hot path pure Python (BERTH_NO_EXTENSIONS=1)"
 

@@ -13,16 +13,16 @@ import pytest
 from gunicorn.config import Config
 from gunicorn.glogging import Logger
 
+from runtime.http.forwarded import AllowList, Forwarded, ForwardedTrust, HeaderNamePolicy
 from runtime.http.message import HttpVersion11, RequestMessage
 from runtime.server.streams import EMPTY_PAYLOAD
 from runtime.web.request import BaseRequest
 from runtime.workers.access import AccessResponse, build_environ
 from runtime.workers.adapter import limits_from_config
-from runtime.workers.header_map import HeaderMap, RefusedHeaderName
+from runtime.workers.header_map import header_name_policy
 from runtime.workers.heartbeat import heartbeat_interval
 from runtime.workers.proxy_gate import ProxyProtocolGate
 from runtime.workers.shutdown import ShutdownTiming
-from runtime.workers.trust import AllowList, ForwardedInfo, ForwardedTrust
 from tests.http.fakes import FakeTransport
 
 SECURE = {"X-FORWARDED-PROTOCOL": "ssl", "X-FORWARDED-PROTO": "https", "X-FORWARDED-SSL": "on"}
@@ -63,19 +63,21 @@ class TestForwardedTrust:
 
     def test_untrusted_peers_say_nothing(self) -> None:
         headers = raw(X_Forwarded_For="1.2.3.4", X_Forwarded_Proto="https")
-        assert self.trust.resolve(("192.0.2.1", 1), headers) == ForwardedInfo(None, None, False)
+        assert self.trust.resolve(("192.0.2.1", 1), headers) is None
 
     def test_scheme_from_any_secure_header_values_compare_exactly(self) -> None:
-        assert self.trust.resolve(self.peer, raw(X_Forwarded_Ssl="on")).scheme == "https"
-        assert self.trust.resolve(self.peer, raw(X_FORWARDED_PROTO="https")).scheme == "https"
-        assert self.trust.resolve(self.peer, raw(X_Forwarded_Proto="HTTPS")).scheme == "http"
-        assert self.trust.resolve(self.peer, raw(Other="x")) == ForwardedInfo(None, None, False)
+        resolve = self.trust.resolve
+        assert resolve(self.peer, raw(X_Forwarded_Ssl="on")) == Forwarded("https")
+        assert resolve(self.peer, raw(X_FORWARDED_PROTO="https")) == Forwarded("https")
+        assert resolve(self.peer, raw(X_Forwarded_Proto="HTTPS")) == Forwarded("http")
+        assert resolve(self.peer, raw(Other="x")) is None
 
     def test_contradicting_scheme_headers_conflict(self) -> None:
-        info = self.trust.resolve(self.peer, raw(X_Forwarded_Proto="https", X_Forwarded_Ssl="off"))
-        assert info.conflict
-        agree = self.trust.resolve(self.peer, raw(X_Forwarded_Proto="https", X_Forwarded_Ssl="on"))
-        assert not agree.conflict and agree.scheme == "https"
+        resolve = self.trust.resolve
+        info = resolve(self.peer, raw(X_Forwarded_Proto="https", X_Forwarded_Ssl="off"))
+        assert info == Forwarded("http", conflict=True)
+        agree = resolve(self.peer, raw(X_Forwarded_Proto="https", X_Forwarded_Ssl="on"))
+        assert agree == Forwarded("https")
 
     @pytest.mark.parametrize(
         ("values", "client"),
@@ -89,9 +91,12 @@ class TestForwardedTrust:
             ([" , "], None),
         ],
     )
-    def test_client_is_the_nearest_untrusted_hop(self, values: list[str], client: str) -> None:
+    def test_client_is_the_nearest_untrusted_hop(
+        self, values: list[str], client: str | None
+    ) -> None:
         headers = tuple((b"X-Forwarded-For", v.encode()) for v in values)
-        assert self.trust.resolve(self.peer, headers).remote == client
+        found = self.trust.resolve(self.peer, headers)
+        assert (found.remote if found is not None else None) == client
 
 
 def as_sent(*names: str) -> tuple[tuple[bytes, bytes], ...]:
@@ -99,7 +104,7 @@ def as_sent(*names: str) -> tuple[tuple[bytes, bytes], ...]:
     return tuple((name.encode(), b"v") for name in names)
 
 
-class TestHeaderMap:
+class TestHeaderNamePolicy:
     """gunicorn's header_map and forwarder_headers, as gunicorn 27 applies them
     (https://docs.gunicorn.org/en/stable/settings.html#header-map)."""
 
@@ -107,55 +112,74 @@ class TestHeaderMap:
     trusted = ("127.0.0.1", 1)
     allow = AllowList(["127.0.0.1"])
 
-    def policy(self, mode: str = "drop", forwarders: str | None = None) -> HeaderMap | None:
+    def policy(self, mode: str = "drop", forwarders: str | None = None) -> HeaderNamePolicy | None:
         cfg = Config()
         cfg.set("header_map", mode)
         if forwarders is not None:
             cfg.set("forwarder_headers", forwarders)
-        return HeaderMap.from_config(cfg, self.allow)
+        return header_name_policy(cfg)
+
+    def kept(self, policy: HeaderNamePolicy | None, peer: Any, headers: Any) -> Any:
+        """What the worker keeps of ``headers`` from ``peer``: the fields, or the refused name."""
+        found = ForwardedTrust(self.allow, {}, policy).resolve(peer, headers)
+        if found is None:
+            return headers
+        assert found.scheme is None and found.remote is None and not found.conflict
+        if found.refused_name is not None:
+            return found.refused_name
+        assert found.headers is not None
+        return found.headers
 
     def test_dangerous_needs_no_policy(self) -> None:
         assert self.policy("dangerous") is None
         assert self.policy("DROP") is not None and self.policy("refuse") is not None
+        headers = as_sent("Host", "X_Forwarded_For")
+        assert self.kept(None, self.untrusted, headers) == headers
 
     def test_drop_removes_every_name_with_an_underscore_from_an_untrusted_peer(self) -> None:
         policy = self.policy()
         assert policy is not None and not policy.refuse
         headers = as_sent("Host", "X_Forwarded_For", "X-Forwarded-For", "SCRIPT_NAME", "A_")
-        assert policy.apply(self.untrusted, headers) == as_sent("Host", "X-Forwarded-For")
+        assert self.kept(policy, self.untrusted, headers) == as_sent("Host", "X-Forwarded-For")
+
+    def test_names_without_an_underscore_change_nothing(self) -> None:
+        trust = ForwardedTrust(self.allow, SECURE, self.policy())
+        assert trust.resolve(self.untrusted, as_sent("Host", "Accept", "X-A")) is None
+        assert trust.resolve(self.trusted, as_sent("Host", "Accept", "X-A")) is None
 
     def test_trusted_forwarder_headers_pass_compared_upper_cased(self) -> None:
         policy = self.policy()  # forwarder_headers defaults to SCRIPT_NAME,PATH_INFO
         assert policy is not None
         headers = as_sent("SCRIPT_NAME", "path_info", "Remote_User", "X-A")
-        assert policy.apply(self.trusted, headers) == as_sent("SCRIPT_NAME", "path_info", "X-A")
-        assert policy.apply("/run/g.sock", headers) == as_sent(
-            "SCRIPT_NAME", "path_info", "X-A"
-        )  # a unix-socket peer is trusted
+        expected = as_sent("SCRIPT_NAME", "path_info", "X-A")
+        assert self.kept(policy, self.trusted, headers) == expected
+        # A unix-socket peer is trusted.
+        assert self.kept(policy, "/run/g.sock", headers) == expected
         # The list is used as written, as gunicorn does: a lower-case entry never matches.
         lower = self.policy(forwarders="remote_user")
-        assert lower is not None and lower.apply(self.trusted, headers) == as_sent("X-A")
+        assert self.kept(lower, self.trusted, headers) == as_sent("X-A")
         upper = self.policy(forwarders="REMOTE_USER")
-        assert upper is not None
-        assert upper.apply(self.trusted, headers) == as_sent("Remote_User", "X-A")
+        assert self.kept(upper, self.trusted, headers) == as_sent("Remote_User", "X-A")
 
     def test_star_lets_a_trusted_peer_send_any_name(self) -> None:
         policy = self.policy(forwarders="*")
-        assert policy is not None
         headers = as_sent("X_Forwarded_For", "X-A")
-        assert policy.apply(self.trusted, headers) == headers
-        assert policy.apply(self.untrusted, headers) == as_sent("X-A")
+        assert self.kept(policy, self.trusted, headers) == headers
+        assert self.kept(policy, self.untrusted, headers) == as_sent("X-A")
 
     def test_refuse_names_the_first_refused_header(self) -> None:
         policy = self.policy("refuse")
         assert policy is not None and policy.refuse
-        with pytest.raises(RefusedHeaderName) as caught:
-            policy.apply(self.untrusted, as_sent("X-A", "SCRIPT_NAME", "X_B"))
-        assert caught.value.name == "SCRIPT_NAME"
-        assert str(caught.value) == "Invalid HTTP header name: 'SCRIPT_NAME'"
-        with pytest.raises(RefusedHeaderName, match="'X_B'"):
-            policy.apply(self.trusted, as_sent("X-A", "SCRIPT_NAME", "X_B"))
-        assert policy.apply(self.trusted, as_sent("SCRIPT_NAME")) == as_sent("SCRIPT_NAME")
+        headers = as_sent("X-A", "SCRIPT_NAME", "X_B")
+        assert self.kept(policy, self.untrusted, headers) == b"SCRIPT_NAME"
+        assert self.kept(policy, self.trusted, headers) == b"X_B"
+        assert self.kept(policy, self.trusted, as_sent("SCRIPT_NAME")) == as_sent("SCRIPT_NAME")
+
+    def test_the_scheme_is_read_before_names_are_dropped(self) -> None:
+        # gunicorn reads secure_scheme_headers from the fields as sent, then applies the map.
+        trust = ForwardedTrust(self.allow, {"X_PROTO": "https"}, self.policy())
+        found = trust.resolve(self.trusted, as_sent("Host", "X_Proto"))
+        assert found == Forwarded("http", headers=as_sent("Host"))
 
 
 def test_environ_never_folds_an_underscore_name_into_a_dashed_one() -> None:

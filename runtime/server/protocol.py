@@ -33,6 +33,8 @@ _CONTINUE_STATUS: Final = b"HTTP/1.1 100 "
 # a larger one costs less to close over.
 _DISCARD_LIMIT: Final = 2**16
 _EAGER: Final = sys.version_info >= (3, 12)
+# Every request's task has this name (asyncio.all_tasks() and task dumps show it).
+_TASK_NAME: Final = "berth-request"
 _OPEN: Final = ConnState.OPEN
 _SWITCHING: Final = ConnState.SWITCHING
 _UPGRADED: Final = ConnState.UPGRADED
@@ -366,17 +368,23 @@ class HttpProtocol(SlowClients):
         self._current = message
         self._writer = w
         coro = self._run(message, payload, w)
-        if _EAGER and not message.upgrade:
+        loop = self._loop
+        if loop.get_task_factory() is not None:
+            self._task = loop.create_task(coro)  # the user's factory makes it
+        elif _EAGER and not message.upgrade:
             # Python 3.12+: run the handler's first step now, inside data_received; a
             # handler that never waits answers without a trip through the event loop.
             # Upgrades are excluded: their end resumes parsing, which must not happen
             # while the parser is still inside this feed.
             self._task = _PENDING
-            task = asyncio.Task(coro, loop=self._loop, eager_start=True)  # type: ignore[call-arg,unused-ignore]
+            task = asyncio.Task(coro, loop=loop, name=_TASK_NAME, eager_start=True)  # type: ignore[call-arg,unused-ignore]
             if self._task is _PENDING:  # still running: it finishes later
                 self._task = task
         else:
-            self._task = self._loop.create_task(coro)
+            # Straight to the Task, named: loop.create_task would add a call of its own, and
+            # an unnamed Task formats "Task-<n>" as it is built (together about 2,600
+            # instructions a request on 3.11, a third of what the Task costs).
+            self._task = asyncio.Task(coro, loop=loop, name=_TASK_NAME)
 
     def _start_error(self, error: HttpProcessingError) -> None:
         message = RequestMessage("GET", "", HttpVersion11, (), keep_alive=False)

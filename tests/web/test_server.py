@@ -158,3 +158,37 @@ async def test_debug_records_use_aiohttps_words(caplog: Any) -> None:
         assert await reader.read() == b""  # closed without an answer
         writer.close()
     assert "Ignored premature client disconnection" in caplog.messages
+
+
+async def test_each_request_runs_in_a_named_task() -> None:
+    async def handler(request: web.BaseRequest) -> web.StreamResponse:
+        task = asyncio.current_task()
+        assert task is not None and task is request.task
+        return web.Response(text=task.get_name())
+
+    async with serve(handler) as port, await Connection.open(port) as conn:
+        first, second = await conn.request(), await conn.request()
+    assert first.text == second.text == "berth-request"
+
+
+async def test_a_task_factory_set_on_the_loop_makes_the_request_tasks() -> None:
+    """A factory (context propagation, a task monitor) sees every request's task, on every
+    Python version: the direct path to ``asyncio.Task`` is only taken without one."""
+    loop = asyncio.get_running_loop()
+    made: list[asyncio.Task[Any]] = []
+
+    def factory(loop: asyncio.AbstractEventLoop, coro: Any, **kwargs: Any) -> asyncio.Task[Any]:
+        task = asyncio.Task(coro, loop=loop, **kwargs)
+        made.append(task)
+        return task
+
+    async def handler(request: web.BaseRequest) -> web.StreamResponse:
+        return web.Response(text=str(asyncio.current_task() in made))
+
+    loop.set_task_factory(factory)
+    try:
+        async with serve(handler) as port, await Connection.open(port) as conn:
+            reply = await conn.request()
+    finally:
+        loop.set_task_factory(None)
+    assert reply.text == "True"

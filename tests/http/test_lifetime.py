@@ -9,7 +9,7 @@ import gc
 
 from runtime import web
 from runtime.server.protocol import HttpProtocol
-from tests.support import serve
+from tests.support import Connection, serve
 
 REQUESTS = [
     b"GET / HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
@@ -52,3 +52,24 @@ async def test_closed_connections_need_no_cycle_collector() -> None:
             assert _alive() == before
         finally:
             gc.enable()
+
+
+async def test_an_idle_keep_alive_connection_holds_no_request_head() -> None:
+    """Thousands of idle keep-alive connections each holding their last request's head
+    and fields would cost about 600 bytes apiece (docs/performance.md, memory)."""
+    heads: list[object] = []
+
+    async def keep(request: web.Request) -> web.Response:
+        heads.append(request._message)
+        return web.Response(body=await request.read())
+
+    app = web.Application()
+    app.router.add_get("/", keep)
+    app.router.add_post("/", keep)
+    async with serve(app) as port, await Connection.open(port) as conn:
+        await conn.request()
+        await conn.request("POST", body=b"hello")
+        await asyncio.sleep(0.05)  # the second answer is out: the connection is idle
+        holders = {type(r).__name__ for head in heads for r in gc.get_referrers(head)}
+    assert "HttpProtocol" not in holders
+    assert len(heads) == 2

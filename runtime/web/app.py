@@ -80,6 +80,7 @@ _ATTRS = frozenset(
         "_on_shutdown",
         "_on_startup",
         "_pre_frozen",
+        "_prepare_receivers",
         "_resolve_now",
         "_router",
         "_state",
@@ -221,6 +222,9 @@ class Application(MutableMapping[str | AppKey[Any], Any]):
         self._subapps: list[Application] = []
         self._chains: dict[Any, Handler] = {}
         self._on_response_prepare = Signal(self, name="on_response_prepare")
+        # Whether on_response_prepare has receivers, known once it is frozen (None before):
+        # every response asks, and a frozen signal's answer cannot change.
+        self._prepare_receivers: bool | None = None
         self._on_startup = Signal(self, name="on_startup")
         self._on_shutdown = Signal(self, name="on_shutdown")
         self._on_cleanup = Signal(self, name="on_cleanup")
@@ -393,6 +397,7 @@ class Application(MutableMapping[str | AppKey[Any], Any]):
                 warn_old_style(mw)
         self._router.freeze()
         self._on_response_prepare.freeze()
+        self._prepare_receivers = bool(self._on_response_prepare)
         self._cleanup_ctx.freeze()
         self._on_startup.freeze()
         self._on_shutdown.freeze()

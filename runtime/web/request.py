@@ -688,10 +688,13 @@ class Request(BaseRequest):
         match_info = self._match_info
         if match_info is None:
             return False
-        apps = match_info.apps
-        if len(apps) == 1:
-            return bool(apps[0].on_response_prepare)
-        return any(app.on_response_prepare for app in apps)
+        for app in match_info._apps:  # (the apps property copies a list into a tuple)
+            receivers = app._prepare_receivers
+            if receivers is None:  # not frozen yet (a mocked request, say): ask the signal
+                receivers = bool(app.on_response_prepare)
+            if receivers:
+                return True
+        return False
 
     async def _prepare_hook(self, response: StreamResponse) -> None:
         match_info = self._match_info

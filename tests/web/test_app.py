@@ -14,6 +14,7 @@ import pytest
 
 from examples import route_decorator
 from runtime import web
+from runtime.testing import make_mocked_request
 from tests.web.support import ClientFactory, ServerFactory, send
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -299,6 +300,41 @@ async def test_on_response_prepare_sees_every_response(make_client: ClientFactor
     client = await make_client(app)
     assert (await send(client, "GET", "/")).headers["x-stamp"] == "/"
     assert (await send(client, "GET", "/missing")).headers["x-stamp"] == "/missing"
+
+
+async def test_a_sub_applications_prepare_receivers_see_its_responses(
+    make_client: ClientFactory,
+) -> None:
+    """Whether any app on the route has receivers is read once the signals are frozen: a
+    receiver on the sub-application alone still runs, and only for its routes."""
+
+    async def stamp(request: web.Request, response: web.StreamResponse) -> None:
+        response.headers["X-Stamp"] = "sub"
+
+    async def handler(request: web.Request) -> web.Response:
+        return web.Response(text="hi")
+
+    sub = web.Application()
+    sub.on_response_prepare.append(stamp)
+    sub.router.add_get("/x", handler)
+    app = web.Application()
+    app.router.add_get("/", handler)
+    app.add_subapp("/sub", sub)
+    client = await make_client(app)
+    assert (await send(client, "GET", "/sub/x")).headers["x-stamp"] == "sub"
+    assert "x-stamp" not in (await send(client, "GET", "/")).headers
+    with pytest.raises(RuntimeError, match="frozen"):
+        sub.on_response_prepare.append(stamp)
+
+
+def test_an_unfrozen_apps_receivers_count_for_a_mocked_request() -> None:
+    async def stamp(request: web.Request, response: web.StreamResponse) -> None:
+        pass
+
+    app = web.Application()
+    app.on_response_prepare.append(stamp)
+    request = make_mocked_request("GET", "/", app=app)
+    assert request._needs_prepare_hook()
 
 
 # -- freezing -------------------------------------------------------------------------------

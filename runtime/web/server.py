@@ -209,7 +209,9 @@ class Server:
         timed = self.access_logger is not None or self.on_request_done is not None
         start = loop.time() if timed else 0.0
         self.requests_count += 1
-        message, payload, decoded = self._decoding(message, payload)
+        decoded = None
+        if payload is not EMPTY_PAYLOAD:
+            message, payload, decoded = self._decoding(message, payload)
         request = self.request_factory(
             message,
             payload,
@@ -231,26 +233,24 @@ class Server:
         except Exception as exc:
             response = await self._handler_failed(request, exc)
         else:
-            if not isinstance(response, StreamResponse):
-                self.logger.error(
-                    "Handler for %s %s returned %r instead of a response",
-                    message.method,
-                    message.target,
-                    type(response).__name__,
-                )
-                response = HTTPInternalServerError()
-            elif isinstance(response, HTTPException):
-                # aiohttp #2415: an exception is raised; returned, it skips the handling
-                # middlewares give raised ones.
-                warnings.warn(
-                    f"Returning an HTTPException ({type(response).__name__}) from a handler "
-                    f"is deprecated: raise it instead (raise web.{type(response).__name__}"
-                    "(...))",
-                    DeprecationWarning,
-                    stacklevel=1,
-                )
+            if type(response) is not Response:  # the usual answer needs no closer look
+                response = self._returned(message, response)
         try:
-            response = await self._send(request, response)
+            sent = False
+            if (
+                response._writer is None
+                and type(response).prepare is _RESPONSE_PREPARE
+                and not response._compression
+                and not request._needs_prepare_hook()
+            ):
+                # Fast path: a whole-body response and no on_response_prepare receivers;
+                # the head and the body leave in one write without awaiting anything.
+                try:
+                    sent = response._send(request)  # type: ignore[attr-defined]
+                except ValueError as exc:  # an invalid head: nothing was sent, answer 500
+                    response = self._internal_error(request, exc)
+            if not sent:
+                await self._finish(request, response)  # (a streamed body takes awaiting)
         finally:
             # Uploaded files live as long as the handler; aiohttp closes them here too.
             if "post" in request._cache:
@@ -258,28 +258,36 @@ class Server:
             if decoded is not None:
                 decoded.close()
         if timed:
-            elapsed = loop.time() - start
-            if self.access_logger is not None and self.access_logger.enabled:
-                self.access_logger.log(request, response, elapsed)
-            if self.on_request_done is not None:
-                self.on_request_done(request, response, elapsed)
+            self._report(request, response, loop.time() - start)
 
-    async def _send(self, request: BaseRequest, response: StreamResponse) -> StreamResponse:
-        """Send the handler's response; returns the one sent (a 500 if its head was invalid)."""
-        if (
-            response._writer is None
-            and type(response).prepare is _RESPONSE_PREPARE
-            and not response._compression
-            and not request._needs_prepare_hook()
-        ):
-            # Fast path: a whole-body response and no on_response_prepare receivers;
-            # the head and the body leave in one write without awaiting anything.
-            try:
-                if response._send(request):  # type: ignore[attr-defined]
-                    return response
-            except ValueError as exc:
-                response = self._internal_error(request, exc)
-        await self._finish(request, response)  # (or a streamed body: that takes awaiting)
+    def _report(self, request: BaseRequest, response: StreamResponse, elapsed: float) -> None:
+        """The access log line and the ``on_request_done`` hook of one answered request."""
+        if self.access_logger is not None and self.access_logger.enabled:
+            self.access_logger.log(request, response, elapsed)
+        if self.on_request_done is not None:
+            self.on_request_done(request, response, elapsed)
+
+    def _returned(self, message: RequestMessage, response: Any) -> StreamResponse:
+        """What a handler returned, unless it is a plain ``Response``: a 500 for anything
+        but a response, and a warning for a returned ``HTTPException``."""
+        if not isinstance(response, StreamResponse):
+            self.logger.error(
+                "Handler for %s %s returned %r instead of a response",
+                message.method,
+                message.target,
+                type(response).__name__,
+            )
+            return HTTPInternalServerError()
+        if isinstance(response, HTTPException):
+            # aiohttp #2415: an exception is raised; returned, it skips the handling
+            # middlewares give raised ones.
+            warnings.warn(
+                f"Returning an HTTPException ({type(response).__name__}) from a handler "
+                f"is deprecated: raise it instead (raise web.{type(response).__name__}"
+                "(...))",
+                DeprecationWarning,
+                stacklevel=1,
+            )
         return response
 
     async def _handler_failed(self, request: BaseRequest, exc: Exception) -> StreamResponse:

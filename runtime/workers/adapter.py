@@ -1,15 +1,18 @@
 """gunicorn's per-connection and per-request settings, applied to a ``Server``.
 
 Connection settings go into the server's ``ProtocolConfig`` (``keepalive``,
-``limit_request_*``). Each request then passes through three small hooks of the server:
+``limit_request_*``). Each request then passes through the server's hooks:
 
-- ``request_factory``: counts the request against ``max_requests`` (the last one answers
-  with ``Connection: close`` and starts the graceful stop), applies the trusted proxy
-  headers (``request.remote``, ``request.scheme``) and ``header_map`` (header names with
-  ``_``, ``header_map.py``);
-- ``request_handler``: 400 on contradicting scheme headers or a refused header name, then
-  ``cfg.pre_request``;
+- ``request_factory`` and ``request_handler``: a compiled ``RequestGate``
+  (``runtime/server/request_gate.py``). It counts the request against ``max_requests`` (the
+  last one answers with ``Connection: close`` and starts the graceful stop), applies the
+  trusted proxy headers (``request.remote``, ``request.scheme``) and ``header_map`` (header
+  names with ``_``; ``runtime/http/forwarded.py``), answers 400 on contradicting scheme
+  headers or a refused name, then calls ``cfg.pre_request``;
 - ``on_request_done``: ``log.access`` (access log and StatsD) and ``cfg.post_request``.
+
+What runs per request is compiled and lives below this package, which the build cannot
+compile (docs/compiled.md); this module only reads gunicorn's settings into it.
 """
 
 from __future__ import annotations
@@ -60,7 +63,7 @@ class RequestAdapter:
     """Installs gunicorn's request handling on a server for one worker.
 
     Args:
-        worker: the gunicorn worker (``cfg``, ``log``, ``nr``, ``max_requests``).
+        worker: the gunicorn worker (``cfg``, ``log``, ``max_requests``).
         trust: who may set forwarded and scheme headers, and the header name policy.
         on_last_request: called once when ``max_requests`` is reached.
     """

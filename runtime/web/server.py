@@ -304,9 +304,10 @@ class Server:
     def _decoding(
         self, message: RequestMessage, payload: StreamReader
     ) -> tuple[RequestMessage, StreamReader, DecodedBody | None]:
-        """The message and body the handler sees: decoded when ``auto_decompress`` is on
-        and the body has a coding we decode (:func:`decode_request_body`)."""
-        if self.auto_decompress and payload is not EMPTY_PAYLOAD:
+        """The message and body the handler sees for a request with a body (the caller
+        checks): decoded when ``auto_decompress`` is on and the body has a coding we decode
+        (:func:`decode_request_body`)."""
+        if self.auto_decompress:
             found = decode_request_body(message, payload, self.client_max_size)
             if found is not None:
                 return found[0], found[1].stream, found[1]

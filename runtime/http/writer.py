@@ -56,6 +56,24 @@ _tail_cache: dict[str | None, bytes] = {}
 # keep-alive decisions that go with them (ResponseWriter.write_whole).
 _WHOLE_HEADS: dict[tuple[object, ...], tuple[bytes, bool, bool]] = {}
 
+# A whole body at least this large leaves beside its head (one writev), not copied behind it.
+SEPARATE_BODY = 8192
+# Transport types whose writelines() is safe for that: it must pause the protocol when the
+# buffer passes the high-water mark, or a client that never reads would hold the whole
+# answer with no send timeout (docs/hardening.md). uvloop's transports do. CPython's
+# selector transport did not before 3.12.9 and 3.13.2 (https://github.com/python/cpython/
+# issues/127655), and on 3.11 it joins the pieces anyway, so only uvloop's are trusted.
+_GATHERS: dict[type, bool] = {}
+
+
+def _gathers(transport: object) -> bool:
+    """Whether ``transport.writelines`` sends without a copy and keeps flow control."""
+    kind = type(transport)
+    known = _GATHERS.get(kind)
+    if known is None:
+        known = _GATHERS[kind] = kind.__module__.startswith("uvloop.")
+    return known
+
 
 def _date_and_server(server: str | None) -> bytes:
     """``Date`` and ``Server`` lines and the blank line ending the head, cached a second."""
@@ -293,7 +311,11 @@ class ResponseWriter:
             self._length = self.bytes_sent = length
         transport = owner.transport
         if transport is not None and not transport.is_closing():
-            transport.write(head + _date_and_server(owner.server_header) + body)
+            head += _date_and_server(owner.server_header)
+            if len(body) >= SEPARATE_BODY and _gathers(transport):
+                transport.writelines((head, body))  # no copy of a large body
+            else:
+                transport.write(head + body)
 
     @property
     def no_body(self) -> bool:

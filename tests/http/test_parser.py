@@ -16,7 +16,8 @@ from runtime.http.errors import (
     LineTooLong,
     VersionNotSupported,
 )
-from runtime.http.parser import Limits, RequestParser
+from runtime.http.message import HttpVersion, HttpVersion10, HttpVersion11
+from runtime.http.parser import Limits, RequestParser, _line_version
 from tests.http.corpus import Recorder, replay, split
 
 KB = 1024
@@ -415,3 +416,64 @@ def test_body_arrives_as_fed_without_empty_chunks() -> None:
     [message] = recorder.messages()
     assert message.body == b"abcdef"
     assert recorder.violations == []
+
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        (b"GET / HTTP/1.1\r\nHost: a\r\n\r\n", HttpVersion11),
+        (b"GET /HTTP/1.1 HTTP/1.0\r\nHost: a\r\n\r\n", HttpVersion10),  # the last token
+        (b"GET / HTTP/1.1", None),  # the line is not all there
+        (b"POST /DHTTP/1.1\r\n", None),  # no space: a target, and no version (400)
+        (b"\r\nGET / HTTP/1.1\r\n", None),  # an empty line first: llhttp skips it
+        (b"GET / HTTP/1.0\nX: HTTP/1.1\r\n", None),  # that CRLF ends a later line
+        (b"GET / HTTP/1.2\r\n", None),  # served as 1.1: llhttp's word and _other_version
+        (b"GET /" + b"a" * 4096 + b" HTTP/1.1\r\n", None),  # too long to look for
+    ],
+    ids=["1.1", "target-1.1", "partial", "glued", "empty-line", "bare-lf", "1.2", "long"],
+)
+def test_the_version_read_off_a_request_line(data: bytes, expected: HttpVersion | None) -> None:
+    assert _line_version(data) is expected
+
+
+KEPT_10 = b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"
+
+
+@pytest.mark.parametrize(
+    ("pieces", "versions"),
+    [
+        ([b"GET / HTTP/1.0\r\nHost: a\r\n\r\n"], ["1.0"]),
+        ([GET + b"GET / HTTP/1.0\r\nHost: a\r\n\r\n"], ["1.1", "1.0"]),  # pipelined
+        ([KEPT_10 + GET], ["1.0", "1.1"]),
+        ([b"GET / HTTP/1.0", b"\r\nHost: a\r\n\r\n"], ["1.0"]),  # split in the line
+        ([b"GET / HTTP/1.0\r\nHo", b"st: a\r\n\r\n"], ["1.0"]),  # split in a field
+        ([b"\r\nGET / HTTP/1.0\r\nHost: a\r\n\r\n"], ["1.0"]),  # RFC 9112 2.2
+        (  # one read ends a body that looks like a request line, and starts a request
+            [
+                b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 11\r\n\r\n",
+                b"x HTTP/1.1\r\nGET / HTTP/1.0\r\nHost: a\r\n\r\n",
+            ],
+            ["1.1", "1.0"],
+        ),
+        ([GET, KEPT_10, GET], ["1.1", "1.0", "1.1"]),  # read by read
+    ],
+    ids=[
+        "1.0",
+        "pipelined",
+        "pipelined-1.0-first",
+        "split-line",
+        "split-field",
+        "empty-line",
+        "after-a-body",
+        "keep-alive",
+    ],
+)
+def test_every_request_gets_its_own_version(pieces: list[bytes], versions: list[str]) -> None:
+    parser, recorder = make()
+    feed_all(parser, pieces)
+    messages = recorder.messages()
+    assert [m.version for m in messages] == versions
+    # HTTP/1.0 closes unless it asks to be kept alive (RFC 9112 9.3), which KEPT_10 does.
+    assert [m.keep_alive for m in messages][:-1] == [True] * (len(versions) - 1)
+    assert messages[-1].keep_alive is (versions[-1] == "1.1" or pieces[-1].endswith(KEPT_10))

@@ -8,13 +8,13 @@ import io
 import math
 import time
 import warnings
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from concurrent.futures import Executor
 from email.utils import format_datetime, parsedate_to_datetime
 from http.cookies import SimpleCookie
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar, overload
 
-from multidict import CIMultiDict, getversion, istr
+from multidict import CIMultiDict, istr
 
 from ..http.codings import ContentCoding, FlushingEncoder, add_vary, negotiate, zlib_encoder
 from ..http.fields import ETag
@@ -75,10 +75,6 @@ def _response_coding(
     return negotiate(accept_encoding, _NEGOTIATED).coding
 
 
-# multidict's change counter; its stubs only accept ``MultiDict[object]``.
-_version: Callable[[CIMultiDict[str]], int] = getversion  # type: ignore[assignment]
-
-
 class BodyEncoder(Protocol):
     """Encodes a response body on its way out: see :meth:`StreamResponse.set_body_encoder`."""
 
@@ -106,6 +102,8 @@ class StreamResponse:
     _chunked = False
     _keep_alive: bool | None = None
     _req: BaseRequest | None = None
+    # The per-response mapping (``resp[KEY]``), made when a key is first set.
+    _state: dict[Any, Any] | None = None
     # The str keys warned about already: aiohttp warns once per key, not per response.
     _seen_str_keys: ClassVar[set[str]] = set()
 
@@ -116,10 +114,14 @@ class StreamResponse:
         reason: str | None = None,
         headers: LooseHeaders | None = None,
     ) -> None:
+        self._init_head(status, reason, headers)
+
+    def _init_head(self, status: int, reason: str | None, headers: LooseHeaders | None) -> None:
+        """What ``__init__`` sets, called positionally: ``Response`` is built per request,
+        and a call with keywords costs it more than the assignments here."""
         self._headers: CIMultiDict[str] = (
             CIMultiDict(headers) if headers is not None else CIMultiDict()
         )
-        self._state: dict[str, Any] = {}
         if type(status) is int and reason is None and (phrase := REASONS.get(status)):
             self._status, self._reason = status, phrase  # the usual case, valid as it is
         else:
@@ -530,6 +532,8 @@ class StreamResponse:
     def __getitem__(self, key: str) -> Any: ...
 
     def __getitem__(self, key: Any) -> Any:
+        if self._state is None:
+            raise KeyError(key)
         return self._state[key]
 
     @overload
@@ -546,22 +550,26 @@ class StreamResponse:
         ):
             StreamResponse._seen_str_keys.add(key)  # once per key and process, as aiohttp
             warn_str_key(key, ResponseKey, stacklevel=2)
+        if self._state is None:
+            self._state = {}
         self._state[key] = value
 
     def __delitem__(self, key: Any) -> None:
+        if self._state is None:
+            raise KeyError(key)
         del self._state[key]
 
     def __contains__(self, key: object) -> bool:
-        return key in self._state
+        return self._state is not None and key in self._state
 
     def get(self, key: Any, default: Any = None) -> Any:
-        return self._state.get(key, default)
+        return self._state.get(key, default) if self._state is not None else default
 
     def __len__(self) -> int:
-        return len(self._state)
+        return len(self._state) if self._state is not None else 0
 
     def __iter__(self) -> Any:
-        return iter(self._state)
+        return iter(self._state if self._state is not None else ())
 
     def __bool__(self) -> bool:
         return True
@@ -580,6 +588,8 @@ class Response(StreamResponse):
 
     _compressed_body: bytes | None = None
     _payload: Payload | None = None  # a streamed body; bytes stay in _body
+    _zlib_executor_size = 4096  # (set per response only when not the default)
+    _zlib_executor: Executor | None = None
 
     def __init__(
         self,
@@ -596,10 +606,10 @@ class Response(StreamResponse):
     ) -> None:
         if body is not None and text is not None:
             raise ValueError("body and text are not allowed together")
-        # Named, not super(): one object fewer per response (StreamResponse ends the chain).
-        StreamResponse.__init__(self, status=status, reason=reason, headers=headers)
-        self._zlib_executor_size = zlib_executor_size
-        self._zlib_executor = zlib_executor
+        self._init_head(status, reason, headers)
+        if zlib_executor_size != 4096 or zlib_executor is not None:
+            self._zlib_executor_size = zlib_executor_size
+            self._zlib_executor = zlib_executor
         hdrs = self._headers
         if text is not None:
             if not isinstance(text, str):
@@ -627,10 +637,6 @@ class Response(StreamResponse):
                 hdrs[_CONTENT_TYPE] = content_type
             self._body = None
             self.body = body
-        # While the headers stay as built here (Content-Type at most), the head can be
-        # written without a mapping: see _send.
-        self._plain_version = _version(hdrs) if headers is None else -1
-        self._plain_type = hdrs.get(_CONTENT_TYPE)
 
     @property
     def body(self) -> bytes | Payload | None:
@@ -770,17 +776,22 @@ class Response(StreamResponse):
         """
         if self._payload is not None:
             return False
+        headers = self._headers
+        count = len(headers)
         if (
-            _version(self._headers) == self._plain_version
+            count < 2
             and not self._cookies
             and not self._chunked
             and self._encoder is None
+            and ((content_type := headers.get(_CONTENT_TYPE)) is not None or not count)
         ):
+            # No header but Content-Type, if that: the writer frames the rest of the head
+            # itself (Content-Length, Connection, Date, Server) and caches it.
             self._req = request
             writer = self._writer = request._writer
             if self._keep_alive is False:
                 writer.force_close()
-            writer.write_whole(self._status, self._reason, self._plain_type, self._body or b"")
+            writer.write_whole(self._status, self._reason, content_type, self._body or b"")
             self._keep_alive = writer.keep_alive
         else:
             body = self._body or b""

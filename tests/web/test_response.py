@@ -577,3 +577,77 @@ async def test_head_keeps_content_type_and_length() -> None:
     async with serve(handler) as port:
         reply = await fetch(port, "HEAD")
     assert (reply.headers["Content-Length"], reply.headers["Content-Type"]) == ("5", "text/html")
+
+
+def test_the_per_response_mapping_before_and_after_a_key() -> None:
+    # The mapping is made when the first key is set; before that it reads as empty.
+    key = web.ResponseKey("k", int)
+    response = web.Response()
+    assert len(response) == 0 and list(response) == [] and key not in response
+    assert response.get(key, 7) == 7
+    with pytest.raises(KeyError):
+        response[key]
+    with pytest.raises(KeyError):
+        del response[key]
+    response[key] = 1
+    assert response[key] == 1 and len(response) == 1 and list(response) == [key]
+    del response[key]
+    assert len(response) == 0 and bool(response)  # a response is never falsy
+    assert web.Response(zlib_executor_size=10)._zlib_executor_size == 10
+
+
+@pytest.mark.parametrize(
+    ("build", "content_type", "extra"),
+    [
+        (lambda: web.Response(text="x"), "text/plain; charset=utf-8", None),
+        (lambda: web.Response(body=b"x"), "application/octet-stream", None),
+        (web.Response, None, None),
+        (lambda: web.Response(text="x", headers={"content-type": "text/csv"}), "text/csv", None),
+        (
+            lambda: web.Response(text="x", content_type="text/html"),
+            "text/html; charset=utf-8",
+            None,
+        ),
+        (lambda: web.Response(text="x", headers={"X-A": "1"}), "text/plain; charset=utf-8", "1"),
+        (lambda: web.Response(body=b"x", headers={"X-A": "1"}), "application/octet-stream", "1"),
+    ],
+    ids=["text", "body", "empty", "headers-type", "content-type", "text-extra", "body-extra"],
+)
+async def test_a_whole_response_sends_exactly_its_headers(
+    make_client: ClientFactory,
+    build: Callable[[], web.Response],
+    content_type: str | None,
+    extra: str | None,
+) -> None:
+    # Whatever the headers' shape (none, Content-Type alone, or more), the head says it all
+    # once, whichever way it was written; also when Content-Type changed after building.
+    async def handler(request: web.Request) -> web.Response:
+        response = build()
+        if request.query.get("set") == "type":
+            response.content_type = "application/json"
+        return response
+
+    changed = build()
+    changed.content_type = "application/json"  # (keeps a charset the response had)
+    client = await serve_one(make_client, handler)
+    for query, expected_type in (
+        ("", content_type),
+        ("?set=type", changed.headers["Content-Type"]),
+    ):
+        reply = await send(client, "GET", "/" + query)
+        assert reply.status == 200
+        assert reply.headers.get("Content-Type") == expected_type
+        assert reply.headers.get("X-A") == extra
+        assert len(reply.headers.getall("Content-Type", [])) == (expected_type is not None)
+        assert len(reply.headers.getall("Content-Length")) == 1
+
+
+async def test_a_content_type_with_a_line_break_is_a_500_not_a_split_head(
+    make_client: ClientFactory,
+) -> None:
+    async def handler(request: web.Request) -> web.Response:
+        return web.Response(text="x", headers={"Content-Type": "text/plain\r\nX-Evil: 1"})
+
+    reply = await answer(make_client, handler)
+    assert reply.status == 500
+    assert "X-Evil" not in reply.headers

@@ -36,6 +36,8 @@ class RequestGate:
         close_always: every response closes its connection (keep-alive off).
         before: called with the request before its handler (gunicorn's ``pre_request``).
         refuse: builds the exception that answers a refused request, from its body text.
+        positional: ``make_request`` takes the limits by position (the built-in request
+            classes do), which spares a class a dict of keywords per request.
     """
 
     def __init__(
@@ -49,6 +51,7 @@ class RequestGate:
         close_always: bool,
         before: Callable[[Any], None] | None,
         refuse: Callable[[str], BaseException],
+        positional: bool = False,
     ) -> None:
         self._make_request = make_request
         self._handle = handle
@@ -59,6 +62,7 @@ class RequestGate:
         self._close_always = close_always
         self._before = before
         self._refuse = refuse
+        self._positional = positional
 
     def __call__(
         self,
@@ -85,6 +89,10 @@ class RequestGate:
         # The proxy's scheme headers are read before any name is dropped, in gunicorn's order.
         found = self._trust.resolve(conn.peername, message.raw_headers)
         if found is None:  # the usual request: nothing to change
+            if self._positional:
+                return self._make_request(
+                    message, payload, conn, writer, task, loop, client_max_size, client_max_fields
+                )
             return self._make_request(
                 message,
                 payload,

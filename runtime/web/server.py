@@ -27,7 +27,7 @@ from .decoded_body import DecodedBody, decode_request_body
 from .error_page import internal_error_page
 from .exceptions import HTTPException, HTTPGatewayTimeout, HTTPInternalServerError
 from .foreign import as_http_exception
-from .request import BaseRequest
+from .request import PLAIN_REQUEST_CLASSES, BaseRequest
 from .response import Response, StreamResponse
 
 __all__ = ["Server"]
@@ -144,6 +144,8 @@ class Server:
             raise ValueError(f"read_bufsize must be > 0 bytes, got {read_bufsize!r}")
         self.request_handler = handler
         self.request_factory: RequestFactory = request_factory or BaseRequest
+        factory = self.request_factory
+        self._positional_factory = factory if factory in PLAIN_REQUEST_CLASSES else None
         if not keepalive_timeout:
             # Keep-alive off, as aiohttp (and gunicorn's --keep-alive 0) mean it: every answer
             # says Connection: close. Wrapped here, so serving with keep-alive costs nothing.
@@ -212,16 +214,29 @@ class Server:
         decoded = None
         if payload is not EMPTY_PAYLOAD:
             message, payload, decoded = self._decoding(message, payload)
-        request = self.request_factory(
-            message,
-            payload,
-            conn,
-            writer,
-            conn.task,
-            loop,
-            client_max_size=self.client_max_size,
-            client_max_fields=self.client_max_fields,
-        )
+        factory = self.request_factory
+        if factory is self._positional_factory:
+            request = factory(
+                message,
+                payload,
+                conn,
+                writer,
+                conn.task,
+                loop,
+                self.client_max_size,
+                self.client_max_fields,
+            )
+        else:
+            request = factory(
+                message,
+                payload,
+                conn,
+                writer,
+                conn.task,
+                loop,
+                client_max_size=self.client_max_size,
+                client_max_fields=self.client_max_fields,
+            )
         try:
             response = await self.request_handler(request)
         except HTTPException as exc:

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 from ..http.forwarded import ForwardedTrust
 from ..http.parser import Limits
 from ..server.request_gate import RequestGate
-from ..web import HTTPBadRequest
+from ..web import BaseRequest, HTTPBadRequest, Request
 from .access import AccessResponse, build_environ
 
 if TYPE_CHECKING:
@@ -103,6 +103,9 @@ class RequestAdapter:
             close_always=keepalive <= 0,  # gunicorn's keepalive <= 0: every response closes
             before=None if pre_request is None else functools.partial(pre_request, worker),
             refuse=_bad_request,
+            # The built-in request classes take the limits by position (web.Server does
+            # the same): a class called with keywords makes a dict of them per request.
+            positional=server.request_factory in (BaseRequest, Request),
         )
         server.request_factory = gate
         server.request_handler = gate.handle

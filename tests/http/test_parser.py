@@ -418,7 +418,6 @@ def test_body_arrives_as_fed_without_empty_chunks() -> None:
     assert recorder.violations == []
 
 
-
 @pytest.mark.parametrize(
     ("data", "expected"),
     [

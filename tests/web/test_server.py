@@ -9,7 +9,7 @@ from typing import Any
 
 import runtime
 from runtime import web
-from tests.support import Connection, build_request, read_chunk, read_head, serve
+from tests.support import Connection, build_request, fetch, read_chunk, read_head, serve
 
 
 async def test_handler_timeout_is_504() -> None:
@@ -192,3 +192,40 @@ async def test_a_task_factory_set_on_the_loop_makes_the_request_tasks() -> None:
     finally:
         loop.set_task_factory(None)
     assert reply.text == "True"
+
+
+class KeywordRequest(web.BaseRequest):
+    """A request class with a constructor of its own, keyword limits only (aiohttp's form)."""
+
+    __slots__ = ("built_with",)
+
+    def __init__(self, *args: Any, client_max_size: int, client_max_fields: int) -> None:
+        super().__init__(
+            *args, client_max_size=client_max_size, client_max_fields=client_max_fields
+        )
+        self.built_with = (client_max_size, client_max_fields)
+
+
+def keyword_factory(*args: Any, **kwargs: Any) -> web.BaseRequest:
+    return web.BaseRequest(*args, **kwargs)
+
+
+async def test_every_kind_of_request_factory_gets_the_servers_limits() -> None:
+    # web.BaseRequest and web.Request get the limits by position (cheaper); a subclass with
+    # its own constructor and a plain function get them by keyword, as in aiohttp.
+    async def handler(request: web.BaseRequest) -> web.StreamResponse:
+        limits = (request.client_max_size, request._client_max_fields)
+        built = getattr(request, "built_with", limits)
+        return web.Response(text=f"{type(request).__name__} {limits} {built}")
+
+    for factory, name in (
+        (None, "BaseRequest"),
+        (web.Request, "Request"),
+        (KeywordRequest, "KeywordRequest"),
+        (keyword_factory, "BaseRequest"),
+    ):
+        async with serve(
+            handler, request_factory=factory, client_max_size=123, client_max_fields=45
+        ) as port:
+            reply = await fetch(port)
+        assert reply.text == f"{name} (123, 45) (123, 45)", factory

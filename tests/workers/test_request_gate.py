@@ -116,3 +116,38 @@ async def test_contradicting_scheme_headers_from_a_trusted_peer_are_a_400() -> N
     async with gated.serve() as port, await Connection.open(port) as conn:
         reply = await conn.request(headers=headers)
     assert (reply.status, reply.text, gated.seen) == (400, "Contradictory scheme headers\n", [])
+
+
+async def test_the_limits_reach_the_request_by_position_or_by_keyword() -> None:
+    # The adapter sets positional for the built-in request classes; either way the request
+    # gets the server's limits (and a proxied request, rebuilt, gets them too).
+    async def limits(request: web.BaseRequest) -> web.StreamResponse:
+        return web.Response(text=f"{request.client_max_size} {request._client_max_fields}")
+
+    for positional in (True, False):
+        server = web.Server(limits, access_log=None, client_max_size=123, client_max_fields=45)
+        gate = RequestGate(
+            server.request_factory,
+            server.request_handler,
+            ForwardedTrust(AllowList(["127.0.0.1"]), SECURE, None),
+            budget=None,
+            on_budget_spent=lambda: None,
+            close_always=False,
+            before=None,
+            refuse=lambda text: web.HTTPBadRequest(text=text),
+            positional=positional,
+        )
+        server.request_factory = gate
+        server.request_handler = gate.handle
+        runner = web.ServerRunner(server, shutdown_timeout=1)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        try:
+            assert site.port is not None
+            async with await Connection.open(site.port) as conn:
+                plain = await conn.request()
+                proxied = await conn.request(headers={"X-Forwarded-Proto": "https"})
+        finally:
+            await runner.cleanup()
+        assert (plain.text, proxied.text) == ("123 45", "123 45"), positional

@@ -37,9 +37,6 @@ _HOST_RE = re.compile(
 )
 # Room for the method, the version and the CRLFs around a request line or a field.
 _SLACK: Final = 64
-# The longest request line whose version _line_version reads; longer ones take llhttp's word.
-_LINE_PROBE: Final = 2048
-_HTTP_1: Final = b"HTTP/1."
 # A chunk's size line and CRLFs, extensions aside (those count against the field limit).
 _CHUNK_FRAMING: Final = 24
 
@@ -83,7 +80,7 @@ class RequestParser:
         "_headers",
         "_host_seen",
         "_limits",
-        "_line_version",
+        "_line_data",
         "_max_field_size",
         "_max_headers",
         "_max_line_size",
@@ -121,7 +118,7 @@ class RequestParser:
         self._reported = 0
         self._resume = False
         self._error: HttpProcessingError | None = None
-        self._line_version: HttpVersion | None = None
+        self._line_data: bytes | None = None
         self._reset_head()
 
     def _reset_head(self) -> None:
@@ -152,11 +149,11 @@ class RequestParser:
             raise self._error
         self._began_in_feed = False
         self._completed_in_feed = 0
-        # Between messages, the next request line starts this read: its version is read off
-        # it here, since asking llhttp (get_http_version) formats a string every time.
-        self._line_version = (
-            _line_version(data) if self._message is None and not self.in_head else None
-        )
+        # Between messages, the next request line starts this read (unless empty lines come
+        # first): on_headers_complete reads the version off it, since asking llhttp
+        # (get_http_version) formats a string every time.
+        if self._message is None and not self.in_head and data and data[0] > 0x20:
+            self._line_data = data
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserUpgrade as exc:
@@ -168,6 +165,8 @@ class RequestParser:
             if self._watching:
                 self._check_pending(len(data))
             return None
+        finally:
+            self._line_data = None  # (held only while this read is parsed)
         return self._after_upgrade(data[offset:])
 
     def _check_pending(self, fed: int) -> None:
@@ -279,10 +278,13 @@ class RequestParser:
 
     def on_headers_complete(self) -> None:
         parser = self._parser
-        version = self._line_version
-        if version is not None:
-            self._line_version = None  # only the first request of a read began at its start
-        else:
+        raw_method = parser.get_method()
+        version = None
+        line = self._line_data
+        if line is not None:
+            self._line_data = None  # only the first request of a read began at its start
+            version = _line_version(line, len(raw_method) + len(self._url) + 2)
+        if version is None:
             version = _VERSIONS.get(parser.get_http_version())
             if version is None:
                 version = _other_version(parser.get_http_version())
@@ -291,7 +293,6 @@ class RequestParser:
         if self._te_seen and version is HttpVersion10:
             # RFC 9112 6.1: Transfer-Encoding in HTTP/1.0 means the framing is faulty.
             raise BadHttpMessage("Transfer-Encoding in an HTTP/1.0 request")
-        raw_method = parser.get_method()
         method = _METHODS.get(raw_method) or raw_method.decode("ascii")
         upgrade = parser.should_upgrade()
         has_body = self._chunked or bool(self._content_length)
@@ -389,29 +390,19 @@ def _request_parser(callbacks: object) -> httptools.HttpRequestParser:
     return parser
 
 
-def _line_version(data: bytes) -> HttpVersion | None:
-    """The version ending the request line that starts ``data`` when it is HTTP/1.1 or 1.0
-    and the whole line is there; None otherwise (ask llhttp).
-
-    llhttp checks the line's grammar (RFC 9112 3: method SP request-target SP HTTP-version
-    CRLF), so when it accepts a line ending in a space, eight bytes and CRLF, those eight
-    bytes are the version. Indexed byte by byte: compiled, that costs a fifth of one
-    ``bytes.find`` call.
+def _line_version(line: bytes, at: int) -> HttpVersion | None:
+    """The version of a request line that starts ``line``, when it is HTTP/1.1 or 1.0;
+    None otherwise (ask llhttp). ``at`` is where the version stands if the line is method
+    SP request-target SP version CRLF (RFC 9112 3): llhttp has accepted that grammar, and
+    gave the method and the target, so only the space, the CRLF and the eight bytes between
+    them are looked at. A line that does not start ``line`` does not have them there.
     """
-    limit = min(len(data), _LINE_PROBE)
-    end = 0
-    while end < limit and data[end] != 0x0A:
-        end += 1
-    if end == limit or end < 10 or data[end - 1] != 0x0D or data[end - 10] != 0x20:
-        return None  # (no space before: "/xHTTP/1.1" is a target, and no version at all)
-    start = end - 9
-    for offset in range(7):
-        if data[start + offset] != _HTTP_1[offset]:
-            return None
-    minor = data[end - 2]
-    if minor == 0x31:
+    if len(line) < at + 10 or line[at - 1] != 0x20 or line[at + 8 : at + 10] != b"\r\n":
+        return None
+    tail = line[at : at + 8]
+    if tail == b"HTTP/1.1":
         return HttpVersion11
-    if minor == 0x30:
+    if tail == b"HTTP/1.0":
         return HttpVersion10
     return None
 

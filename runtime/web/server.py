@@ -214,29 +214,12 @@ class Server:
         decoded = None
         if payload is not EMPTY_PAYLOAD:
             message, payload, decoded = self._decoding(message, payload)
-        factory = self.request_factory
-        if factory is self._positional_factory:
-            request = factory(
-                message,
-                payload,
-                conn,
-                writer,
-                conn.task,
-                loop,
-                self.client_max_size,
-                self.client_max_fields,
-            )
-        else:
-            request = factory(
-                message,
-                payload,
-                conn,
-                writer,
-                conn.task,
-                loop,
-                client_max_size=self.client_max_size,
-                client_max_fields=self.client_max_fields,
-            )
+        factory, size, fields = self.request_factory, self.client_max_size, self.client_max_fields
+        if factory is self._positional_factory:  # (by position: see PLAIN_REQUEST_CLASSES)
+            request = factory(message, payload, conn, writer, conn.task, loop, size, fields)
+        else:  # a factory of the application's own gets them by keyword, as in aiohttp
+            limits = {"client_max_size": size, "client_max_fields": fields}
+            request = factory(message, payload, conn, writer, conn.task, loop, **limits)
         try:
             response = await self.request_handler(request)
         except HTTPException as exc:

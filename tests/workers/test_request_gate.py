@@ -23,9 +23,16 @@ async def describe(request: web.BaseRequest) -> web.StreamResponse:
 class Gated:
     """A server with a gate; records the spent budget and what ``before`` saw."""
 
-    def __init__(self, **options: Any) -> None:
+    def __init__(
+        self,
+        handler: Any = describe,
+        server_options: dict[str, Any] | None = None,
+        **options: Any,
+    ) -> None:
         self.spent = 0
         self.seen: list[str] = []
+        self.handler = handler
+        self.server_options = server_options or {}
         self.options = options
 
     def before(self, request: web.BaseRequest) -> None:
@@ -33,7 +40,7 @@ class Gated:
 
     @asynccontextmanager
     async def serve(self, policy: HeaderNamePolicy | None = None) -> AsyncIterator[int]:
-        server = web.Server(describe, access_log=None)
+        server = web.Server(self.handler, access_log=None, **self.server_options)
         trust = ForwardedTrust(AllowList(["127.0.0.1"]), SECURE, policy)
         gate = RequestGate(
             server.request_factory,
@@ -125,29 +132,9 @@ async def test_the_limits_reach_the_request_by_position_or_by_keyword() -> None:
         return web.Response(text=f"{request.client_max_size} {request._client_max_fields}")
 
     for positional in (True, False):
-        server = web.Server(limits, access_log=None, client_max_size=123, client_max_fields=45)
-        gate = RequestGate(
-            server.request_factory,
-            server.request_handler,
-            ForwardedTrust(AllowList(["127.0.0.1"]), SECURE, None),
-            budget=None,
-            on_budget_spent=lambda: None,
-            close_always=False,
-            before=None,
-            refuse=lambda text: web.HTTPBadRequest(text=text),
-            positional=positional,
-        )
-        server.request_factory = gate
-        server.request_handler = gate.handle
-        runner = web.ServerRunner(server, shutdown_timeout=1)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        try:
-            assert site.port is not None
-            async with await Connection.open(site.port) as conn:
-                plain = await conn.request()
-                proxied = await conn.request(headers={"X-Forwarded-Proto": "https"})
-        finally:
-            await runner.cleanup()
+        limits_set = {"client_max_size": 123, "client_max_fields": 45}
+        gated = Gated(limits, limits_set, positional=positional)
+        async with gated.serve() as port, await Connection.open(port) as conn:
+            plain = await conn.request()
+            proxied = await conn.request(headers={"X-Forwarded-Proto": "https"})
         assert (plain.text, proxied.text) == ("123 45", "123 45"), positional

@@ -3,27 +3,21 @@
 from __future__ import annotations
 
 import asyncio
-import datetime
 import io
-import math
-import time
 import warnings
 from collections.abc import Iterable, Mapping
 from concurrent.futures import Executor
-from email.utils import format_datetime, parsedate_to_datetime
-from http.cookies import SimpleCookie
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar, overload
 
 from multidict import CIMultiDict, istr
 
 from ..http.codings import ContentCoding, FlushingEncoder, add_vary, negotiate, zlib_encoder
 from ..http.fields import ETag
-from ..http.grammar import ETAGC_RE
-from ..http.header_params import parse_content_type
 from ..http.writer import REASONS, ResponseWriter, reason_phrase
 from .foreign_payload import as_payload
 from .keys import ResponseKey, is_foreign_key, warn_str_key
 from .payload import Payload
+from .response_fields import HeaderFields
 
 if TYPE_CHECKING:
     from .request import BaseRequest
@@ -75,6 +69,9 @@ def _response_coding(
     return negotiate(accept_encoding, _NEGOTIATED).coding
 
 
+_NO_STATE: dict[Any, Any] = {}  # see StreamResponse._state
+
+
 class BodyEncoder(Protocol):
     """Encodes a response body on its way out: see :meth:`StreamResponse.set_body_encoder`."""
 
@@ -85,7 +82,7 @@ class BodyEncoder(Protocol):
         """What to send for the last piece, ``write_eof(data)``; ends the encoded body."""
 
 
-class StreamResponse:
+class StreamResponse(HeaderFields):
     """A response whose body is written piece by piece after :meth:`prepare`."""
 
     # enable_compression() state; class defaults keep the common path free of it.
@@ -96,14 +93,14 @@ class StreamResponse:
     _encoder: BodyEncoder | None = None
     # The state of a response not yet sent, as class defaults too: a response is built per
     # request, and most of these never change before it leaves.
-    _cookies: SimpleCookie | None = None
     _writer: ResponseWriter | None = None
     _eof_sent = False
     _chunked = False
     _keep_alive: bool | None = None
     _req: BaseRequest | None = None
-    # The per-response mapping (``resp[KEY]``), made when a key is first set.
-    _state: dict[Any, Any] | None = None
+    # The per-response mapping (``resp[KEY]``): a shared empty dict until a key is set, when
+    # __setitem__ gives the response its own (nothing else writes to it).
+    _state: dict[Any, Any] = _NO_STATE
     # The str keys warned about already: aiohttp warns once per key, not per response.
     _seen_str_keys: ClassVar[set[str]] = set()
 
@@ -272,74 +269,6 @@ class StreamResponse:
         return self._headers
 
     @property
-    def cookies(self) -> SimpleCookie:
-        if self._cookies is None:
-            self._cookies = SimpleCookie()
-        return self._cookies
-
-    def set_cookie(
-        self,
-        name: str,
-        value: str,
-        *,
-        expires: str | None = None,
-        domain: str | None = None,
-        max_age: int | str | None = None,
-        path: str = "/",
-        secure: bool | None = None,
-        httponly: bool | None = None,
-        samesite: str | None = None,
-    ) -> None:
-        """Add a ``Set-Cookie`` header; ``max_age`` and ``expires`` as in RFC 6265 5.2."""
-        cookies = self.cookies
-        old = cookies.get(name)
-        if old is not None and old.coded_value == "":
-            cookies.pop(name, None)  # a del_cookie() earlier in this response
-        cookies[name] = value
-        morsel = cookies[name]
-        if expires is not None:
-            morsel["expires"] = expires
-        elif morsel.get("expires") == "Thu, 01 Jan 1970 00:00:00 GMT":
-            del morsel["expires"]
-        if domain is not None:
-            morsel["domain"] = domain
-        if max_age is not None:
-            morsel["max-age"] = str(max_age)
-        elif "max-age" in morsel:
-            del morsel["max-age"]
-        morsel["path"] = path
-        if secure is not None:
-            morsel["secure"] = secure
-        if httponly is not None:
-            morsel["httponly"] = httponly
-        if samesite is not None:
-            morsel["samesite"] = samesite
-
-    def del_cookie(
-        self,
-        name: str,
-        *,
-        domain: str | None = None,
-        path: str = "/",
-        secure: bool | None = None,
-        httponly: bool | None = None,
-        samesite: str | None = None,
-    ) -> None:
-        """Expire a cookie in the client."""
-        self.cookies.pop(name, None)
-        self.set_cookie(
-            name,
-            "",
-            max_age=0,
-            expires="Thu, 01 Jan 1970 00:00:00 GMT",
-            domain=domain,
-            path=path,
-            secure=secure,
-            httponly=httponly,
-            samesite=samesite,
-        )
-
-    @property
     def content_length(self) -> int | None:
         value = self._headers.get(_CONTENT_LENGTH)
         return int(value) if value is not None else None
@@ -355,87 +284,6 @@ class StreamResponse:
         if self._chunked:
             raise RuntimeError("You can't set content length when chunked encoding is enabled")
         self._headers[_CONTENT_LENGTH] = str(value)
-
-    @property
-    def content_type(self) -> str:
-        value = self._headers.get(_CONTENT_TYPE)
-        return parse_content_type(value)[0] if value else "application/octet-stream"
-
-    @content_type.setter
-    def content_type(self, value: str) -> None:
-        charset = self.charset
-        self._headers[_CONTENT_TYPE] = str(value)
-        if charset is not None:
-            self.charset = charset
-
-    @property
-    def charset(self) -> str | None:
-        value = self._headers.get(_CONTENT_TYPE)
-        return parse_content_type(value)[1].get("charset") if value else None
-
-    @charset.setter
-    def charset(self, value: str | None) -> None:
-        ctype = self.content_type
-        if ctype == "application/octet-stream" and _CONTENT_TYPE not in self._headers:
-            if value is None:
-                return
-            raise RuntimeError(
-                "Setting charset for application/octet-stream doesn't make sense, "
-                "setup content_type first"
-            )
-        self._headers[_CONTENT_TYPE] = (
-            ctype if value is None else f"{ctype}; charset={value.lower()}"
-        )
-
-    @property
-    def last_modified(self) -> datetime.datetime | None:
-        value = self._headers.get("Last-Modified")
-        if value is None:
-            return None
-        try:
-            return parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            return None
-
-    @last_modified.setter
-    def last_modified(self, value: int | float | datetime.datetime | str | None) -> None:
-        if value is None:
-            self._headers.popall("Last-Modified", None)
-        elif isinstance(value, (int, float)):
-            self._headers["Last-Modified"] = time.strftime(
-                "%a, %d %b %Y %H:%M:%S GMT", time.gmtime(math.ceil(value))
-            )
-        elif isinstance(value, datetime.datetime):
-            self._headers["Last-Modified"] = format_datetime(
-                value.astimezone(datetime.UTC), usegmt=True
-            )
-        else:
-            self._headers["Last-Modified"] = value
-
-    @property
-    def etag(self) -> ETag | None:
-        value = self._headers.get("ETag")
-        if not value:
-            return None
-        weak = value.startswith("W/")
-        tag = value[2:] if weak else value
-        if len(tag) < 2 or tag[0] != '"' or tag[-1] != '"':
-            return None
-        return ETag(value=tag[1:-1], is_weak=weak)
-
-    @etag.setter
-    def etag(self, value: ETag | str | None) -> None:
-        if value is None:
-            self._headers.popall("ETag", None)
-            return
-        if isinstance(value, str):
-            if value == "*":
-                self._headers["ETag"] = value
-                return
-            value = ETag(value=value)
-        if ETAGC_RE.fullmatch(value.value) is None:
-            raise ValueError(f"Invalid ETag value {value.value!r}")  # RFC 9110 8.8.3
-        self._headers["ETag"] = f'W/"{value.value}"' if value.is_weak else f'"{value.value}"'
 
     # -- sending ------------------------------------------------------------------------
 
@@ -532,8 +380,6 @@ class StreamResponse:
     def __getitem__(self, key: str) -> Any: ...
 
     def __getitem__(self, key: Any) -> Any:
-        if self._state is None:
-            raise KeyError(key)
         return self._state[key]
 
     @overload
@@ -550,26 +396,24 @@ class StreamResponse:
         ):
             StreamResponse._seen_str_keys.add(key)  # once per key and process, as aiohttp
             warn_str_key(key, ResponseKey, stacklevel=2)
-        if self._state is None:
+        if self._state is _NO_STATE:
             self._state = {}
         self._state[key] = value
 
     def __delitem__(self, key: Any) -> None:
-        if self._state is None:
-            raise KeyError(key)
-        del self._state[key]
+        del self._state[key]  # (a KeyError from the shared empty dict, which stays empty)
 
     def __contains__(self, key: object) -> bool:
-        return self._state is not None and key in self._state
+        return key in self._state
 
     def get(self, key: Any, default: Any = None) -> Any:
-        return self._state.get(key, default) if self._state is not None else default
+        return self._state.get(key, default)
 
     def __len__(self) -> int:
-        return len(self._state) if self._state is not None else 0
+        return len(self._state)
 
     def __iter__(self) -> Any:
-        return iter(self._state if self._state is not None else ())
+        return iter(self._state)
 
     def __bool__(self) -> bool:
         return True
@@ -778,12 +622,12 @@ class Response(StreamResponse):
             return False
         headers = self._headers
         count = len(headers)
+        content_type = headers.get(_CONTENT_TYPE) if count == 1 else None
         if (
-            count < 2
+            (count == 0 or content_type is not None)
             and not self._cookies
             and not self._chunked
             and self._encoder is None
-            and ((content_type := headers.get(_CONTENT_TYPE)) is not None or not count)
         ):
             # No header but Content-Type, if that: the writer frames the rest of the head
             # itself (Content-Length, Connection, Date, Server) and caches it.

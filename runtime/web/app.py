@@ -524,10 +524,10 @@ class Application(MutableMapping[str | AppKey[Any], Any]):
 
     async def _handle(self, request: Request) -> StreamResponse:
         resolve_now = self._resolve_now
-        match_info = resolve_now(request) if resolve_now is not None else None
+        match_info = resolve_now(request, self) if resolve_now is not None else None
         if match_info is None:
             match_info = await self._router.resolve(request)
-        match_info._add_root(self)
+            match_info._add_root(self)
         request._match_info = match_info
         route = match_info._route
         if request._message.has_expect:

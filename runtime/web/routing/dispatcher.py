@@ -33,6 +33,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Final
 
 from ..exceptions import HTTPMethodNotAllowed, HTTPNotFound
+from ..request import PLAIN_REQUEST_CLASSES, Request
 from .match_info import MatchInfoError, UrlMappingMatchInfo
 from .resource import (
     AbstractResource,
@@ -70,7 +71,7 @@ from .subapp import (
 from .view import METH_ANY, AbstractView, View
 
 if TYPE_CHECKING:
-    from ..request import Request
+    from ..app import Application
 
 __all__ = [
     "AbstractResource",
@@ -112,6 +113,12 @@ __all__ = [
 _Entry = tuple[int, AbstractResource]  # (registration number, resource)
 _NAME_SPLIT: Final = re.compile(r"[.:-]")
 _RESOURCE_RESOLVE: Final = Resource.resolve
+_NO_PARTS: Final[dict[str, str]] = {}  # a plain route's match: no parts (never written to)
+# A request target's path_safe form, and the plain routes it resolved to, by method.
+_Target = tuple[str, dict[str, AbstractRoute]]
+# The targets whose path_safe form the router keeps: up to this many, each this long at most.
+_TARGETS_KEPT: Final = 2048
+_TARGET_KEPT: Final = 256
 
 
 class ResourcesView(Sized, Iterable[AbstractResource], Container[AbstractResource]):
@@ -174,6 +181,7 @@ class UrlDispatcher(Mapping[str, AbstractResource]):
         self._heads: dict[str, list[_Entry]] = {}
         self._unindexed: list[_Entry] = []
         self._plain_candidates: dict[str, list[_Entry]] = {}
+        self._targets: dict[str, _Target] = {}  # recent request targets (_resolve_now)
         self._head_lengths: list[int] = []  # lengths of the head keys but "/", longest first
 
     # -- resolving ------------------------------------------------------------------------
@@ -197,19 +205,50 @@ class UrlDispatcher(Mapping[str, AbstractResource]):
         # A new exception each time: it is the response, and responses are not shared.
         return MatchInfoError(HTTPNotFound())
 
-    def _resolve_now(self, request: Request) -> UrlMappingMatchInfo | None:
-        """:meth:`resolve` without a coroutine, for when only built-in plain and dynamic
-        resources are tried and one of them matches; None: ask :meth:`resolve`."""
-        path = request.rel_url.path_safe
-        method = request.method
+    def _resolve_now(self, request: Request, app: Application) -> UrlMappingMatchInfo | None:
+        """:meth:`resolve` without a coroutine, for the root application ``app``, when only
+        built-in plain and dynamic resources are tried and one of them matches; the match
+        info comes back with ``app`` added and frozen. None: ask :meth:`resolve`."""
+        known: _Target | None = None
+        if type(request) in PLAIN_REQUEST_CLASSES:
+            # Path and method from the message, no property calls; a target seen before
+            # knows its path_safe form, and the plain routes it resolved to.
+            message = request._message
+            method = message.method
+            target = message.target
+            known = self._targets.get(target)
+            if known is None:
+                known = self._learn(target, request.rel_url.path_safe)
+            else:
+                route = known[1].get(method)
+                if route is not None:
+                    return UrlMappingMatchInfo(_NO_PARTS, route, app)
+            path = known[0]
+        else:
+            method = request.method
+            path = request.rel_url.path_safe
         for _, resource in self._candidates(path):
             if type(resource).resolve is not _RESOURCE_RESOLVE:
                 return None  # a prefix, static or custom resource: its own resolve decides
-            resolved: Resolved = resource._resolve_now(path, method)  # type: ignore[attr-defined]
+            resolved: Resolved = resource._resolve_now(path, method, app)  # type: ignore[attr-defined]
             match_info = resolved[0]
             if match_info is not None:
+                if known is not None and type(resource) is PlainResource:
+                    # What a built-in plain or dynamic resource matches depends on the path
+                    # and the method alone: the same target and method resolve the same way
+                    # until the index changes (_index_changed forgets them).
+                    known[1][method] = match_info._route
                 return match_info
         return None
+
+    def _learn(self, target: str, path: str) -> _Target:
+        """Remember a request target's path_safe form: clients repeat the same few."""
+        known: _Target = (path, {})
+        if len(target) <= _TARGET_KEPT:
+            if len(self._targets) >= _TARGETS_KEPT:
+                self._targets.clear()
+            self._targets[target] = known
+        return known
 
     def _candidates(self, path: str) -> Iterable[_Entry]:
         """The resources that may match ``path``, in aiohttp 3.10+'s order (see _collect)."""
@@ -265,6 +304,7 @@ class UrlDispatcher(Mapping[str, AbstractResource]):
 
     def _index_changed(self) -> None:
         self._plain_candidates.clear()
+        self._targets.clear()
         self._head_lengths = sorted({len(key) for key in self._heads if key != "/"}, reverse=True)
 
     def index_resource(self, resource: AbstractResource) -> None:

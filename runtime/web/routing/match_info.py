@@ -24,17 +24,25 @@ class UrlMappingMatchInfo(dict[str, str]):
     Args:
         match_dict: the captured path parts, percent-decoded.
         route: the matched route.
+        root: the root application, for a match the root's router made whole: added to
+            the stack, which is then frozen (``_add_root``, in one step).
     """
 
     __slots__ = ("_apps", "_current_app", "_frozen", "_route")
 
-    def __init__(self, match_dict: dict[str, str], route: AbstractRoute) -> None:
+    def __init__(
+        self, match_dict: dict[str, str], route: AbstractRoute, root: Application | None = None
+    ) -> None:
         if match_dict:
             self.update(match_dict)
         self._route = route
-        self._apps: list[Application] | tuple[Application, ...] = []
-        self._current_app: Application | None = None
-        self._frozen = False
+        self._current_app = root
+        if root is None:
+            self._apps: list[Application] | tuple[Application, ...] = []
+            self._frozen = False
+        else:
+            self._apps = (root,)
+            self._frozen = True
 
     @property
     def handler(self) -> Handler:

@@ -23,6 +23,7 @@ from .route import AbstractRoute, ExpectHandler, Handler, InfoDict, ResourceRout
 from .view import METH_ANY, AbstractView
 
 if TYPE_CHECKING:
+    from ..app import Application
     from ..request import Request
 
 __all__ = [
@@ -215,14 +216,15 @@ class Resource(AbstractResource):
     async def resolve(self, request: Request) -> Resolved:
         return self._resolve_now(request.rel_url.path_safe, request.method)
 
-    def _resolve_now(self, path: str, method: str) -> Resolved:
-        # resolve() without the coroutine: the router calls it directly on the hot path.
+    def _resolve_now(self, path: str, method: str, root: Application | None = None) -> Resolved:
+        # resolve() without the coroutine: the router calls it directly on the hot path,
+        # with the root application to add (see UrlMappingMatchInfo).
         match_dict = self._match(path)
         if match_dict is None:
             return None, set()
         route = self._routes.get(method, self._any_route)
         if route is not None:
-            return UrlMappingMatchInfo(match_dict, route), self._allowed_methods
+            return UrlMappingMatchInfo(match_dict, route, root), self._allowed_methods
         return None, self._allowed_methods
 
     @abc.abstractmethod
@@ -359,11 +361,10 @@ class DynamicResource(Resource):
         match = self._pattern.fullmatch(path)
         if match is None:
             return None
-        return {
-            key: unquote_path_safe(value)
-            for key, value in match.groupdict().items()
-            if value is not None
-        }
+        parts = match.groupdict()
+        if "%" not in path and None not in parts.values():
+            return parts  # the usual case: nothing to decode, no optional part left out
+        return {key: unquote_path_safe(value) for key, value in parts.items() if value is not None}
 
     def raw_match(self, path: str) -> bool:
         return self._orig_path == path

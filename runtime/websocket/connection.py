@@ -45,6 +45,15 @@ _LINGER_TIME = 2.0  # after failing a connection, how long we wait for the peer 
 # Frames written in one pass of the event loop leave in one transport.write (an echo of a
 # burst of messages is one system call, not one per message); past this size at once.
 _CORK_LIMIT = 2**16
+# The message kinds a message's way through reads, as module globals: on Python 3.11 each
+# ``WSMsgType.X`` goes through ``EnumType.__getattr__``, about 50 ns a read.
+_TEXT = WSMsgType.TEXT
+_BINARY = WSMsgType.BINARY
+_PING = WSMsgType.PING
+_PONG = WSMsgType.PONG
+_CLOSE = WSMsgType.CLOSE
+_SIZED = frozenset({_TEXT, _BINARY, _PING, _PONG})  # counted in _queued_bytes
+_ENDS = frozenset({_CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED})  # end an ``async for``
 
 
 class WSMessageTypeError(TypeError):
@@ -239,23 +248,23 @@ class WebSocketBase:
 
     def _dispatch(self, msg: WSMessage) -> None:
         kind = msg.type
-        if kind is WSMsgType.TEXT or kind is WSMsgType.BINARY:
+        if kind is _TEXT or kind is _BINARY:
             if not self._close_sent:  # after our Close, data is dropped (RFC 6455 5.5.1)
                 size = len(msg.data)
                 if self._observer is not None:
                     self._observer.message_received(size)
                 self._enqueue(msg, size)
-        elif kind is WSMsgType.PING:
+        elif kind is _PING:
             if self._autoping:
                 # RFC 6455 5.5.2: answer with a Pong carrying the same payload, at once.
                 if not self._close_sent:
                     self._write(self._frames().pong(msg.data))
             else:
                 self._enqueue(msg, len(msg.data))
-        elif kind is WSMsgType.PONG:
+        elif kind is _PONG:
             if not self._autoping:
                 self._enqueue(msg, len(msg.data))
-        elif kind is WSMsgType.CLOSE:
+        elif kind is _CLOSE:
             self._on_close_frame(msg)
         else:
             self._on_protocol_error(msg)
@@ -291,7 +300,7 @@ class WebSocketBase:
 
     def _act_on(self, msg: WSMessage) -> None:
         self._deferred = None
-        if msg.type is WSMsgType.CLOSE:
+        if msg.type is _CLOSE:
             if self._autoclose and not self._close_sent:
                 # RFC 6455 5.5.1: answer a Close with a Close, echoing the status code.
                 self._close_sent = True
@@ -336,7 +345,7 @@ class WebSocketBase:
         msg = self._queue.popleft()
         if msg is self._deferred:
             self._act_on(msg)
-        if msg.type in (WSMsgType.TEXT, WSMsgType.BINARY, WSMsgType.PING, WSMsgType.PONG):
+        if msg.type in _SIZED:
             self._queued_bytes -= len(msg.data)
         if self._reading_paused and self._queued_bytes <= _QUEUE_HIGH_WATER // 2:
             self._reading_paused = False
@@ -508,7 +517,7 @@ class WebSocketBase:
         """
         frames = self._frames()
         payload = bytes(message)
-        if opcode not in (WSMsgType.TEXT, WSMsgType.BINARY):
+        if opcode is not _TEXT and opcode is not _BINARY:
             await self._send(frames.frame(opcode, payload))
             return
         await self._send(frames.message(opcode, payload, compress=_compress_flag(compress)))
@@ -529,7 +538,7 @@ class WebSocketBase:
         if not isinstance(data, str):
             raise TypeError(f"data argument must be str ({type(data)!r})")
         payload = data.encode("utf-8")
-        frame = self._frames().message(WSMsgType.TEXT, payload, compress=_compress_flag(compress))
+        frame = self._frames().message(_TEXT, payload, compress=_compress_flag(compress))
         await self._send(frame)
         if self._observer is not None:
             self._observer.message_sent(len(payload))
@@ -544,7 +553,7 @@ class WebSocketBase:
         if not isinstance(data, (bytes, bytearray, memoryview)):
             raise TypeError(f"data argument must be byte-ish ({type(data)!r})")
         payload = bytes(data)
-        frame = self._frames().message(WSMsgType.BINARY, payload, compress=_compress_flag(compress))
+        frame = self._frames().message(_BINARY, payload, compress=_compress_flag(compress))
         await self._send(frame)
         if self._observer is not None:
             self._observer.message_sent(len(payload))
@@ -666,12 +675,16 @@ class WebSocketBase:
     async def _wait(self, fut: asyncio.Future[None] | None, timeout: float | None) -> None:
         assert fut is not None
         self._waiting = True
+        # The read waiter is this wait's own: a timeout or a cancel may cancel it with the
+        # wait (_wake_reader skips a done one). The closing handshake's future is shared
+        # with close(): that one is shielded.
+        waited = fut if fut is self._read_waiter else asyncio.shield(fut)
         try:
             if timeout:
                 async with asyncio.timeout(timeout):
-                    await asyncio.shield(fut)
+                    await waited
             else:
-                await asyncio.shield(fut)
+                await waited
         finally:
             self._waiting = False
             if self._read_waiter is fut:
@@ -684,7 +697,7 @@ class WebSocketBase:
             WSMessageTypeError: another kind of message arrived.
         """
         msg = await self.receive(timeout)
-        if msg.type is not WSMsgType.TEXT:
+        if msg.type is not _TEXT:
             raise WSMessageTypeError(f"Received message {msg.type}:{msg.data!r} is not TEXT")
         data: str = msg.data
         return data
@@ -696,7 +709,7 @@ class WebSocketBase:
             WSMessageTypeError: another kind of message arrived.
         """
         msg = await self.receive(timeout)
-        if msg.type is not WSMsgType.BINARY:
+        if msg.type is not _BINARY:
             raise WSMessageTypeError(f"Received message {msg.type}:{msg.data!r} is not BINARY")
         data: bytes = msg.data
         return data
@@ -712,7 +725,7 @@ class WebSocketBase:
 
     async def __anext__(self) -> WSMessage:
         msg = await self.receive()
-        if msg.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED):
+        if msg.type in _ENDS:
             raise StopAsyncIteration
         return msg
 

@@ -252,6 +252,36 @@ async def test_receive_helpers_timeout_and_concurrent_receive() -> None:
     assert errors == [None]
 
 
+async def test_a_cancelled_receive_leaves_the_socket_readable() -> None:
+    # The read waiter is not shielded: cancelling a receive cancels it, and the next
+    # receive must wait on a new one and get the next message.
+    got: list[Any] = []
+
+    async def handler(request: BaseRequest) -> StreamResponse:
+        ws = WebSocketResponse()
+        await ws.prepare(request)
+        for _ in range(2):
+            reader = asyncio.ensure_future(ws.receive())
+            await asyncio.sleep(0.01)
+            reader.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await reader
+        got.append((await ws.receive()).data)
+        got.append((await ws.receive(timeout=5)).data)
+        await ws.send_str("done")
+        await ws.close()
+        return ws
+
+    async with serve(handler) as port:
+        client = await connect(port)
+        await asyncio.sleep(0.1)
+        await client.send_text("first")
+        await client.send_text("second")
+        assert (await client.recv()).data == "done"
+        await client.close()
+    assert got == ["first", "second"]
+
+
 async def test_api_misuse() -> None:
     ws = WebSocketResponse()
     for call in (ws.receive(), ws.send_str("x"), ws.ping(), ws.close()):

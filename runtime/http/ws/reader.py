@@ -12,6 +12,8 @@ size limit is checked against each frame's header before its payload is read.
 
 from __future__ import annotations
 
+from typing import Final
+
 from .close import parse_close_payload
 from .deflate import DeflateParams, Inflater
 from .models import WebSocketError, WSCloseCode, WSMessage, WSMsgType
@@ -25,6 +27,13 @@ DEFAULT_MAX_FRAGMENTS = 2**17  # Autobahn 9.3.1 sends 4 MiB in 64-byte fragments
 _CONTROL = frozenset({WSMsgType.CLOSE, WSMsgType.PING, WSMsgType.PONG})
 _DATA = frozenset({WSMsgType.CONTINUATION, WSMsgType.TEXT, WSMsgType.BINARY})
 _OPCODES = {int(op): op for op in _CONTROL | _DATA}
+# Members as module constants: on Python 3.11 each ``WSMsgType.X`` goes through
+# ``EnumType.__getattr__`` (about 50 ns, or 500 instructions, a read), here several a frame.
+_CONTINUATION: Final = WSMsgType.CONTINUATION
+_TEXT: Final = WSMsgType.TEXT
+_BINARY: Final = WSMsgType.BINARY
+_CLOSE: Final = WSMsgType.CLOSE
+_ERROR: Final = WSMsgType.ERROR
 
 
 def unmask(data: bytes, mask: bytes, offset: int = 0) -> bytes:
@@ -100,7 +109,7 @@ class FrameReader:
         # The frame being read.
         self._head = bytearray()
         self._remaining = -1  # payload bytes still to come; -1 while reading a header
-        self._opcode = WSMsgType.CONTINUATION
+        self._opcode = _CONTINUATION
         self._fin = True
         self._mask: bytes | None = None
         self._offset = 0
@@ -131,7 +140,7 @@ class FrameReader:
                 pos = end
         except WebSocketError as exc:
             self.failed = True
-            out.append(WSMessage(WSMsgType.ERROR, exc, None))
+            out.append(WSMessage(_ERROR, exc, None))
         return out
 
     # -- headers --------------------------------------------------------------------------
@@ -177,7 +186,7 @@ class FrameReader:
                 raise WebSocketError(WSCloseCode.PROTOCOL_ERROR, "Control frame over 125 bytes")
             if rsv1:
                 raise WebSocketError(WSCloseCode.PROTOCOL_ERROR, "RSV1 set on a control frame")
-        elif opcode is WSMsgType.CONTINUATION:
+        elif opcode is _CONTINUATION:
             # RFC 6455 5.4: a continuation belongs to a message in progress.
             if self._msg_opcode is None:
                 raise WebSocketError(WSCloseCode.PROTOCOL_ERROR, "Continuation without a message")
@@ -202,9 +211,7 @@ class FrameReader:
             )
         self._opcode = opcode
         self._fin = fin
-        self._compressed = (
-            rsv1 if opcode in (WSMsgType.TEXT, WSMsgType.BINARY) else (self._compressed)
-        )
+        self._compressed = rsv1 if opcode in (_TEXT, _BINARY) else (self._compressed)
 
     def _begin_frame(self, head: bytes, length7: int, out: list[WSMessage]) -> None:
         if length7 == 126:
@@ -233,15 +240,13 @@ class FrameReader:
             self._end_frame(out)
 
     def _begin_data(self, opcode: WSMsgType, length: int) -> None:
-        if opcode is not WSMsgType.CONTINUATION:
+        if opcode is not _CONTINUATION:
             self._msg_opcode = opcode
             self._fragments = 0
             self._msg_size = 0
             self._wire_size = 0
             self._parts = []
-            self._decoder = (
-                Utf8Decoder(keep=self._decode_text) if opcode is WSMsgType.TEXT else None
-            )
+            self._decoder = Utf8Decoder(keep=self._decode_text) if opcode is _TEXT else None
         self._fragments += 1
         if self._fragments > self._max_fragments:
             raise WebSocketError(
@@ -304,9 +309,9 @@ class FrameReader:
         opcode = self._opcode
         if opcode in _CONTROL:
             payload, self._control = self._control, b""
-            if opcode is WSMsgType.CLOSE:
+            if opcode is _CLOSE:
                 code, reason = parse_close_payload(payload)
-                out.append(WSMessage(WSMsgType.CLOSE, code, reason))
+                out.append(WSMessage(_CLOSE, code, reason))
             else:
                 out.append(WSMessage(opcode, payload, ""))
             return

@@ -267,6 +267,30 @@ def test_text_ending_inside_a_sequence_is_refused() -> None:
     assert error_code(server_reader().feed(masked(0x81, "κ".encode()[:1]))) == 1007
 
 
+@pytest.mark.parametrize("decode_text", [True, False])
+def test_text_in_one_piece_and_in_several(decode_text: bool) -> None:
+    # A whole message in one read is checked and decoded at once; one that comes in
+    # pieces goes through the incremental decoder: both give the same message.
+    text = "κόσμε " * 20
+    data = text.encode()
+    expected = text if decode_text else data
+    whole = server_reader(decode_text=decode_text).feed(masked(0x81, data))
+    assert [(m.type, m.data) for m in whole] == [(WSMsgType.TEXT, expected)]
+    frame = masked(0x81, data)
+    reader = server_reader(decode_text=decode_text)
+    pieces = [m for at in range(0, len(frame), 7) for m in reader.feed(frame[at : at + 7])]
+    assert [(m.type, m.data) for m in pieces] == [(WSMsgType.TEXT, expected)]
+    fragments = server_reader(decode_text=decode_text)
+    assert fragments.feed(masked(0x01, b"") + masked(0x80, data)) == whole  # empty first
+
+
+@pytest.mark.parametrize("decode_text", [True, False])
+def test_invalid_utf8_in_one_piece_is_refused(decode_text: bool) -> None:
+    reader = server_reader(decode_text=decode_text)
+    assert error_code(reader.feed(masked(0x81, b"ok \xc0\xaf"))) == 1007
+    assert server_reader(decode_text=decode_text).feed(masked(0x81, b""))[0].data in ("", b"")
+
+
 # -- close frames -------------------------------------------------------------------------
 
 

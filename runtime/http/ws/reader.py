@@ -53,6 +53,12 @@ def unmask(data: bytes, mask: bytes, offset: int = 0) -> bytes:
     return value.to_bytes(size, "little")
 
 
+def _message(kind: WSMsgType, data: object) -> WSMessage:
+    """``WSMessage(kind, data, "")`` without the named tuple's ``__new__``, a Python
+    function: the tuple is made directly, as that ``__new__`` makes it."""
+    return tuple.__new__(WSMessage, (kind, data, ""))
+
+
 class FrameReader:
     """Parses the frames one side of a connection receives.
 
@@ -84,6 +90,7 @@ class FrameReader:
         "_opcode",
         "_parts",
         "_remaining",
+        "_text",
         "_wire_size",
         "failed",
         "is_client",
@@ -122,6 +129,7 @@ class FrameReader:
         self._wire_size = 0
         self._parts: list[bytes] = []
         self._decoder: Utf8Decoder | None = None
+        self._text = False  # the message is TEXT (its UTF-8 is checked)
 
     def feed(self, data: bytes) -> list[WSMessage]:
         """Parse ``data``; return the messages (data and control) it completed, in order."""
@@ -246,7 +254,8 @@ class FrameReader:
             self._msg_size = 0
             self._wire_size = 0
             self._parts = []
-            self._decoder = Utf8Decoder(keep=self._decode_text) if opcode is _TEXT else None
+            self._text = opcode is _TEXT
+            self._decoder = None  # made once a text message comes in pieces (_take)
         self._fragments += 1
         if self._fragments > self._max_fragments:
             raise WebSocketError(
@@ -298,6 +307,13 @@ class FrameReader:
         if self._compressed:
             self._msg_size += len(data)
         decoder = self._decoder
+        if decoder is None and self._text:
+            if self._fin and not self._remaining and not self._parts and not self._compressed:
+                # The whole message in one piece, the usual case: its UTF-8 is checked
+                # and decoded at once when the frame ends (_end_frame).
+                self._parts.append(data)
+                return
+            decoder = self._decoder = Utf8Decoder(keep=self._decode_text)
         if decoder is not None:
             decoder.feed(data)  # fails fast on invalid UTF-8 (RFC 6455 8.1)
             if self._decode_text:
@@ -328,6 +344,15 @@ class FrameReader:
         self._compressed = False
         if decoder is not None:
             text = decoder.finish()  # raises on a message ending mid-sequence (RFC 6455 8.1)
-            out.append(WSMessage(msg_opcode, text if self._decode_text else b"".join(parts), ""))
+            out.append(_message(msg_opcode, text if self._decode_text else b"".join(parts)))
+        elif self._text:
+            whole = parts[0] if parts else b""  # one piece at most: see _take
+            try:
+                text = whole.decode("utf-8")
+            except UnicodeDecodeError:
+                raise WebSocketError(
+                    WSCloseCode.INVALID_TEXT, "Invalid UTF-8 in text message"
+                ) from None
+            out.append(_message(msg_opcode, text if self._decode_text else whole))
         else:
-            out.append(WSMessage(msg_opcode, b"".join(parts), ""))
+            out.append(_message(msg_opcode, b"".join(parts)))

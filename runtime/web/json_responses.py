@@ -62,6 +62,8 @@ def json_bytes_response(
         if body is not None:
             raise ValueError("only one of data or body should be specified")
         body = dumps(data)
-    return Response(
+    response: Response = object.__new__(Response)  # (built as json_response builds it)
+    response.__init__(  # type: ignore[misc]
         body=body, status=status, reason=reason, headers=headers, content_type=content_type
     )
+    return response

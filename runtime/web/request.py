@@ -279,11 +279,7 @@ class BaseRequest(MutableMapping[str | RequestKey[Any], Any]):
             url = _REL_URLS.get(target)
             if url is None:
                 url = _parse_target(target)
-                if len(target) <= 256:
-                    # Clients repeat the same few targets; URLs are immutable, so share them.
-                    if len(_REL_URLS) >= 2048:
-                        _REL_URLS.clear()
-                    _REL_URLS[target] = url
+                remember_target(_REL_URLS, target, url)  # URLs are immutable: shared
             self._rel_url = url
         return url
 
@@ -711,6 +707,16 @@ PLAIN_REQUEST_CLASSES: Final = (BaseRequest, Request)
 
 
 _REL_URLS: dict[str, URL] = {}
+
+
+def remember_target(memo: dict[str, _T], target: str, value: _T) -> None:
+    """Keep ``value`` for a request target: clients repeat the same few. Bounded whatever
+    targets clients make up: one longer than 256 characters is not kept, and at 2,048
+    targets ``memo`` starts over."""
+    if len(target) <= 256:
+        if len(memo) >= 2048:
+            memo.clear()
+        memo[target] = value
 
 
 def _parse_target(target: str) -> URL:

@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import threading
 from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
@@ -32,6 +31,7 @@ from ..http.ws import (
     WSMsgType,
     build_close_payload,
 )
+from .corking import flush_later
 
 __all__ = ["MessageObserver", "WSMessageTypeError", "WebSocketBase"]
 
@@ -42,8 +42,7 @@ ws_logger = logging.getLogger("runtime.websocket")
 _CLOSED_READS_LIMIT = 5
 _QUEUE_HIGH_WATER = 2**16  # queued message bytes above which we stop reading the socket
 _LINGER_TIME = 2.0  # after failing a connection, how long we wait for the peer to close
-# Frames written in one pass of the event loop leave in one transport.write (an echo of a
-# burst of messages is one system call, not one per message); past this size at once.
+# Corked frames (corking.py) leave at once past this size, not at the end of the pass.
 _CORK_LIMIT = 2**16
 # The message kinds a message's way through reads, as module globals: on Python 3.11 each
 # ``WSMsgType.X`` goes through ``EnumType.__getattr__``, about 50 ns a read.
@@ -426,7 +425,7 @@ class WebSocketBase:
             self._flush()
         elif not self._flush_scheduled:
             self._flush_scheduled = True
-            _flush_later(self)
+            flush_later(self)
 
     def _flush(self) -> None:
         self._flush_scheduled = False
@@ -674,11 +673,11 @@ class WebSocketBase:
 
     async def _wait(self, fut: asyncio.Future[None] | None, timeout: float | None) -> None:
         assert fut is not None
-        self._waiting = True
         # The read waiter is this wait's own: a timeout or a cancel may cancel it with the
         # wait (_wake_reader skips a done one). The closing handshake's future is shared
         # with close(): that one is shielded.
         waited = fut if fut is self._read_waiter else asyncio.shield(fut)
+        self._waiting = True
         try:
             if timeout:
                 async with asyncio.timeout(timeout):
@@ -761,39 +760,3 @@ def _compress_flag(compress: int | None) -> bool | None:
 
 def _as_bytes(message: bytes | str) -> bytes:
     return message.encode("utf-8") if isinstance(message, str) else bytes(message)
-
-
-class _FlushBatch(threading.local):
-    """The sockets corked in this pass of this thread's loop, flushed by one callback.
-
-    A fan-out corks a frame on hundreds of sockets in one pass; one ``call_soon`` for all
-    of them instead of one each saves a handle and a loop dispatch per socket.
-    """
-
-    def __init__(self) -> None:
-        self.loop: asyncio.AbstractEventLoop | None = None
-        self.sockets: list[WebSocketBase] = []
-
-
-_batch = _FlushBatch()
-
-
-def _flush_later(ws: WebSocketBase) -> None:
-    batch = _batch
-    loop = ws._loop
-    assert loop is not None
-    if batch.loop is loop and batch.sockets:
-        batch.sockets.append(ws)
-        return
-    # A new pass (or another loop): a new list, handed to its callback, so a list left
-    # behind by a loop that closed before running it is simply dropped with it.
-    batch.loop = loop
-    batch.sockets = [ws]
-    loop.call_soon(_flush_batch, batch.sockets)
-
-
-def _flush_batch(sockets: list[WebSocketBase]) -> None:
-    if _batch.sockets is sockets:
-        _batch.sockets = []  # corks from here on start the next pass's batch
-    for ws in sockets:
-        ws._flush()

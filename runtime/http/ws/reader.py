@@ -219,7 +219,7 @@ class FrameReader:
             )
         self._opcode = opcode
         self._fin = fin
-        self._compressed = rsv1 if opcode in (_TEXT, _BINARY) else (self._compressed)
+        self._compressed = rsv1 if opcode in (_TEXT, _BINARY) else self._compressed
 
     def _begin_frame(self, head: bytes, length7: int, out: list[WSMessage]) -> None:
         if length7 == 126:

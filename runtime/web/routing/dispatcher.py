@@ -33,7 +33,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Final
 
 from ..exceptions import HTTPMethodNotAllowed, HTTPNotFound
-from ..request import PLAIN_REQUEST_CLASSES, Request
+from ..request import PLAIN_REQUEST_CLASSES, Request, remember_target
 from .match_info import MatchInfoError, UrlMappingMatchInfo
 from .resource import (
     AbstractResource,
@@ -116,9 +116,6 @@ _RESOURCE_RESOLVE: Final = Resource.resolve
 _NO_PARTS: Final[dict[str, str]] = {}  # a plain route's match: no parts (never written to)
 # A request target's path_safe form, and the plain routes it resolved to, by method.
 _Target = tuple[str, dict[str, AbstractRoute]]
-# The targets whose path_safe form the router keeps: up to this many, each this long at most.
-_TARGETS_KEPT: Final = 2048
-_TARGET_KEPT: Final = 256
 
 
 class ResourcesView(Sized, Iterable[AbstractResource], Container[AbstractResource]):
@@ -218,7 +215,8 @@ class UrlDispatcher(Mapping[str, AbstractResource]):
             target = message.target
             known = self._targets.get(target)
             if known is None:
-                known = self._learn(target, request.rel_url.path_safe)
+                known = (request.rel_url.path_safe, {})
+                remember_target(self._targets, target, known)
             else:
                 route = known[1].get(method)
                 if route is not None:
@@ -240,15 +238,6 @@ class UrlDispatcher(Mapping[str, AbstractResource]):
                     known[1][method] = match_info._route
                 return match_info
         return None
-
-    def _learn(self, target: str, path: str) -> _Target:
-        """Remember a request target's path_safe form: clients repeat the same few."""
-        known: _Target = (path, {})
-        if len(target) <= _TARGET_KEPT:
-            if len(self._targets) >= _TARGETS_KEPT:
-                self._targets.clear()
-            self._targets[target] = known
-        return known
 
     def _candidates(self, path: str) -> Iterable[_Entry]:
         """The resources that may match ``path``, in aiohttp 3.10+'s order (see _collect)."""

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast, overload
 from .chain_map import ChainMapProxy
 from .expect import default_expect_handler
 from .keys import AppKey, is_foreign_key, warn_str_key
-from .middleware import is_new_style, old_style, warn_old_style
+from .middleware import is_new_style, new_style, old_style, warn_old_style
 from .request import Request
 from .routing.dispatcher import (
     Domain,
@@ -563,7 +563,7 @@ class Application(MutableMapping[str | AppKey[Any], Any]):
         for app in reversed(apps):
             for mw in reversed(app._middlewares):
                 if is_new_style(mw):
-                    handler = update_wrapper(partial(mw, handler=handler), handler)
+                    handler = new_style(mw, handler)
                 else:
                     handler = old_style(cast(Any, mw), app, handler)
             if nested:

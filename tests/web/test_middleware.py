@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 import pytest
 
 from runtime import web
 from tests.support import fetch
 from tests.web.routing_support import make_request
 from tests.web.support import ServerFactory
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 async def handler(request: web.Request) -> web.StreamResponse:
@@ -34,6 +38,33 @@ def test_middleware_marks_and_returns_the_function() -> None:
 
     assert web.middleware(mw) is mw
     assert mw.__middleware_version__ == 1  # type: ignore[attr-defined]
+
+
+async def test_the_chain_passes_the_next_handler_by_keyword_as_aiohttp_does() -> None:
+    """aiohttp calls ``mw(request, handler=next)``: a middleware whose ``handler`` is
+    keyword-only works, and the ``handler`` it gets looks like the handler it wraps."""
+    seen: list[object] = []
+
+    @web.middleware
+    async def outer(request: web.Request, *, handler: Handler) -> web.StreamResponse:
+        seen.append(handler)
+        return await handler(request)
+
+    @web.middleware
+    async def inner(request: web.Request, *, handler: Handler) -> web.StreamResponse:
+        response = await handler(request)
+        response.headers["X-Inner"] = "1"
+        return response
+
+    app = web.Application(middlewares=[outer, inner])
+    app.router.add_get("/a", handler)
+    app.freeze()
+    response = await app._handle(make_request("GET", "/a"))
+    assert isinstance(response, web.Response)
+    assert response.text == "handled /a" and response.headers["X-Inner"] == "1"
+    (next_handler,) = seen
+    assert next_handler.__name__ == "handler"  # type: ignore[attr-defined]
+    assert next_handler.__wrapped__ is handler  # type: ignore[attr-defined]
 
 
 def test_append_and_remove_together_are_refused() -> None:

@@ -87,20 +87,24 @@ _LABELS = ("http_request_method", "http_route", "http_response_status_code")
 
 
 class _Series(Pending):
-    """One label set's duration and body sizes, tallied until the next flush."""
+    """One label set's duration and body sizes, tallied until the next flush.
 
-    __slots__ = ("duration", "request_size", "response_size")
+    ``durations``, ``request_sizes`` and ``response_sizes`` are the tallies' value lists: a
+    request appends to them, with no Python call of ours in between.
+    """
+
+    __slots__ = ("durations", "request_sizes", "response_sizes", "tallies")
 
     def __init__(self, duration: Any, request_size: Any, response_size: Any) -> None:
         super().__init__()
-        self.duration = tally_for(duration)
-        self.request_size = tally_for(request_size)
-        self.response_size = tally_for(response_size)
+        self.tallies = (tally_for(duration), tally_for(request_size), tally_for(response_size))
+        self.durations = self.tallies[0].values
+        self.request_sizes = self.tallies[1].values
+        self.response_sizes = self.tallies[2].values
 
     def write(self) -> None:
-        self.duration.flush()
-        self.request_size.flush()
-        self.response_size.flush()
+        for tally in self.tallies:
+            tally.flush()
 
 
 class HttpMetrics:
@@ -232,16 +236,19 @@ def _record(
     response: web.StreamResponse | None,
 ) -> None:
     """Tally one finished request (or handshake) under its labels. It runs for every
-    request, so the sizes are worked out here rather than in helpers of their own."""
-    series = metrics.series_of(request, method, status)
-    series.duration.add(elapsed)
-    # The request body's size when the head says it: Content-Length, or no framing at all,
-    # an empty body (RFC 9112 6.3); a chunked body's is not known.
-    size = request.content_length
-    if size is not None:
-        series.request_size.add(size)
-    elif not request.body_exists:
-        series.request_size.add(0)
+    request, so the series lookup and the sizes are worked out here, not in helpers."""
+    match_info = request.match_info
+    route = match_info.route if match_info.http_exception is None else None
+    series = metrics._by_route.get((method, status, route))
+    if series is None:
+        series = metrics.series_of(request, method, status)
+    series.durations.append(elapsed)
+    # The request body's size when the head says it: no framing at all, an empty body (RFC
+    # 9112 6.3), or Content-Length; a chunked body's is not known.
+    if not request.body_exists:
+        series.request_sizes.append(0)
+    elif (size := request.content_length) is not None:
+        series.request_sizes.append(size)
     if response is not None:
         if response.prepared:  # streamed by the handler: every byte is written already
             sent: int | None = response.body_length
@@ -250,7 +257,7 @@ def _record(
         else:
             sent = response.content_length
         if sent is not None:
-            series.response_size.add(sent)
+            series.response_sizes.append(sent)
         else:
             # Not known before it is sent (a file, a stream of unknown length): measured
             # once the server has written it, from a done-callback of the request's task.
@@ -262,7 +269,7 @@ def _record(
 
 
 def _late_size(series: _Series, response: web.StreamResponse, _task: object) -> None:
-    series.response_size.add(response.body_length)
+    series.response_sizes.append(response.body_length)
     if not series.dirty:
         _BATCH.mark(series)
 
@@ -356,19 +363,25 @@ def metrics_middleware(*, metrics: HttpMetrics | None = None) -> Middleware:
     clock = time.perf_counter
     standard = STANDARD_METHODS
     batch = _BATCH
+    actives = chosen._active
+    stream_response = web.StreamResponse
 
     @web.middleware
     async def record_metrics(request: web.Request, handler: Handler) -> web.StreamResponse:
         start = clock()
-        method = request.method
+        message = request._message  # the parsed head (what request.method reads)
+        method = message.method
         if method not in standard:
             method = OTHER_METHOD
-        active = chosen.active_for(method)
+        active = actives.get(method) or chosen.active_for(method)
         active.delta += 1
         if not active.dirty:
             batch.mark(active)
         handshake = None
-        if is_websocket_upgrade(request):
+        # The parser's upgrade flag first (Connection: upgrade and an Upgrade field, RFC 9110
+        # 7.8): without it no 101 can follow (web.WebSocketResponse refuses the request), so
+        # the raw fields are scanned only for the few requests that ask to upgrade.
+        if message.upgrade and is_websocket_upgrade(request):
             handshake = _Handshake(chosen, request, method, start)
             request.add_prepare_hook(handshake.on_prepare)
         status = 500
@@ -383,7 +396,7 @@ def metrics_middleware(*, metrics: HttpMetrics | None = None) -> Middleware:
             status = CLIENT_CLOSED_REQUEST
             raise
         else:
-            if isinstance(result, web.StreamResponse):
+            if isinstance(result, stream_response):
                 status = result.status
                 response = result
             # else not a response: the server refuses it and answers 500

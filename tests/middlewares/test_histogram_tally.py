@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
 from prometheus_client import CollectorRegistry, Histogram
 
 from middlewares._histogram_tally import tally_for
@@ -52,6 +54,27 @@ def test_a_flushed_tally_equals_plain_observes() -> None:
     assert samples(registry, "plain")[("_count", "")] == len(VALUES)
 
 
+def test_a_loop_pass_of_many_values_counts_each_in_its_bucket() -> None:
+    """A flush of a busy loop pass: hundreds of values, in no order, on and between the
+    bounds, some buckets skipped: every bucket's count is what observe() would give."""
+    registry = CollectorRegistry()
+    plain = Histogram("plain", "h", buckets=BUCKETS, registry=registry)
+    tallied = Histogram("tallied", "h", buckets=BUCKETS, registry=registry)
+    tally = tally_for(tallied)
+    rng = random.Random(7)
+    values = [rng.choice([0.0, 0.005, 0.2, 10.0, 1e6]) * rng.random() for _ in range(300)]
+    values += [0.005, 0.01, 10.0, 0.0] * 5  # on the bounds
+    rng.shuffle(values)
+    for value in values:
+        plain.observe(value)
+        tally.add(value)
+    tally.flush()
+    got, want = samples(registry, "tallied"), samples(registry, "plain")
+    assert got.pop(("_sum", "")) == pytest.approx(want.pop(("_sum", "")), rel=1e-12)
+    assert got == want
+    assert tally.values == []
+
+
 class _Opaque:
     """A histogram child whose internals are hidden: only ``observe`` is public."""
 
@@ -75,6 +98,7 @@ def test_without_the_internals_it_observes_each_value() -> None:
 
 MULTIPROCESS = """
 import json, sys
+import pytest
 from prometheus_client import CollectorRegistry, Histogram
 from prometheus_client.multiprocess import MultiProcessCollector
 from middlewares._histogram_tally import tally_for

@@ -106,7 +106,10 @@ COMPARISONS: tuple[Comparison, ...] = (
         target=1.0,
     ),
     # Issue 18: what observability costs on plaintext, against plain Berth in the same run.
-    # Metrics may cost at most 15%; tracing's cost is stated (0.5x would be worth a look).
+    # Metrics may cost at most 15%. Tracing's cost is measured and stated, not a target
+    # (issue 18): OpenTelemetry's SDK alone takes about 22 us to start and end one span with
+    # the request's attributes, more than a whole plaintext request, so the ratio says what
+    # the SDK costs next to Berth, and 0.5x is only the line where it would be worth a look.
     Comparison(
         subject="berth-gunicorn-metrics",
         baseline="berth-gunicorn",
@@ -118,6 +121,7 @@ COMPARISONS: tuple[Comparison, ...] = (
         baseline="berth-gunicorn",
         scenario="plaintext",
         target=0.5,
+        informational=True,
     ),
     # WebSocket echo, small messages: ahead of aiohttp and of websockets (issue 5); issue 19
     # asks for 1.5x aiohttp.

@@ -9,7 +9,9 @@ Connection settings go into the server's ``ProtocolConfig`` (``keepalive``,
   trusted proxy headers (``request.remote``, ``request.scheme``) and ``header_map`` (header
   names with ``_``; ``runtime/http/forwarded.py``), answers 400 on contradicting scheme
   headers or a refused name, then calls ``cfg.pre_request``;
-- ``on_request_done``: ``log.access`` (access log and StatsD) and ``cfg.post_request``.
+- ``on_request_done``: ``log.access`` (access log and StatsD) and ``cfg.post_request``; with
+  gunicorn's own logger and no ``post_request``, the same access line written from the
+  atoms its format names (``access_line.py``).
 
 What runs per request is compiled and lives below this package, which the build cannot
 compile (docs/compiled.md); this module only reads gunicorn's settings into it.
@@ -30,6 +32,7 @@ from ..http.parser import Limits
 from ..server.request_gate import RequestGate
 from ..web import BaseRequest, HTTPBadRequest, Request
 from .access import AccessResponse, build_environ
+from .access_line import AccessLine, serves
 
 if TYPE_CHECKING:
     from ..web import BaseRequest, Server, StreamResponse
@@ -129,14 +132,32 @@ class RequestAdapter:
 
         access = getattr(type(self._log), "access", None)
         access_off = access is Logger.access and not getattr(self._log, "access_log_enabled", True)
+        return access_off and self._default_post_request()
+
+    def _default_post_request(self) -> bool:
         setting = self._cfg.settings.get("post_request")
-        default_post = setting is not None and setting.value is setting.default
-        return access_off and default_post
+        return setting is not None and setting.value is setting.default
 
     def _make_done_hook(self) -> Callable[[BaseRequest, StreamResponse, float], None]:
         worker = self._worker
         log = self._log
         post_request = self._cfg.post_request
+        if self._default_post_request() and serves(log):
+            # gunicorn's own logger and no post_request: write the line from the atoms the
+            # format names (access_line.py), with no environ or full atoms per request.
+            line = AccessLine(log, self._cfg)
+
+            def write_access_line(
+                request: BaseRequest, response: StreamResponse, elapsed: float
+            ) -> None:
+                try:
+                    transport = request.transport
+                    sockname = transport.get_extra_info("sockname") if transport else None
+                    line.write(request, response, elapsed, sockname)
+                except Exception:
+                    log.exception("Error in the access logger")
+
+            return write_access_line
 
         def on_request_done(request: BaseRequest, response: StreamResponse, elapsed: float) -> None:
             try:

@@ -50,9 +50,13 @@ def is_websocket_upgrade(request: web.Request) -> bool:
     """Whether the request asks to become a WebSocket (RFC 6455 4.1): its first ``Upgrade``
     field says ``websocket``.
 
-    Read from the raw fields: ``request.headers`` decodes every field into a multidict on
-    first use, which a request whose handler never looks costs more than this scan.
+    The parser's upgrade flag first (``Connection: upgrade`` with an ``Upgrade`` field, RFC
+    9110 7.8): without it no 101 can follow, since ``web.WebSocketResponse`` refuses such a
+    request. Then the raw fields: ``request.headers`` decodes every field into a multidict
+    on first use, which a request whose handler never looks costs more than this scan.
     """
+    if not request._message.upgrade:
+        return False
     for name, value in request.raw_headers:
         if len(name) == 7 and name.lower() == b"upgrade":
             return value.strip().lower() == b"websocket"

@@ -378,9 +378,8 @@ def metrics_middleware(*, metrics: HttpMetrics | None = None) -> Middleware:
         if not active.dirty:
             batch.mark(active)
         handshake = None
-        # The parser's upgrade flag first (Connection: upgrade and an Upgrade field, RFC 9110
-        # 7.8): without it no 101 can follow (web.WebSocketResponse refuses the request), so
-        # the raw fields are scanned only for the few requests that ask to upgrade.
+        # The upgrade flag is is_websocket_upgrade's own first test, read here to spare
+        # every other request the call.
         if message.upgrade and is_websocket_upgrade(request):
             handshake = _Handshake(chosen, request, method, start)
             request.add_prepare_hook(handshake.on_prepare)

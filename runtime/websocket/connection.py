@@ -32,6 +32,7 @@ from ..http.ws import (
     build_close_payload,
 )
 from .corking import flush_later
+from .heartbeat import Pinger
 
 __all__ = ["MessageObserver", "WSMessageTypeError", "WebSocketBase"]
 
@@ -93,8 +94,6 @@ class WebSocketBase:
         "_exception",
         "_flush_scheduled",
         "_heartbeat",
-        "_heartbeat_due",
-        "_heartbeat_handle",
         "_linger_handle",
         "_loop",
         "_max_msg_size",
@@ -102,7 +101,7 @@ class WebSocketBase:
         "_out",
         "_out_size",
         "_pause_reading",
-        "_pong_handle",
+        "_pinger",
         "_queue",
         "_queued_bytes",
         "_read_waiter",
@@ -153,9 +152,7 @@ class WebSocketBase:
         self._close_code: int | None = None
         self._exception: BaseException | None = None
         self._done: asyncio.Future[None] | None = None  # peer's Close received or conn lost
-        self._heartbeat_handle: asyncio.TimerHandle | None = None
-        self._pong_handle: asyncio.TimerHandle | None = None
-        self._heartbeat_due = 0.0
+        self._pinger: Pinger | None = None  # while a heartbeat runs (heartbeat.py)
         self._deferred: WSMessage | None = None  # a Close or error waiting behind messages
         self._linger_handle: asyncio.TimerHandle | None = None
         self._registries: list[Any] = []
@@ -196,15 +193,18 @@ class WebSocketBase:
         if transport is None or transport.is_closing():
             self._on_eof(ConnectionResetError("Connection lost during the handshake"))
             return
-        self._reset_heartbeat()
+        if self._heartbeat is not None:
+            self._pinger = Pinger(self, loop, self._heartbeat)
+            self._pinger.start()
 
     def _on_data(self, data: bytes) -> None:
         """Bytes from the peer (the transport's ``data_received``)."""
         reader = self._ws_reader
         if reader is None or self._conn_lost or self._close_received:
             return  # nothing counts after the peer's Close (RFC 6455 5.5.1)
-        if self._heartbeat is not None and not self._close_sent:
-            self._seen_alive()
+        pinger = self._pinger
+        if pinger is not None and not self._close_sent:
+            pinger.seen_alive()
         for msg in reader.feed(data):
             if self._close_received:
                 break
@@ -352,40 +352,18 @@ class WebSocketBase:
                 self._resume_reading()
         return msg
 
-    # -- heartbeat --------------------------------------------------------------------------
+    # -- heartbeat (heartbeat.py keeps the timers) --------------------------------------
 
-    def _reset_heartbeat(self) -> None:
-        if self._heartbeat is None or self._loop is None:
-            return
-        self._heartbeat_due = self._loop.time() + self._heartbeat
-        if self._heartbeat_handle is None:
-            self._heartbeat_handle = self._loop.call_at(self._heartbeat_due, self._on_heartbeat)
-
-    def _seen_alive(self) -> None:
-        # Any bytes from the peer prove it alive: no pong needed, next ping later. The
-        # timer is not re-armed per read; it re-checks the deadline when it fires.
-        if self._pong_handle is not None:
-            self._pong_handle.cancel()
-            self._pong_handle = None
-        self._reset_heartbeat()
-
-    def _on_heartbeat(self) -> None:
-        self._heartbeat_handle = None
-        loop = self._loop
-        if loop is None or self._close_sent or self._conn_lost or self._heartbeat is None:
-            return
-        if loop.time() < self._heartbeat_due:
-            self._heartbeat_handle = loop.call_at(self._heartbeat_due, self._on_heartbeat)
-            return
+    def _heartbeat_ping(self) -> bool:
+        if self._close_sent or self._conn_lost:
+            return False
         self._write(self._frames().ping())
-        if self._pong_handle is None:
-            self._pong_handle = loop.call_later(self._heartbeat / 2, self._on_pong_timeout)
+        return True
 
-    def _on_pong_timeout(self) -> None:
-        self._pong_handle = None
-        if self._close_sent or self._conn_lost or self._heartbeat is None:
+    def _heartbeat_missed(self, waited: float) -> None:
+        if self._close_sent or self._conn_lost:
             return
-        exc = TimeoutError(f"No PONG received after {self._heartbeat / 2:g} seconds")
+        exc = TimeoutError(f"No PONG received after {waited:g} seconds")
         ws_logger.info("WebSocket peer did not answer a ping: closing")
         self._exception = exc
         self._close_code = WSCloseCode.ABNORMAL_CLOSURE
@@ -397,12 +375,12 @@ class WebSocketBase:
         self._on_eof(None)
 
     def _cancel_heartbeat(self) -> None:
-        if self._heartbeat_handle is not None:
-            self._heartbeat_handle.cancel()
-            self._heartbeat_handle = None
-        if self._pong_handle is not None:
-            self._pong_handle.cancel()
-            self._pong_handle = None
+        pinger = self._pinger
+        if pinger is not None:
+            # Dropped too: the pinger refers back to this socket, and a closed socket
+            # should go when its last reference does, not wait for the cycle collector.
+            self._pinger = None
+            pinger.stop()
 
     # -- writing ----------------------------------------------------------------------------
 

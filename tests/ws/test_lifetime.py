@@ -57,12 +57,16 @@ async def _churn(port: int, rounds: int, *, compress: bool, server_closes: bool)
 
 @pytest.mark.parametrize("compress", [False, True], ids=["plain", "deflate"])
 @pytest.mark.parametrize("server_closes", [False, True], ids=["client-closes", "server-closes"])
-async def test_closed_websockets_leave_nothing_behind(compress: bool, server_closes: bool) -> None:
+@pytest.mark.parametrize("heartbeat", [None, 30.0], ids=["no-heartbeat", "heartbeat"])
+async def test_closed_websockets_leave_nothing_behind(
+    compress: bool, server_closes: bool, heartbeat: float | None
+) -> None:
     sockets: weakref.WeakSet[WebSocketResponse] = weakref.WeakSet()
     tasks: weakref.WeakSet[asyncio.Task[Any]] = weakref.WeakSet()
 
     async def handler(request: BaseRequest) -> StreamResponse:
-        ws = WebSocketResponse(compress=compress)
+        # With a heartbeat, the socket's pinger refers back to it: closing must undo that.
+        ws = WebSocketResponse(compress=compress, heartbeat=heartbeat)
         sockets.add(ws)
         task = asyncio.current_task()
         assert task is not None

@@ -5,11 +5,9 @@ from __future__ import annotations
 import asyncio
 import datetime
 import json
-import re
 import socket
 import warnings
 from collections.abc import Awaitable, Callable, Iterator, Mapping, MutableMapping
-from email.utils import parsedate_to_datetime
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, ClassVar, Final, TypeVar, overload
 from urllib.parse import parse_qsl
@@ -18,7 +16,7 @@ from multidict import CIMultiDict, CIMultiDictProxy, MultiDict, MultiDictProxy
 from yarl import URL
 
 from ..http.errors import HttpProcessingError
-from ..http.fields import ETag, parse_cookie_header, parse_etag_list, parse_forwarded
+from ..http.fields import ETag, parse_cookie_header, parse_forwarded
 from ..http.header_params import parse_content_type
 from ..http.message import HttpVersion, RequestMessage
 from ..http.writer import ResponseWriter
@@ -32,6 +30,8 @@ from .exceptions import (
 )
 from .keys import RequestKey, is_foreign_key, warn_str_key
 from .multipart import FileField, MultipartReader, read_form, too_many_fields
+from .request_fields import byte_range, entity_tags, http_date
+from .request_target import rel_url_of
 
 if TYPE_CHECKING:
     from ..server.protocol import HttpProtocol
@@ -45,7 +45,6 @@ _sentinel: Final[Any] = object()
 _T = TypeVar("_T")
 #: ``await hook(response)`` just before a response's head goes out (``add_prepare_hook``).
 PrepareHook = Callable[["StreamResponse"], Awaitable[None]]
-_RANGE = re.compile(r"bytes=([0-9]*)-([0-9]*)", re.ASCII)
 
 
 class BaseRequest(MutableMapping[str | RequestKey[Any], Any]):
@@ -275,12 +274,7 @@ class BaseRequest(MutableMapping[str | RequestKey[Any], Any]):
     def rel_url(self) -> URL:
         url = self._rel_url
         if url is None:
-            target = self._message.target
-            url = _REL_URLS.get(target)
-            if url is None:
-                url = _parse_target(target)
-                remember_target(_REL_URLS, target, url)  # URLs are immutable: shared
-            self._rel_url = url
+            url = self._rel_url = rel_url_of(self._message.target)
         return url
 
     @property
@@ -352,67 +346,32 @@ class BaseRequest(MutableMapping[str | RequestKey[Any], Any]):
             cookies = self._cache["cookies"] = MappingProxyType(parsed)
         return cookies
 
-    def _http_date(self, name: str) -> datetime.datetime | None:
-        value = self.headers.get(name)
-        if not value:
-            return None
-        try:
-            parsed = parsedate_to_datetime(value)
-        except (TypeError, ValueError, IndexError):
-            return None
-        if parsed.tzinfo is None:
-            parsed = parsed.replace(tzinfo=datetime.UTC)
-        return parsed
-
     @property
     def if_modified_since(self) -> datetime.datetime | None:
-        return self._http_date("If-Modified-Since")
+        return http_date(self.headers.get("If-Modified-Since"))
 
     @property
     def if_unmodified_since(self) -> datetime.datetime | None:
-        return self._http_date("If-Unmodified-Since")
+        return http_date(self.headers.get("If-Unmodified-Since"))
 
     @property
     def if_range(self) -> datetime.datetime | None:
-        return self._http_date("If-Range")
+        return http_date(self.headers.get("If-Range"))
 
     @property
     def if_match(self) -> tuple[ETag, ...] | None:
         """``If-Match`` as entity tags (``*`` is ``ETag("*")``); None when absent or empty."""
-        return self._etags("If-Match")
+        return entity_tags(self.headers.get("If-Match"))
 
     @property
     def if_none_match(self) -> tuple[ETag, ...] | None:
         """``If-None-Match`` as entity tags (``*`` is ``ETag("*")``); None when absent."""
-        return self._etags("If-None-Match")
-
-    def _etags(self, name: str) -> tuple[ETag, ...] | None:
-        value = self.headers.get(name)
-        if not value:
-            return None
-        return tuple(parse_etag_list(value))
+        return entity_tags(self.headers.get("If-None-Match"))
 
     @property
     def http_range(self) -> slice:
         """The ``Range`` header as a slice; ASCII digits only (RFC 9110 14.1.1)."""
-        value = self.headers.get("Range")
-        if value is None:
-            return slice(None, None, None)
-        match = _RANGE.fullmatch(value.strip())
-        if match is None:
-            raise ValueError("range not in acceptable format")
-        first, last = match.groups()
-        start = int(first) if first else None
-        end = int(last) if last else None
-        if start is None and end is not None:
-            return slice(-end, None, None)  # suffix range: the last N bytes
-        if start is not None and end is not None:
-            if start > end:
-                raise ValueError("start cannot be after end")
-            return slice(start, end + 1, None)
-        if start is None:
-            raise ValueError("No start or end of range specified")
-        return slice(start, None, None)
+        return byte_range(self.headers.get("Range"))
 
     # -- connection ---------------------------------------------------------------------
 
@@ -704,28 +663,3 @@ class Request(BaseRequest):
 #: position: a class called with keywords builds a dict of them for ``__init__`` (1,900
 #: instructions of a hello-world request's 70,000).
 PLAIN_REQUEST_CLASSES: Final = (BaseRequest, Request)
-
-
-_REL_URLS: dict[str, URL] = {}
-
-
-def remember_target(memo: dict[str, _T], target: str, value: _T) -> None:
-    """Keep ``value`` for a request target: clients repeat the same few. Bounded whatever
-    targets clients make up: one longer than 256 characters is not kept, and at 2,048
-    targets ``memo`` starts over."""
-    if len(target) <= 256:
-        if len(memo) >= 2048:
-            memo.clear()
-        memo[target] = value
-
-
-def _parse_target(target: str) -> URL:
-    try:
-        if target.startswith("/"):
-            path, _, query = target.partition("?")
-            path = path.partition("#")[0]
-            return URL.build(path=path, query_string=query, encoded=True)
-        url = URL(target)  # absolute-form (RFC 9112 3.2.2), authority-form or "*"
-        return url.relative() if url.absolute else url
-    except ValueError as exc:
-        raise HTTPBadRequest(text=f"Invalid request target: {exc}") from None

@@ -33,7 +33,8 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Final
 
 from ..exceptions import HTTPMethodNotAllowed, HTTPNotFound
-from ..request import PLAIN_REQUEST_CLASSES, Request, remember_target
+from ..request import PLAIN_REQUEST_CLASSES, Request
+from ..request_target import remember_target
 from .match_info import MatchInfoError, UrlMappingMatchInfo
 from .resource import (
     AbstractResource,

@@ -181,15 +181,12 @@ class HttpMetrics:
             )
         return found
 
-    def series_of(self, request: web.Request, method: str, status: int) -> _Series:
-        """The tallies of ``request``'s label set, answered with ``status``."""
-        match_info = request.match_info
-        route = match_info.route if match_info.http_exception is None else None
-        key = (method, status, route)
-        found = self._by_route.get(key)
-        if found is None:
-            template = route_template(request) or UNMATCHED_ROUTE
-            found = self._by_route[key] = self.series(method, template, status)
+    def add_route_series(self, key: tuple[str, int, object], request: web.Request) -> _Series:
+        """The tallies of ``request``'s label set under ``key`` (method, status, matched
+        route object or None), the first time ``_by_route`` is asked for it."""
+        method, status, _ = key
+        template = route_template(request) or UNMATCHED_ROUTE
+        found = self._by_route[key] = self.series(method, template, status)
         return found
 
     def active_for(self, method: str) -> GaugeDelta:
@@ -239,9 +236,10 @@ def _record(
     request, so the series lookup and the sizes are worked out here, not in helpers."""
     match_info = request.match_info
     route = match_info.route if match_info.http_exception is None else None
-    series = metrics._by_route.get((method, status, route))
+    key = (method, status, route)
+    series = metrics._by_route.get(key)
     if series is None:
-        series = metrics.series_of(request, method, status)
+        series = metrics.add_route_series(key, request)
     series.durations.append(elapsed)
     # The request body's size when the head says it: no framing at all, an empty body (RFC
     # 9112 6.3), or Content-Length; a chunked body's is not known.

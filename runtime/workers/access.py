@@ -17,7 +17,7 @@ from ..http.writer import reason_phrase
 if TYPE_CHECKING:
     from ..web import BaseRequest, StreamResponse
 
-__all__ = ["AccessResponse", "build_environ"]
+__all__ = ["AccessResponse", "build_environ", "sockname_of"]
 
 
 class AccessResponse:
@@ -45,6 +45,12 @@ class AccessResponse:
             # out of the mapping; the log should still see it.
             headers.append(("Content-Length", str(self.sent)))
         self.headers = headers
+
+
+def sockname_of(request: BaseRequest) -> Any:
+    """The local address the request came in on (``SERVER_NAME``, ``SERVER_PORT``)."""
+    transport = request.transport
+    return transport.get_extra_info("sockname") if transport else None
 
 
 def build_environ(request: BaseRequest, sockname: Any) -> dict[str, Any]:

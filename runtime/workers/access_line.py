@@ -27,7 +27,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import unquote
 
-from .access import AccessResponse, build_environ
+from .access import AccessResponse, build_environ, sockname_of
 
 if TYPE_CHECKING:
     from ..web import BaseRequest, StreamResponse
@@ -123,7 +123,6 @@ class AccessLine:
         request: BaseRequest,
         response: StreamResponse,
         elapsed: float,
-        sockname: Any,
     ) -> None:
         """Log the request's line, as ``log.access(...)`` would."""
         log = self._log
@@ -132,11 +131,11 @@ class AccessLine:
         log_format = self._cfg.access_log_format
         keys = self.keys(log_format)
         if keys is None:
-            environ = build_environ(request, sockname)
+            environ = build_environ(request, sockname_of(request))
             duration = datetime.timedelta(seconds=elapsed)
             log.access(AccessResponse(response), request, environ, duration)
             return
-        atoms = self.atoms(keys, request, response, elapsed, sockname)
+        atoms = self.atoms(keys, request, response, elapsed)
         try:
             log.access_log.info(log_format, atoms)
         except Exception:  # gunicorn's access() reports a failed line the same way
@@ -148,7 +147,6 @@ class AccessLine:
         request: BaseRequest,
         response: StreamResponse,
         elapsed: float,
-        sockname: Any,
     ) -> dict[str, Any]:
         """The value of each of ``keys``, as gunicorn's ``SafeAtoms`` of its ``atoms()``
         would give it (a ``"`` in a string escaped as ``\\"``)."""
@@ -158,14 +156,14 @@ class AccessLine:
         )
 
         def describe() -> Any:
-            environ = build_environ(request, sockname)
+            environ = build_environ(request, sockname_of(request))
             spent = duration if duration is not None else datetime.timedelta(seconds=elapsed)
             atoms = log.atoms(AccessResponse(response), request, environ, spent)
             return log.atoms_wrapper_class(atoms)
 
         found = _Atoms(describe)
         for key in keys:
-            value = self._atom(key, request, response, duration, sockname)
+            value = self._atom(key, request, response, duration)
             found[key] = value.replace('"', '\\"') if isinstance(value, str) else value
         return found
 
@@ -175,11 +173,10 @@ class AccessLine:
         request: BaseRequest,
         response: StreamResponse,
         duration: datetime.timedelta | None,
-        sockname: Any,
     ) -> Any:
         """One atom, unescaped: gunicorn's ``atoms()`` entry (glogging.py) for ``key``."""
         if key.startswith("{"):
-            return self._variable(key, request, response, sockname)
+            return self._variable(key, request, response)
         if key == "h":
             return request.remote or _UNKNOWN
         if key == "l":
@@ -211,9 +208,7 @@ class AccessLine:
             return f"<{os.getpid()}>"
         return _UNKNOWN
 
-    def _variable(
-        self, key: str, request: BaseRequest, response: StreamResponse, sockname: Any
-    ) -> Any:
+    def _variable(self, key: str, request: BaseRequest, response: StreamResponse) -> Any:
         """``{name}i`` (a request header), ``{name}o`` (a response header) or ``{name}e``
         (an environ variable), by name in any case; the last of repeated fields, as
         gunicorn's dict of them keeps; ``-`` when absent or of another kind."""
@@ -225,7 +220,7 @@ class AccessLine:
         elif kind == "}o":
             pairs = AccessResponse(response).headers
         elif kind == "}e":
-            pairs = build_environ(request, sockname).items()
+            pairs = build_environ(request, sockname_of(request)).items()
         else:
             return _UNKNOWN
         value: Any = _UNKNOWN

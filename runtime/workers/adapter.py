@@ -31,7 +31,7 @@ from ..http.forwarded import ForwardedTrust
 from ..http.parser import Limits
 from ..server.request_gate import RequestGate
 from ..web import BaseRequest, HTTPBadRequest, Request
-from .access import AccessResponse, build_environ
+from .access import AccessResponse, build_environ, sockname_of
 from .access_line import AccessLine, serves
 
 if TYPE_CHECKING:
@@ -151,9 +151,7 @@ class RequestAdapter:
                 request: BaseRequest, response: StreamResponse, elapsed: float
             ) -> None:
                 try:
-                    transport = request.transport
-                    sockname = transport.get_extra_info("sockname") if transport else None
-                    line.write(request, response, elapsed, sockname)
+                    line.write(request, response, elapsed)
                 except Exception:
                     log.exception("Error in the access logger")
 
@@ -161,9 +159,7 @@ class RequestAdapter:
 
         def on_request_done(request: BaseRequest, response: StreamResponse, elapsed: float) -> None:
             try:
-                transport = request.transport
-                sockname = transport.get_extra_info("sockname") if transport else None
-                environ = build_environ(request, sockname)
+                environ = build_environ(request, sockname_of(request))
                 resp = AccessResponse(response)
             except Exception:
                 log.exception("Could not describe %r for the access log", request)

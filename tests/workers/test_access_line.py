@@ -81,7 +81,10 @@ def make_request(
     method: str, target: str, version: Any, raw: list[tuple[bytes, bytes]], peer: Any
 ) -> BaseRequest:
     message = RequestMessage(method, target, version, tuple(raw))
-    protocol = SimpleNamespace(peername=peer, transport=None)
+    transport = SimpleNamespace(
+        get_extra_info=lambda name: SOCKNAME if name == "sockname" else None
+    )
+    protocol = SimpleNamespace(peername=peer, transport=transport)
     return BaseRequest(message, EMPTY_PAYLOAD, protocol, None, None, None)  # type: ignore[arg-type]
 
 
@@ -107,7 +110,7 @@ def test_the_line_is_gunicorns(log_format: str, case: int, peer: Any, elapsed: f
 
     log, cfg, ours = make_logger(log_format)
     assert serves(log)
-    AccessLine(log, cfg).write(request, response, elapsed, SOCKNAME)
+    AccessLine(log, cfg).write(request, response, elapsed)
 
     assert ours.lines == theirs.lines
     assert len(ours.lines) == 1
@@ -119,7 +122,7 @@ def test_what_the_format_leaves_out_is_still_there_for_a_filter() -> None:
     log, cfg, capture = make_logger("%(s)s")
     request = make_request("GET", "/x?y=1", HttpVersion11, list(REQUESTS[0][3]), ("10.0.0.9", 1))
     response = make_response(200, 13)
-    AccessLine(log, cfg).write(request, response, 0.5, SOCKNAME)
+    AccessLine(log, cfg).write(request, response, 0.5)
     (record,) = capture.records
     args: Any = record.args
     full = SafeAtoms(
@@ -148,7 +151,7 @@ def test_a_format_percent_cannot_apply_goes_to_gunicorn() -> None:
     calls: list[Any] = []
     log.access = lambda *args: calls.append(args)  # type: ignore[method-assign]
     request = make_request("GET", "/", HttpVersion11, [], None)
-    AccessLine(log, cfg).write(request, make_response(200, 1), 0.1, SOCKNAME)
+    AccessLine(log, cfg).write(request, make_response(200, 1), 0.1)
     assert len(calls) == 1 and capture.lines == []
 
 

@@ -295,7 +295,7 @@ class _AccessLog:
         status: int | None,
     ) -> None:
         path = request.path
-        if path in self.excluded:
+        if path in self.excluded or not self.logging_requests():
             return
         fields.update(
             method=request.method,
@@ -311,6 +311,14 @@ class _AccessLog:
         else:
             # Logged once the server has written the response: bytes are then known.
             task.add_done_callback(partial(self.emit, fields, response))
+
+    def logging_requests(self) -> bool:
+        """Whether a ``request`` event (level info) would be logged now. Below the level, the
+        event's fields and its done-callback are never built: that was most of the
+        middleware's cost per request. Asked each time, since levels can change at run time;
+        a logger that cannot say (no ``is_enabled_for``) is taken to log everything."""
+        enabled = getattr(self.log, "is_enabled_for", None)
+        return enabled is None or bool(enabled(logging.INFO))
 
     def emit(self, fields: dict[str, Any], response: object, _task: object = None) -> None:
         if isinstance(response, web.StreamResponse):

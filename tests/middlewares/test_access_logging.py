@@ -182,6 +182,67 @@ async def test_excluded_paths_have_no_access_event_but_keep_the_request_id(
     assert [e["path"] for e in logs.named("request")] == ["/hello"]
 
 
+class RecordingLogger:
+    """A logger that says whether info is enabled (``is_enabled_for``, as structlog's loggers
+    do) and records the events it is asked to log."""
+
+    def __init__(self, level: int) -> None:
+        self.level = level
+        self.events: list[tuple[str, dict[str, Any]]] = []
+
+    def is_enabled_for(self, level: int) -> bool:
+        return level >= self.level
+
+    def info(self, event: str, **fields: Any) -> None:
+        self.events.append((event, fields))
+
+    error = info
+
+
+async def test_below_the_level_no_access_event_is_built_and_the_id_is_still_echoed() -> None:
+    logger = RecordingLogger(logging.WARNING)
+    async with serve(make_app(logger=logger)) as port:
+        response = await fetch(port, "GET", "/items/7")
+        await settle()
+        assert HEX32.fullmatch(response.headers["X-Request-ID"])
+        assert logger.events == []  # not even handed to the logger to drop
+        logger.level = logging.INFO  # levels can change while the server runs
+        await fetch(port, "GET", "/items/8")
+        await settle()
+        await fetch(port, "GET", "/boom")
+        await settle()
+    assert [(event, fields["path"]) for event, fields in logger.events] == [
+        ("request", "/items/8"),
+        ("request_failed", "/boom"),
+        ("request", "/boom"),
+    ]
+
+
+async def test_a_logger_that_cannot_say_its_level_gets_every_event() -> None:
+    logger = RecordingLogger(logging.CRITICAL)
+    logger.is_enabled_for = None  # type: ignore[assignment,method-assign]
+    async with serve(make_app(logger=logger)) as port:
+        await fetch(port, "GET", "/items/7")
+        await settle()
+    assert [event for event, _ in logger.events] == ["request"]
+
+
+async def test_the_stdlib_logger_level_decides_through_structlog(logs: ListHandler) -> None:
+    access = logging.getLogger(access_logging.ACCESS_LOGGER_NAME)
+    access.setLevel(logging.WARNING)
+    try:
+        async with serve(make_app()) as port:
+            await fetch(port, "GET", "/items/7")
+            await settle()
+            assert logs.named("request") == []
+            access.setLevel(logging.NOTSET)
+            await fetch(port, "GET", "/items/8")
+            await settle()
+    finally:
+        access.setLevel(logging.NOTSET)
+    assert [e["path"] for e in logs.named("request")] == ["/items/8"]
+
+
 async def test_client_gone_is_logged_as_499(logs: ListHandler) -> None:
     started = asyncio.Event()
 

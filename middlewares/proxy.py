@@ -109,6 +109,13 @@ def _ip(text: str | None) -> IPAddress | None:
     return address
 
 
+@functools.lru_cache(maxsize=4096)
+def _text(node: IPAddress | str) -> str:
+    """``node`` as ``request.remote`` shows it (an address in its normal form). Cached like
+    :func:`_ip`: formatting an address is a join in Python, a few microseconds each time."""
+    return str(node)
+
+
 def _network(item: str | IPAddress | IPNetwork) -> IPNetwork:
     if isinstance(item, IPv4Network | IPv6Network):
         return item
@@ -170,7 +177,7 @@ class _Chain:
                 node in network for network in hop
             ):
                 raise _Rejected(f"hop {index + 2} is not a trusted proxy")
-        return str(nodes[-1])
+        return _text(nodes[-1])
 
 
 def _split_host(host: str) -> tuple[str, int | None] | None:

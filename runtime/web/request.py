@@ -29,7 +29,8 @@ from .exceptions import (
     http_exception_for,
 )
 from .keys import RequestKey, is_foreign_key, warn_str_key
-from .multipart import FileField, MultipartReader, read_form, too_many_fields
+from .multipart import MultipartReader
+from .multipart_form import FileField, read_form, too_many_fields
 from .request_fields import byte_range, entity_tags, http_date
 from .request_target import rel_url_of
 

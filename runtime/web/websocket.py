@@ -26,6 +26,7 @@ from ..http.ws import (
     server_handshake,
 )
 from ..server.flow import FlowControl
+from ..websocket.closing import close_transport
 from ..websocket.connection import WebSocketBase, ws_logger
 from .exceptions import HTTPBadRequest, HTTPException, HTTPMethodNotAllowed, HTTPUpgradeRequired
 from .request import Request
@@ -279,7 +280,7 @@ class WebSocketResponse(WebSocketBase, StreamResponse, Generic[_DecodeText_co]):
         self._close_sent = True
         self._cancel_heartbeat()
         self._write(self._frames().close(WSCloseCode.INTERNAL_ERROR))
-        self._close_transport()
+        close_transport(self)
 
     # -- state ------------------------------------------------------------------------------
 

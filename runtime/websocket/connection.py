@@ -25,12 +25,11 @@ from ..http.ws import (
     WS_CLOSING_MESSAGE,
     FrameReader,
     FrameWriter,
-    WebSocketError,
     WSCloseCode,
     WSMessage,
     WSMsgType,
-    build_close_payload,
 )
+from .closing import act_on, close_handshake, on_close_frame, on_protocol_error
 from .corking import flush_later
 from .heartbeat import Pinger
 
@@ -42,7 +41,6 @@ ws_logger = logging.getLogger("runtime.websocket")
 # never look at the message type.
 _CLOSED_READS_LIMIT = 5
 _QUEUE_HIGH_WATER = 2**16  # queued message bytes above which we stop reading the socket
-_LINGER_TIME = 2.0  # after failing a connection, how long we wait for the peer to close
 # Corked frames (corking.py) leave at once past this size, not at the end of the pass.
 _CORK_LIMIT = 2**16
 # The message kinds a message's way through reads, as module globals: on Python 3.11 each
@@ -74,7 +72,9 @@ class MessageObserver(Protocol):
 class WebSocketBase:
     """Message I/O, heartbeat and the close handshake of one WebSocket connection.
 
-    Subclasses attach it to a transport with :meth:`_attach` once the handshake is done.
+    Subclasses attach it to a transport with :meth:`_attach` once the handshake is done. The
+    heartbeat's timers are in heartbeat.py and the close handshake's steps in closing.py; the
+    state they read and change is this class's.
     """
 
     # Slots: an idle WebSocket is mostly this state, and a dict of this many keys costs
@@ -264,66 +264,9 @@ class WebSocketBase:
             if not self._autoping:
                 self._enqueue(msg, len(msg.data))
         elif kind is _CLOSE:
-            self._on_close_frame(msg)
+            on_close_frame(self, msg)
         else:
-            self._on_protocol_error(msg)
-
-    def _on_close_frame(self, msg: WSMessage) -> None:
-        self._close_received = True
-        self._close_code = msg.data
-        self._cancel_heartbeat()
-        if self._close_sent:
-            # The answer to our Close: the handshake is complete (RFC 6455 7.1.1).
-            self._close_transport()
-            self._finish_if_closed()
-            return
-        self._enqueue_in_order(msg)
-
-    def _on_protocol_error(self, msg: WSMessage) -> None:
-        ws_logger.debug("WebSocket protocol error from the peer: %s", msg.data)
-        self._close_received = True  # the reader is failed: nothing more will be read
-        self._cancel_heartbeat()
-        self._enqueue_in_order(msg)
-
-    def _enqueue_in_order(self, msg: WSMessage) -> None:
-        # A Close or a protocol error takes effect after the messages before it: with
-        # some still queued, the application answers them first (an echo server echoes
-        # them before the close, as Autobahn 3.2 and 7.1.1 expect); it happens when
-        # receive() reaches it.
-        immediate = not self._queue
-        self._enqueue(msg, 0)
-        if immediate:
-            self._act_on(msg)
-        else:
-            self._deferred = msg
-
-    def _act_on(self, msg: WSMessage) -> None:
-        self._deferred = None
-        if msg.type is _CLOSE:
-            if self._autoclose and not self._close_sent:
-                # RFC 6455 5.5.1: answer a Close with a Close, echoing the status code.
-                self._close_sent = True
-                code = None if msg.data == WSCloseCode.NO_STATUS_RECEIVED else msg.data
-                self._write(self._frames().close(code))
-                self._close_transport()
-        else:
-            exc = msg.data
-            assert isinstance(exc, WebSocketError)
-            self._exception = exc
-            self._close_code = exc.code
-            if not self._close_sent:
-                # RFC 6455 7.1.7: fail the connection, with a Close frame saying why.
-                self._close_sent = True
-                self._write(self._frames().close(exc.code, str(exc).encode()[:123]))
-            self._close_transport(linger=True)
-        self._finish_if_closed()
-
-    def _finish_if_closed(self) -> None:
-        if self._close_sent and self._close_received:
-            done = self._done
-            if done is not None and not done.done():
-                done.set_result(None)
-        self._wake_reader()
+            on_protocol_error(self, msg)
 
     def _enqueue(self, msg: WSMessage, size: int) -> None:
         self._queue.append(msg)
@@ -343,7 +286,7 @@ class WebSocketBase:
     def _dequeue(self) -> WSMessage:
         msg = self._queue.popleft()
         if msg is self._deferred:
-            self._act_on(msg)
+            act_on(self, msg)
         if msg.type in _SIZED:
             self._queued_bytes -= len(msg.data)
         if self._reading_paused and self._queued_bytes <= _QUEUE_HIGH_WATER // 2:
@@ -416,25 +359,6 @@ class WebSocketBase:
         transport = self._transport
         if transport is not None and not transport.is_closing():
             transport.write(data)
-
-    def _close_transport(self, *, linger: bool = False) -> None:
-        # RFC 6455 7.1.1: once both Close frames are exchanged, the server closes TCP first.
-        transport = self._transport
-        if transport is None or transport.is_closing():
-            return
-        self._flush()  # corked frames (our Close among them) go out before the FIN
-        if linger and self._loop is not None and transport.can_write_eof():
-            # Failing a connection whose peer may still be sending: closing with unread
-            # bytes would reset it and could destroy our Close frame. Send FIN after the
-            # Close, drop what still arrives, and close when the peer does (or later).
-            transport.write_eof()
-            if self._reading_paused and self._resume_reading is not None:
-                self._reading_paused = False
-                self._resume_reading()
-            if self._linger_handle is None:
-                self._linger_handle = self._loop.call_later(_LINGER_TIME, transport.close)
-            return
-        transport.close()
 
     async def _send(self, frame: bytes) -> None:
         if self._close_sent or self._conn_lost:
@@ -553,7 +477,7 @@ class WebSocketBase:
         """Send an unsolicited Pong (a unidirectional heartbeat, RFC 6455 5.5.3)."""
         await self._send(self._frames().pong(_as_bytes(message)))
 
-    # -- closing ----------------------------------------------------------------------------
+    # -- closing (closing.py has the handshake's steps) -------------------------------------
 
     async def close(
         self, *, code: int = WSCloseCode.OK, message: bytes | str = b"", drain: bool = True
@@ -571,38 +495,7 @@ class WebSocketBase:
             RuntimeError: before ``prepare()``.
             ValueError: a code that may not be sent or a reason over 123 bytes.
         """
-        frames = self._frames()
-        build_close_payload(code, message)  # refuse a bad code before changing any state
-        if self._close_sent or self._conn_lost:
-            return False
-        self._close_sent = True
-        self._cancel_heartbeat()
-        self._wake_reader()
-        self._write(frames.close(code, message))
-        if self._close_received:
-            self._close_transport()
-            self._finish_if_closed()
-            return True
-        try:
-            if drain and self._drain is not None:
-                await self._drain()
-            done = self._done
-            assert done is not None
-            async with asyncio.timeout(self._timeout):
-                await asyncio.shield(done)
-        except TimeoutError as exc:
-            self._exception = exc
-            self._close_code = WSCloseCode.ABNORMAL_CLOSURE
-        except ConnectionError as exc:
-            self._exception = exc
-            self._close_code = WSCloseCode.ABNORMAL_CLOSURE
-        except asyncio.CancelledError:
-            self._close_code = WSCloseCode.ABNORMAL_CLOSURE
-            self._abort()
-            raise
-        finally:
-            self._close_transport()
-        return True
+        return await close_handshake(self, code, message, drain=drain)
 
     def _abort(self) -> None:
         transport = self._transport

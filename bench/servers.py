@@ -134,7 +134,7 @@ WEBSOCKET_SERVERS = frozenset(
 # would be a second process doing nothing for the requests. berth-pure: Berth's pure-Python
 # fallback, counted beside the compiled hot path (issue 19).
 INSTRUCTION_SERVERS = frozenset(
-    {"berth", "berth-pure", "aiohttp-run-app", "granian-asgi", "ceiling"}
+    {"berth", "berth-pure", "aiohttp-run-app", "granian-asgi", "ceiling", "ceiling-task"}
 )
 # Issue 19: the pure-Python fallback measured in the same run as the compiled hot path. Under
 # gunicorn it runs the throughput scenarios and the WebSocket echo; by default only plaintext,
@@ -277,6 +277,23 @@ SERVERS: tuple[Server, ...] = (
         argv=("{python}", "-m", "bench.apps.ceiling", "--host", "{host}", "--port", "{port}"),
         description="uvloop + httptools Protocol answering canned bytes: a ceiling, not a "
         "framework (plaintext and instructions only)",
+        scenarios=frozenset({"plaintext", "instructions"}),
+    ),
+    Server(
+        name="ceiling-task",
+        argv=(
+            "{python}",
+            "-m",
+            "bench.apps.ceiling",
+            "--host",
+            "{host}",
+            "--port",
+            "{port}",
+            "--task-per-request",
+        ),
+        description="the ceiling answering each request from an asyncio.Task of its own, as "
+        "aiohttp and Berth run handlers: the least aiohttp's semantics cost (plaintext and "
+        "instructions only)",
         scenarios=frozenset({"plaintext", "instructions"}),
     ),
     Server(

@@ -6,7 +6,13 @@ for its ``Date``), keeping the connection alive unless the request asked to clos
 Pipelined requests read in one ``data_received`` are answered with one write. Whatever the
 method or path, the answer is ``200 Hello, World!``: the plaintext scenario only.
 
-    python -m bench.apps.ceiling --host 127.0.0.1 --port PORT
+    python -m bench.apps.ceiling --host 127.0.0.1 --port PORT [--task-per-request]
+
+``--task-per-request`` (the ``ceiling-task`` server) answers each request from an
+``asyncio.Task`` of its own instead, as aiohttp and Berth run every handler: what a server
+that keeps aiohttp's semantics (``asyncio.current_task()`` in a handler, a context of its
+own per request, cancellation of the handler alone) pays at the least, with no framework
+around it.
 """
 
 from __future__ import annotations
@@ -81,10 +87,37 @@ class Canned(asyncio.Protocol):
             transport.close()
 
 
-async def serve(host: str, port: int) -> None:
+class Tasked(Canned):
+    """One connection whose requests are each answered by a task of their own."""
+
+    __slots__ = ()
+
+    def on_message_complete(self) -> None:
+        close = not self.parser.should_keep_alive()
+        # Tasks start in the order they are made, so pipelined answers keep their order.
+        asyncio.get_running_loop().create_task(self._answer(close))
+
+    async def _answer(self, close: bool) -> None:
+        transport = self.transport
+        if transport is not None:
+            transport.write(response)
+            if close:
+                transport.close()
+
+    def data_received(self, data: bytes) -> None:
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserError:
+            if self.transport is not None:
+                self.transport.write(_BAD_REQUEST)
+                self.transport.close()
+
+
+async def serve(host: str, port: int, *, task_per_request: bool = False) -> None:
     loop = asyncio.get_running_loop()
     _refresh(loop)
-    server = await loop.create_server(Canned, host, port, backlog=1024)
+    protocol = Tasked if task_per_request else Canned
+    server = await loop.create_server(protocol, host, port, backlog=1024)
     async with server:
         await server.serve_forever()
 
@@ -93,8 +126,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8080)
+    parser.add_argument(
+        "--task-per-request",
+        action="store_true",
+        help="answer each request from an asyncio.Task of its own (the ceiling-task server)",
+    )
     args = parser.parse_args(argv)
-    uvloop.run(serve(args.host, args.port))
+    uvloop.run(serve(args.host, args.port, task_per_request=args.task_per_request))
 
 
 if __name__ == "__main__":

@@ -158,6 +158,7 @@ def test_only_instructions_picks_the_one_process_servers() -> None:
         "aiohttp-run-app",
         "granian-asgi",
         "ceiling",
+        "ceiling-task",
     }
     # No gunicorn: its master would be a second process doing nothing for the requests.
     assert not any("gunicorn" in " ".join(s.argv) for s in servers)

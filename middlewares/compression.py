@@ -34,6 +34,7 @@ from runtime.http.codings import (
     make_codec,
     make_decoder,
 )
+from runtime.http.grammar import displayed_field_value
 
 __all__ = [
     "DEFAULT_COMPRESSIBLE_TYPES",
@@ -287,7 +288,7 @@ class _Compression:
         if len(codings) > 1 or codings[0] not in DECODABLE:
             # RFC 9110 15.5.16: say which codings would have been accepted.
             raise web.HTTPUnsupportedMediaType(
-                text=f"Unsupported request Content-Encoding: {field}",
+                text=f"Unsupported request Content-Encoding: {displayed_field_value(field)}",
                 headers={"Accept-Encoding": ", ".join(DECODABLE)},
             )
         coding = codings[0]

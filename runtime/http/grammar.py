@@ -34,6 +34,7 @@ __all__ = [
     "QVALUE_RE",
     "RWS",
     "TOKEN_RE",
+    "displayed_field_value",
     "etagc",
     "field_name",
     "method",
@@ -146,3 +147,22 @@ def unescape_quoted_pairs(text: str) -> str:
     if "\\" not in text:
         return text
     return QUOTED_PAIR_RE.sub(r"\1", text)
+
+
+def displayed_field_value(value: str) -> str:
+    """A received field value as an error message may quote it.
+
+    Field values may carry obs-text (RFC 9110 5.5), octets that need not be UTF-8. Decoded
+    here with ``surrogateescape`` (runtime/http/message.py), such an octet becomes a lone
+    surrogate, which no response body can encode. This writes each as ``\\xNN`` instead,
+    the octet as it arrived.
+
+    Args:
+        value: a field value as ``request.headers`` gives it.
+
+    Returns:
+        Text that encodes as UTF-8: the value itself when it had no such octet.
+    """
+    if value.isascii():
+        return value
+    return value.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")

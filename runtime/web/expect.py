@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ..http.grammar import displayed_field_value
 from ..http.message import HttpVersion11
 from .exceptions import HTTPExpectationFailed
 
@@ -35,4 +36,4 @@ async def default_expect_handler(request: Request) -> None:
     members = [member.strip(" \t").lower() for member in value.split(",")]
     unknown = [member for member in members if member and member != "100-continue"]
     if unknown:
-        raise HTTPExpectationFailed(text=f"Unknown Expect: {value}")
+        raise HTTPExpectationFailed(text=f"Unknown Expect: {displayed_field_value(value)}")

@@ -237,3 +237,19 @@ def test_sources_compose_and_serve_both_forms() -> None:
     obs = re.compile(grammar.obs_text)
     assert obs.fullmatch("\x80") and obs.fullmatch("\xff") and not obs.fullmatch("\u0100")
     assert re.compile(grammar.obs_text.encode()).fullmatch(b"\xff")
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        ("gzip", "gzip"),
+        ("caf\u00e9", "caf\u00e9"),  # UTF-8 text stays as it is
+        ("100-continu\udce5", "100-continu\\xe5"),  # the octet 0xE5, not UTF-8
+        ("\udcff\udcfe", "\\xff\\xfe"),
+    ],
+)
+def test_displayed_field_value_writes_octets_that_are_not_utf8_as_escapes(
+    value: str, shown: str
+) -> None:
+    assert grammar.displayed_field_value(value) == shown
+    shown.encode("utf-8")  # a response body can carry it

@@ -778,6 +778,16 @@ async def test_unsupported_request_coding_gets_415(coding: str) -> None:
     assert reply.headers["Accept-Encoding"] == "gzip, br, deflate"
 
 
+async def test_an_unsupported_coding_that_is_not_utf8_is_shown_as_received() -> None:
+    # The octet 0xE5 (obs-text, RFC 9110 5.5), sent raw: a 415 that quotes it, not a 500.
+    async with serve(make_app()) as port:
+        reply = await fetch(
+            port, "/echo", method="POST", headers=[("Content-Encoding", "gz\udce5ip")], body=b"x"
+        )
+    assert reply.status == 415
+    assert reply.body == b"Unsupported request Content-Encoding: gz\\xe5ip"
+
+
 async def test_identity_request_coding_passes_through() -> None:
     async with serve(make_app()) as port:
         reply = await fetch(

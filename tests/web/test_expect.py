@@ -35,6 +35,17 @@ async def test_unknown_expectation_is_417_without_the_handler(expect: str) -> No
     assert calls == []
 
 
+async def test_an_expectation_that_is_not_utf8_is_417_and_shown_as_received() -> None:
+    # obs-text (RFC 9110 5.5), the octet 0xE5 (a lone surrogate stands for it): the message
+    # shows the octet, where it used to fail to encode and answer 500.
+    calls: list[str] = []
+    async with serve(app_with(calls)) as port:
+        reply = await fetch(port, "POST", headers={"Expect": "100-continu\udce5"}, body=b"data")
+    assert reply.status == 417
+    assert reply.text == "Unknown Expect: 100-continu\\xe5"
+    assert calls == []
+
+
 async def test_100_continue_still_reaches_the_handler() -> None:
     calls: list[str] = []
     async with serve(app_with(calls)) as port, await Connection.open(port) as conn:

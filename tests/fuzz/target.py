@@ -3,7 +3,8 @@
 The app has a plain GET (``/``), a streaming response that never reads the body
 (``/stream``), a WebSocket echo (``/ws``), form parsing (``/form``: urlencoded and
 multipart) and, for every other path and method, a handler
-that reads the whole body and answers its length. The server's log records (``runtime.*``)
+that reads the whole body and answers its length, all behind the catalogue's
+``compression_middleware`` (request and response codings). The server's log records (``runtime.*``)
 and its event loop's unhandled errors are kept, so the runner can fail on them.
 """
 
@@ -18,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from middlewares.compression import compression_middleware
 from runtime import web
 
 __all__ = ["Deadlines", "LogCapture", "Problem", "ServerThread", "make_app"]
@@ -84,7 +86,8 @@ def make_app(deadlines: Deadlines) -> web.Application:
         await ws.close()
         return ws
 
-    app = web.Application()
+    # The catalogue's compression too: it reads Content-Encoding and Accept-Encoding.
+    app = web.Application(middlewares=[compression_middleware()])
     app.router.add_get("/", plain)
     app.router.add_get("/stream", stream)
     app.router.add_route("POST", "/stream", stream)

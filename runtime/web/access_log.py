@@ -9,6 +9,8 @@ import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from ..http.grammar import displayed_field_value
+
 if TYPE_CHECKING:
     from .request import BaseRequest
     from .response import StreamResponse
@@ -99,7 +101,8 @@ class AccessLogger(AbstractAccessLogger):
 
 def _header_atom(name: str, kind: str) -> _Atom:
     if kind == "i":
-        return lambda req, resp, t: req.headers.get(name, "-")
+        # An octet that is not UTF-8 as \xNN: a lone surrogate would fail the log handler.
+        return lambda req, resp, t: displayed_field_value(req.headers.get(name, "-"))
     if kind == "o":
         return lambda req, resp, t: resp.headers.get(name, "-")
     return lambda req, resp, t: os.environ.get(name, "-")

@@ -17,7 +17,20 @@ from ..http.writer import reason_phrase
 if TYPE_CHECKING:
     from ..web import BaseRequest, StreamResponse
 
-__all__ = ["AccessResponse", "build_environ", "sockname_of"]
+__all__ = ["AccessResponse", "build_environ", "sockname_of", "wsgi_text"]
+
+
+def wsgi_text(value: str) -> str:
+    """A field value as a WSGI environ holds it (PEP 3333's "native strings") and gunicorn's
+    own workers log it: each octet received one character, as ISO-8859-1.
+
+    Berth decodes field values as UTF-8 and keeps an octet that is not UTF-8 (obs-text, RFC
+    9110 5.5) as a lone surrogate, which no log file can encode: the line would be lost, and
+    a traceback written in its place. ASCII, nearly every value, comes back as it is.
+    """
+    if value.isascii():
+        return value
+    return value.encode("utf-8", "surrogateescape").decode("latin-1")
 
 
 class AccessResponse:
@@ -38,7 +51,7 @@ class AccessResponse:
         self.status_code = response.status
         self.status = f"{response.status} {response.reason or reason_phrase(response.status)}"
         self.sent = response.body_length
-        headers = list(response.headers.items())
+        headers = [(name, wsgi_text(value)) for name, value in response.headers.items()]
         framed = "Content-Length" in response.headers or "Transfer-Encoding" in response.headers
         if not framed and response.status >= 200 and response.status not in (204, 304):
             # A whole-body response goes out on a fast path that leaves the framing header
@@ -63,7 +76,7 @@ def build_environ(request: BaseRequest, sockname: Any) -> dict[str, Any]:
     exactly what the application reads under the dashed name. Such headers are only there
     when ``header_map`` keeps them (``header_map.py``); ``%({name}i)s`` logs them by name.
     """
-    target = request.raw_path  # the request target as received
+    target = wsgi_text(request.raw_path)  # the request target as received
     path, _, query = target.partition("?")
     version = request.version
     remote = request.remote
@@ -83,10 +96,11 @@ def build_environ(request: BaseRequest, sockname: Any) -> dict[str, Any]:
     if isinstance(sockname, tuple):
         environ["SERVER_NAME"] = str(sockname[0])
         environ["SERVER_PORT"] = str(sockname[1])
-    for name, value in request.headers.items():
+    for name, received in request.headers.items():
         if "_" in name:
             continue
         key = "HTTP_" + name.upper().replace("-", "_")
+        value = wsgi_text(received)
         if key in environ:
             environ[key] += "," + value  # repeated fields join, as in a WSGI environ
         else:
@@ -94,7 +108,7 @@ def build_environ(request: BaseRequest, sockname: Any) -> dict[str, Any]:
     environ.pop("HTTP_CONTENT_TYPE", None)
     environ.pop("HTTP_CONTENT_LENGTH", None)
     if "Content-Type" in request.headers:
-        environ["CONTENT_TYPE"] = request.headers["Content-Type"]
+        environ["CONTENT_TYPE"] = wsgi_text(request.headers["Content-Type"])
     if "Content-Length" in request.headers:
-        environ["CONTENT_LENGTH"] = request.headers["Content-Length"]
+        environ["CONTENT_LENGTH"] = request.headers["Content-Length"]  # digits: the parser
     return environ

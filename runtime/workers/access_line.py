@@ -27,7 +27,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import unquote
 
-from .access import AccessResponse, build_environ, sockname_of
+from .access import AccessResponse, build_environ, sockname_of, wsgi_text
 
 if TYPE_CHECKING:
     from ..web import BaseRequest, StreamResponse
@@ -227,17 +227,18 @@ class AccessLine:
         for field, field_value in pairs:
             if field.lower() == name:
                 value = field_value
-        return value
+        return wsgi_text(value) if kind == "}i" else value
 
 
 def _field(request: BaseRequest, name: str) -> str | None:
-    """A request header as the environ has it: repeated fields joined with ``,``."""
+    """A request header as the environ has it: repeated fields joined with ``,``, each octet
+    one character (:func:`~runtime.workers.access.wsgi_text`)."""
     values = request.headers.getall(name, ())
-    return ",".join(values) if values else None
+    return wsgi_text(",".join(values)) if values else None
 
 
 def _request_line_atom(key: str, request: BaseRequest) -> str:
-    target = request.raw_path
+    target = wsgi_text(request.raw_path)
     version = request.version
     protocol = f"HTTP/{version[0]}.{version[1]}"
     if key == "r":

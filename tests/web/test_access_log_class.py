@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import logging
 from contextvars import ContextVar
+from pathlib import Path
+
+import pytest
 
 from runtime import web
 from runtime.web.middleware import Handler
-from tests.support import Connection, serve
+from tests.support import Connection, fetch, serve
 
 _REQUEST_ID: ContextVar[str] = ContextVar("request_id")
 
@@ -47,3 +50,31 @@ def test_the_default_logger_formats_nothing_when_its_logger_is_off() -> None:
     assert not web.AccessLogger(quiet).enabled
     quiet.setLevel(logging.INFO)
     assert web.AccessLogger(quiet).enabled
+
+
+async def test_the_default_logger_writes_octets_that_are_not_utf8_as_escapes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A User-Agent with an octet that is not UTF-8 (obs-text, RFC 9110 5.5) reaches a log
+    file as ``\\xNN``: as a lone surrogate, the handler failed to encode the whole line."""
+    path = tmp_path / "access.log"
+    handler = logging.FileHandler(path, encoding="utf-8")
+    log = logging.getLogger("tests.file-access")
+    log.setLevel(logging.INFO)
+    log.propagate = False
+    log.addHandler(handler)
+
+    async def ok(request: web.Request) -> web.Response:
+        return web.Response()
+
+    app = web.Application()
+    app.router.add_get("/", ok)
+    try:
+        async with serve(app, access_log=log, access_log_format="%{User-Agent}i|%s") as port:
+            reply = await fetch(port, "GET", headers={"User-Agent": "caf\udce5 \u00e9"})
+    finally:
+        log.removeHandler(handler)
+        handler.close()
+    assert reply.status == 200
+    assert path.read_text(encoding="utf-8") == "caf\\xe5 \u00e9|200\n"
+    assert "Logging error" not in capsys.readouterr().err

@@ -170,3 +170,56 @@ def test_only_gunicorns_own_logger_is_served() -> None:
     assert not serves(OwnAtoms(Config()))
     assert not serves(OwnWrapper(Config()))
     assert not serves(SimpleNamespace(access=Logger.access))
+
+
+# Octets that are not UTF-8 (obs-text, RFC 9110 5.5) next to UTF-8 text: Berth's headers
+# hold the former as lone surrogates. gunicorn's own workers decode every field as
+# ISO-8859-1, one character per octet, and so must the line.
+NOT_UTF8 = [
+    (b"Host", b"example.com"),
+    (b"User-Agent", b"caf\xe5\xff"),
+    (b"Referer", b"https://example.com/caf\xc3\xa9"),
+    (b"X-Req", b"\xe5"),
+]
+NOT_UTF8_FORMAT = '%(a)s|%(f)s|%({x-req}i)s|%({http_user_agent}e)s|"%(r)s"'
+
+
+def test_octets_that_are_not_utf8_are_logged_as_gunicorn_logs_them() -> None:
+    request = make_request("GET", "/", HttpVersion11, NOT_UTF8, ("10.0.0.9", 51234))
+    log, cfg, ours = make_logger(NOT_UTF8_FORMAT)
+    AccessLine(log, cfg).write(request, make_response(200, 1), 0.5)
+    agent, referer = b"caf\xe5\xff".decode("latin-1"), "https://example.com/caf\xc3\xa9"
+    assert ours.lines == [f'{agent}|{referer}|\xe5|{agent}|"GET / HTTP/1.1"']
+    ours.lines[0].encode("utf-8")  # a log file can hold it
+
+
+def test_through_gunicorns_own_access_the_environ_has_the_same_text() -> None:
+    # The path for other loggers (StatsD, a format % cannot apply): gunicorn reads the
+    # environ Berth builds.
+    request = make_request("GET", "/", HttpVersion11, NOT_UTF8, ("10.0.0.9", 51234))
+    environ = build_environ(request, SOCKNAME)
+    assert environ["HTTP_USER_AGENT"] == "caf\xe5\xff"
+    assert environ["HTTP_REFERER"] == "https://example.com/caf\xc3\xa9"
+    log, _, theirs = make_logger("%(a)s|%(f)s|%({http_x_req}e)s")
+    log.access(AccessResponse(make_response(200, 1)), request, environ, datetime.timedelta())
+    assert theirs.lines == ["caf\xe5\xff|https://example.com/caf\xc3\xa9|\xe5"]
+
+
+def test_the_line_reaches_an_access_log_file(
+    tmp_path: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Before, the handler failed to encode the line: lost, and a traceback on stderr.
+    path = tmp_path / "access.log"
+    cfg = Config()
+    cfg.set("accesslog", str(path))
+    cfg.set("access_log_format", NOT_UTF8_FORMAT)
+    log = Logger(cfg)
+    try:
+        request = make_request("GET", "/", HttpVersion11, NOT_UTF8, ("10.0.0.9", 51234))
+        AccessLine(log, cfg).write(request, make_response(200, 1), 0.5)
+    finally:
+        for handler in log.access_log.handlers:
+            handler.close()
+    written = path.read_bytes()
+    assert written.startswith("caf\xe5\xff|".encode())
+    assert "Logging error" not in capsys.readouterr().err

@@ -26,6 +26,7 @@ from typing import Any, Final
 import structlog
 
 from runtime import web
+from runtime.http.grammar import displayed_field_value
 
 from ._http_labels import (
     DURATION_BUCKETS,
@@ -194,11 +195,13 @@ def _request_attributes(request: web.Request, method: str, route: str | None) ->
         attributes["server.address"] = host.strip("[]")
         attributes["server.port"] = int(port)
     else:
-        attributes["server.address"] = request.host
+        attributes["server.address"] = displayed_field_value(request.host)
     if request.remote:
         # The client as the trusted proxy chain names it (middlewares.proxy sets remote).
         attributes["client.address"] = request.remote
     user_agent = request.headers.get("User-Agent")
     if user_agent:
-        attributes["user_agent.original"] = user_agent
+        # An octet that is not UTF-8 as \xNN: exporters send attributes as UTF-8 strings
+        # (UTF-8 has no encoding for a lone surrogate).
+        attributes["user_agent.original"] = displayed_field_value(user_agent)
     return attributes

@@ -93,6 +93,21 @@ async def test_span_named_by_route_template_with_http_attributes(
     assert attrs["client.address"] == "127.0.0.1"
 
 
+async def test_a_user_agent_that_is_not_utf8_is_an_attribute_exporters_can_encode(
+    make_client: ClientFactory,
+) -> None:
+    tracing = Tracing()
+    client = await make_client(app_with(tracing))
+    # The octet 0xE5 sent raw (a lone surrogate stands for it), then UTF-8 text.
+    resp = await client.get("/users/42", headers={"User-Agent": "probe\udce5 \u00e9"})
+    assert resp.status == 200
+    [span] = tracing.spans()
+    agent = dict(span.attributes or {})["user_agent.original"]
+    assert agent == "probe\\xe5 \u00e9"
+    assert isinstance(agent, str)
+    agent.encode("utf-8")
+
+
 async def test_traceparent_makes_the_span_a_child_and_ids_reach_structlog(
     make_client: ClientFactory,
 ) -> None:

@@ -10,6 +10,7 @@ HTTP version check, and framing of an upgrade request that carries a body.
 from __future__ import annotations
 
 import functools
+import ipaddress
 import re
 from dataclasses import dataclass
 from typing import Final, Protocol
@@ -33,12 +34,38 @@ _VERSIONS = {"1.1": HttpVersion11, "1.0": HttpVersion10}
 _METHODS = {m.encode(): m for m in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")}
 # RFC 9110 7.2 / RFC 3986 3.2: uri-host [ ":" port ] -- reg-name, IPv4 or IP-literal.
 _HOST_RE = re.compile(
-    rb"(?:\[[0-9A-Fa-f:.vV!$&'()*+,;=_~-]+\]|[A-Za-z0-9!$&'()*+,;=._~%-]*)(?::[0-9]*)?"
+    rb"(?:\[(?P<literal>[A-Za-z0-9:._~!$&'()*+,;=-]+)\]|[A-Za-z0-9!$&'()*+,;=._~%-]*)"
+    rb"(?::(?P<port>[0-9]*))?"
 )
+# RFC 3986 3.2.2: IPvFuture = "v" 1*HEXDIG "." 1*( unreserved / sub-delims / ":" ).
+_IP_FUTURE_RE = re.compile(rb"[vV][0-9A-Fa-f]+\.[A-Za-z0-9._~!$&'()*+,;=:-]+")
+_MAX_PORT: Final = 65535
 # Room for the method, the version and the CRLFs around a request line or a field.
 _SLACK: Final = 64
 # A chunk's size line and CRLFs, extensions aside (those count against the field limit).
 _CHUNK_FRAMING: Final = 24
+
+
+def _host_is_valid(value: bytes) -> bool:
+    """Whether ``value`` is a Host field value a URL can be built from (RFC 9112 3.2: any
+    other is a 400): ``uri-host [ ":" port ]`` whose port is at most 65535 and whose
+    IP-literal is an IPv6 address or an IPvFuture (RFC 3986 3.2.2, 3.2.3)."""
+    match = _HOST_RE.fullmatch(value)
+    if match is None:
+        return False
+    port = match.group("port")
+    if port and int(port) > _MAX_PORT:  # the grammar's *DIGIT has no bound; TCP's has
+        return False
+    literal = match.group("literal")
+    if literal is None:
+        return True
+    if _IP_FUTURE_RE.fullmatch(literal) is not None:
+        return True
+    try:
+        ipaddress.IPv6Address(literal.decode("ascii"))
+    except ValueError:
+        return False
+    return True
 
 
 @dataclass(frozen=True, slots=True)
@@ -256,7 +283,7 @@ class RequestParser:
             if self._host_seen:
                 raise BadHttpMessage("Duplicate Host header")
             if value != self._valid_host:  # keep-alive clients repeat the same Host
-                if _HOST_RE.fullmatch(value) is None:
+                if not _host_is_valid(value):
                     raise BadHttpMessage("Invalid Host header")
                 self._valid_host = value
             self._host_seen = True

@@ -37,8 +37,6 @@ _HOST_RE = re.compile(
     rb"(?:\[(?P<literal>[A-Za-z0-9:._~!$&'()*+,;=-]+)\]|[A-Za-z0-9!$&'()*+,;=._~%-]*)"
     rb"(?::(?P<port>[0-9]*))?"
 )
-# RFC 3986 3.2.2: IPvFuture = "v" 1*HEXDIG "." 1*( unreserved / sub-delims / ":" ).
-_IP_FUTURE_RE = re.compile(rb"[vV][0-9A-Fa-f]+\.[A-Za-z0-9._~!$&'()*+,;=:-]+")
 _MAX_PORT: Final = 65535
 # Room for the method, the version and the CRLFs around a request line or a field.
 _SLACK: Final = 64
@@ -49,7 +47,8 @@ _CHUNK_FRAMING: Final = 24
 def _host_is_valid(value: bytes) -> bool:
     """Whether ``value`` is a Host field value a URL can be built from (RFC 9112 3.2: any
     other is a 400): ``uri-host [ ":" port ]`` whose port is at most 65535 and whose
-    IP-literal is an IPv6 address or an IPvFuture (RFC 3986 3.2.2, 3.2.3)."""
+    IP-literal is an IPv6 address (RFC 3986 3.2.2, 3.2.3). An IPvFuture literal, which no
+    address family uses, is refused too: URLs here (yarl) cannot hold one."""
     match = _HOST_RE.fullmatch(value)
     if match is None:
         return False
@@ -58,8 +57,6 @@ def _host_is_valid(value: bytes) -> bool:
         return False
     literal = match.group("literal")
     if literal is None:
-        return True
-    if _IP_FUTURE_RE.fullmatch(literal) is not None:
         return True
     try:
         ipaddress.IPv6Address(literal.decode("ascii"))

@@ -56,6 +56,7 @@ ROUTES = (
     b"/stream",
     b"/ws",
     b"/form",
+    b"/inspect?a=1&b=%zz&c=%C3%A9&d",
     b"/anything/else",
     b"http://example.com/echo",
     b"*",
@@ -114,6 +115,15 @@ _OWN_SEEDS = {
         b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"
         b"POST /echo HTTP/1.0\r\nConnection: keep-alive\r\nContent-Length: 2\r\n\r\nok"
         b"GET / HTTP/1.0\r\n\r\n"
+    ),
+    "get_inspect": (
+        b"GET /inspect?q=caf%C3%A9&x=1&x=2 HTTP/1.1\r\nHost: example.com:8080\r\n"
+        b'Cookie: a=1; b="two"; c\r\nIf-Modified-Since: Sun, 06 Nov 1994 08:49:37 GMT\r\n'
+        b"If-Unmodified-Since: Sunday, 06-Nov-94 08:49:37 GMT\r\n"
+        b'If-Range: Sun Nov  6 08:49:37 1994\r\nIf-Match: "a", W/"b"\r\n'
+        b"If-None-Match: *\r\nRange: bytes=0-99\r\n"
+        b'Forwarded: for=192.0.2.60;proto=https;by=203.0.113.43, for="[2001:db8::1]:80"\r\n'
+        b"Content-Type: text/plain; charset=latin-1\r\n\r\n"
     ),
     "form_urlencoded": (
         b"POST /form HTTP/1.1\r\nHost: example.com\r\n"

@@ -2,7 +2,8 @@
 
 The app has a plain GET (``/``), a streaming response that never reads the body
 (``/stream``), a WebSocket echo (``/ws``), form parsing (``/form``: urlencoded and
-multipart) and, for every other path and method, a handler
+multipart), every parsed view of the request (``/inspect``: URL, query, host, cookies,
+conditionals, Range, Forwarded, ...) and, for every other path and method, a handler
 that reads the whole body and answers its length, all behind the catalogue's
 ``compression_middleware`` (request and response codings). The server's log records (``runtime.*``)
 and its event loop's unhandled errors are kept, so the runner can fail on them.
@@ -60,6 +61,39 @@ def make_app(deadlines: Deadlines) -> web.Application:
         names = ", ".join(ascii(name) for name in sorted(fields))
         return web.Response(text=f"{len(fields)} fields: {names}\n")
 
+    async def inspect(request: web.Request) -> web.StreamResponse:
+        # Every parsed view of the request an application may read: none may fail on what
+        # the parser let through. http_range raises ValueError for a malformed Range, as
+        # aiohttp documents; anything else escaping is a 500, and a finding.
+        try:
+            ranged: object = request.http_range
+        except ValueError:
+            ranged = "bad range"
+        seen = [
+            request.url,
+            request.rel_url,
+            request.path_qs,
+            list(request.query.items()),
+            request.host,
+            request.scheme,
+            request.secure,
+            request.remote,
+            request.forwarded,
+            request.content_type,
+            request.charset,
+            request.content_length,
+            dict(request.cookies),
+            request.if_modified_since,
+            request.if_unmodified_since,
+            request.if_range,
+            request.if_match,
+            request.if_none_match,
+            ranged,
+            request.keep_alive,
+            request.body_exists,
+        ]
+        return web.Response(text=ascii(seen) + "\n")
+
     async def stream(request: web.Request) -> web.StreamResponse:
         # Never reads the body: the protocol discards it or closes the connection.
         response = web.StreamResponse(headers={"Content-Type": "text/plain"})
@@ -93,6 +127,7 @@ def make_app(deadlines: Deadlines) -> web.Application:
     app.router.add_route("POST", "/stream", stream)
     app.router.add_get("/ws", websocket)
     app.router.add_post("/form", form)
+    app.router.add_route("*", "/inspect", inspect)
     app.router.add_route("*", "/{tail:.*}", echo)
     return app
 

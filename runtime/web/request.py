@@ -17,6 +17,7 @@ from yarl import URL
 
 from ..http.errors import HttpProcessingError
 from ..http.fields import ETag, parse_cookie_header, parse_forwarded
+from ..http.grammar import displayed_field_value
 from ..http.header_params import parse_content_type
 from ..http.message import HttpVersion, RequestMessage
 from ..http.writer import ResponseWriter
@@ -527,8 +528,9 @@ class BaseRequest(MutableMapping[str | RequestKey[Any], Any]):
                 except (LookupError, UnicodeEncodeError):
                     # UnicodeEncodeError: a charset name with non-ASCII bytes (kept as
                     # surrogates) cannot even be looked up.
+                    charset = displayed_field_value(self.charset or "")
                     raise HTTPUnsupportedMediaType(
-                        text=f"Unsupported form charset {self.charset!r}"
+                        text=f"Unsupported form charset '{charset}'"
                     ) from None
                 except UnicodeDecodeError:
                     raise HTTPBadRequest(text="Form body is not valid for its charset") from None

@@ -34,3 +34,10 @@ async def test_unusable_form_charset_is_415(make_raw_server: ServerFactory, char
     response, form = await raw_probe(make_raw_server, _form, data)
     assert response.status == 415, response.body
     assert form is None
+
+
+async def test_the_415_shows_the_charset_as_received(make_raw_server: ServerFactory) -> None:
+    headers = [("Content-Type", "application/x-www-form-urlencoded; charset=ut\udce6-8")]
+    data = build_request("POST", "/", headers, b"a=1")
+    response, _ = await raw_probe(make_raw_server, _form, data)
+    assert response.body == b"Unsupported form charset 'ut\\xe6-8'"

@@ -75,8 +75,6 @@ class HttpProtocol(SlowClients):
         "_service",
         "_state",
         "_task",
-        "_timer",
-        "_timer_kind",
         "_upgrade_tail",
         "_upgraded",
         "_writer",
@@ -568,32 +566,6 @@ class HttpProtocol(SlowClients):
         else:
             self._enqueue(error)
 
-    def _set_timer(self, kind: TimerKind, delay: float | None) -> None:
-        self._cancel_timer()
-        if delay:
-            self._timer_kind = kind
-            self._timer = self._clock.call_later(delay, self._on_timer)
-
-    def _cancel_timer(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        self._timer_kind = None
-
-    def _on_timer(self) -> None:
-        kind = self._timer_kind
-        self._timer = None
-        self._timer_kind = None
-        if kind is _IDLE:
-            if self.idle:  # else busy again: the next idle period arms a timer
-                self._rearm_idle()
-        elif kind is _HEAD:
-            self._check_head()
-        elif kind is _BODY:
-            self._check_body()
-        else:
-            self._close(abort=kind is _LINGER)
-
     def _send_timed_out(self, stalled: float) -> None:
         """The peer kept our writes blocked for ``send_timeout`` without reading: abort.
         What is written cannot be finished, and a close would wait for the buffer to drain;
@@ -608,18 +580,6 @@ class HttpProtocol(SlowClients):
             stalled,
         )
         transport.abort()
-
-    def _rearm_idle(self) -> None:
-        """Idle: close once ``keepalive_timeout`` has passed since the connection became
-        idle (at once if draining), or wait for the rest of it."""
-        if self._draining:
-            self._close()
-            return
-        remaining = self._idle_since + self.config.keepalive_timeout - self._clock.time()
-        if remaining > 0:
-            self._set_timer(_IDLE, remaining)
-        else:
-            self._close()
 
     def _close(self, *, linger: bool = False, abort: bool = False) -> None:
         transport = self.transport

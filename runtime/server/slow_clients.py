@@ -1,12 +1,15 @@
-"""What a connection judges about slow clients (docs/hardening.md).
+"""The connection's one timer, and what a connection judges about slow clients
+(docs/hardening.md).
 
-The head deadline and the minimum data rates of heads and bodies (RFC 9110 15.5.9: 408 when
-the client is too slow), and, at the connection limit, how cheaply the connection could be
-closed to make room for another. A part of ``HttpProtocol`` (runtime/server/protocol.py),
-kept apart because it is policy over the connection's state, not the serving of requests:
-it reads that state and arms the connection's one timer, and the connection calls it from
-its reads (``_head_received``, ``_begin_body_window``) and its timer (``_check_head``,
-``_check_body``).
+The timer (``_set_timer``, ``_on_timer``) carries one deadline at a time: the idle
+keep-alive, the head's, a body's data-rate window, the grace of a shutdown or the linger of
+a close. What it judges: the head deadline and the minimum data rates of heads and bodies
+(RFC 9110 15.5.9: 408 when the client is too slow), and, at the connection limit, how
+cheaply the connection could be closed to make room for another. A part of
+``HttpProtocol`` (runtime/server/protocol.py), kept apart because it is policy over the
+connection's state, not the serving of requests: it reads that state and arms the timer,
+and the connection calls it from its reads (``_head_received``, ``_begin_body_window``) and
+when it becomes idle (``_rearm_idle``).
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from typing import Any, Final
 from ..http.errors import HttpProcessingError, RequestTimeout
 from ..http.message import RequestMessage
 from ..http.parser import RequestParser
-from .config import Clock, ProtocolConfig
+from .config import Clock, ProtocolConfig, TimerHandle
 from .flow import FlowControl
 from .state import ConnState, TimerKind
 from .streams import EMPTY_PAYLOAD, StreamReader
@@ -40,14 +43,23 @@ _LINGERING: Final = ConnState.LINGERING
 _CLOSED: Final = ConnState.CLOSED
 _HEAD: Final = TimerKind.HEAD
 _BODY: Final = TimerKind.BODY
+_IDLE: Final = TimerKind.IDLE
+_LINGER: Final = TimerKind.LINGER
 
 
 class SlowClients(asyncio.Protocol):
     """The base of ``HttpProtocol``, which owns the state (its slots) declared here. (A base
     rather than a mixin: mypyc compiles both, and a compiled class has one base.)"""
 
-    # The state only this part keeps (the head's clock and the data-rate window).
-    __slots__ = ("_head_bytes", "_head_deadline", "_mark_bytes", "_mark_time")
+    # The state only this part keeps: the timer, the head's clock and the data-rate window.
+    __slots__ = (
+        "_head_bytes",
+        "_head_deadline",
+        "_mark_bytes",
+        "_mark_time",
+        "_timer",
+        "_timer_kind",
+    )
 
     config: ProtocolConfig
     flow: FlowControl | None
@@ -62,8 +74,10 @@ class SlowClients(asyncio.Protocol):
     _current: RequestMessage | None
     _body_message: RequestMessage | None
     _continue_sent: bool
-    _timer_kind: TimerKind | None
+    _draining: bool
     _idle_since: float
+    _timer: TimerHandle | None
+    _timer_kind: TimerKind | None  # what the armed timer is for; None when none is
     _head_deadline: float
     _head_bytes: int  # bytes received since the current head began
     # The data-rate window: when it began (< 0: not yet) and the byte count then.
@@ -75,17 +89,51 @@ class SlowClients(asyncio.Protocol):
     def idle(self) -> bool:
         raise NotImplementedError
 
-    def _set_timer(self, kind: TimerKind, delay: float | None) -> None:
-        raise NotImplementedError
-
     def _close(self, *, linger: bool = False, abort: bool = False) -> None:
         raise NotImplementedError
 
     def _on_parse_error(self, error: HttpProcessingError) -> None:
         raise NotImplementedError
 
+    # -- the connection's one timer ---------------------------------------------------------
+
+    def _set_timer(self, kind: TimerKind, delay: float | None) -> None:
+        self._cancel_timer()
+        if delay:
+            self._timer_kind = kind
+            self._timer = self._clock.call_later(delay, self._on_timer)
+
+    def _cancel_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._timer_kind = None
+
+    def _on_timer(self) -> None:
+        kind = self._timer_kind
+        self._timer = None
+        self._timer_kind = None
+        if kind is _IDLE:
+            if self.idle:  # else busy again: the next idle period arms a timer
+                self._rearm_idle()
+        elif kind is _HEAD:
+            self._check_head()
+        elif kind is _BODY:
+            self._check_body()
+        else:
+            self._close(abort=kind is _LINGER)
+
     def _rearm_idle(self) -> None:
-        raise NotImplementedError
+        """Idle: close once ``keepalive_timeout`` has passed since the connection became
+        idle (at once if draining), or wait for the rest of it."""
+        if self._draining:
+            self._close()
+            return
+        remaining = self._idle_since + self.config.keepalive_timeout - self._clock.time()
+        if remaining > 0:
+            self._set_timer(_IDLE, remaining)
+        else:
+            self._close()
 
     # -- the head deadline and the data rates ----------------------------------------------
 
